@@ -1,0 +1,57 @@
+import type Redis from 'ioredis';
+import { digestsEqual, generateCode, seal, SealContext, codeDigest, type Keys } from '../common/crypto';
+
+/**
+ * Redis layout of a pending code:
+ *   otp:{signupId}            -> "{seq}:{hmac digest}"  (what verification compares against)
+ *   otp-mail:{signupId}:{seq} -> the code sealed for the mail activity (never the workflow)
+ * Both expire with the code.
+ */
+const otpKey = (signupId: string) => `otp:${signupId}`;
+export const mailboxKey = (signupId: string, seq: number) => `otp-mail:${signupId}:${seq}`;
+
+// Issues a code once per (signup, seq): a retried activity finds the sealed code already there.
+const ISSUE = `
+if redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3], 'NX') then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
+
+// Deletes the code only if it is still the one that was compared, so two racing verifications
+// with the right code cannot both succeed.
+const CONSUME = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0`;
+
+export type ConsumeResult = 'ok' | 'mismatch' | 'missing';
+
+export function createCodeActivities(deps: { redis: Redis; keys: Keys }) {
+  const { redis, keys } = deps;
+  return {
+    /** Creates code number `seq` for a signup; it replaces (invalidates) any earlier one. */
+    async issueCode(input: { signupId: string; seq: number; ttlMs: number }): Promise<void> {
+      const code = generateCode();
+      const digest = codeDigest(keys, input.signupId, code);
+      const sealed = seal(keys, code, SealContext.pendingCode(input.signupId, input.seq));
+      await redis.eval(ISSUE, 2, otpKey(input.signupId), mailboxKey(input.signupId, input.seq), `${input.seq}:${digest}`, sealed, input.ttlMs);
+    },
+
+    /** Compares in constant time, then consumes atomically. */
+    async consumeCode(input: { signupId: string; digest: string }): Promise<ConsumeResult> {
+      const stored = await redis.get(otpKey(input.signupId));
+      if (!stored) return 'missing';
+      const storedDigest = stored.slice(stored.indexOf(':') + 1);
+      if (!digestsEqual(storedDigest, input.digest)) return 'mismatch';
+      const consumed = await redis.eval(CONSUME, 1, otpKey(input.signupId), stored);
+      return consumed === 1 ? 'ok' : 'missing';
+    },
+
+    async discardCode(input: { signupId: string }): Promise<void> {
+      await redis.del(otpKey(input.signupId));
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { Failure } from '../common/failures';
+import { SealContext, unseal, type Keys } from '../common/crypto';
+import type { PublicUser } from '../common/kafka/messages';
+import { RemoteError, type KafkaRequester } from '../common/kafka/request-reply';
+
+export function createUserActivities(deps: { requester: KafkaRequester; keys: Keys }) {
+  const { requester, keys } = deps;
+  const emailOf = (signupId: string, emailSealed: string) => unseal(keys, emailSealed, SealContext.email(signupId));
+
+  return {
+    async isEmailRegistered(input: { signupId: string; emailSealed: string }): Promise<boolean> {
+      const email = emailOf(input.signupId, input.emailSealed);
+      const { exists } = await requester.request('user.exists', { email }, { key: email });
+      return exists;
+    },
+
+    /** Idempotent per signup run: a retry returns the user the first attempt created. */
+    async createUser(input: { signupId: string; signupRef: string; emailSealed: string; name: string; passwordSealed: string }): Promise<PublicUser> {
+      const email = emailOf(input.signupId, input.emailSealed);
+      try {
+        const { user } = await requester.request(
+          'user.create',
+          { signupRef: input.signupRef, email, name: input.name, passwordSealed: input.passwordSealed },
+          { key: email },
+        );
+        return user;
+      } catch (err) {
+        if (err instanceof RemoteError && err.code === Failure.emailTaken) {
+          throw ApplicationFailure.create({ type: Failure.emailTaken, message: 'email already registered', nonRetryable: true });
+        }
+        if (err instanceof RemoteError && err.code === 'INVALID_REQUEST') {
+          throw ApplicationFailure.create({ type: Failure.invalidRequest, message: err.message, nonRetryable: true });
+        }
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import cookieParser from 'cookie-parser';
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import swaggerUi from 'swagger-ui-express';
+import type { Config } from '../common/config';
+import { readiness, type ReadinessCheck } from '../common/health';
+import type { Logger } from '../common/logger';
+import { csrfGuard, errorHandler, notFound, requestContext, requireObjectBody } from './http/middleware';
+import { API_BASE, buildOpenApi } from './openapi';
+import { authRoutes, toHandler } from './routes/auth.routes';
+import type { SessionStore } from './sessions/session.store';
+import type { SigninUseCases } from './use-cases/signin.use-case';
+import type { SignupUseCases } from './use-cases/signup.use-case';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  signup: SignupUseCases;
+  signin: SigninUseCases;
+  sessions: SessionStore;
+  readinessChecks: Record<string, ReadinessCheck>;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.TRUST_PROXY);
+  app.set('json escape', true);
+
+  const routes = authRoutes(deps);
+  const openapi = buildOpenApi(routes);
+
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'live' });
+  });
+  app.get('/health/ready', async (_req, res) => {
+    const r = await readiness(deps.readinessChecks);
+    res.status(r.status === 'ready' ? 200 : 503).json(r);
+  });
+
+  app.use(requestContext(logger));
+  app.use(helmet());
+  app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], maxAge: 600 }));
+  app.use(csrfGuard(config.WEB_ORIGINS));
+  app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
+  app.use(requireObjectBody);
+  app.use(cookieParser());
+
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  if (!config.isProduction) {
+    app.use('/docs', helmet({ contentSecurityPolicy: false }), swaggerUi.serve, swaggerUi.setup(openapi));
+  }
+
+  const router = express.Router();
+  for (const spec of routes) router[spec.method](spec.path, toHandler(spec, deps));
+  app.use(API_BASE, router);
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}

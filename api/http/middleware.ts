@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { ZodError } from 'zod';
+import { AppError, ERRORS } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import type { RequestContext } from '../use-cases/context';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    ctx: RequestContext;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A request id on every log line: the caller's when it is sane, a new one otherwise. */
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    res.locals.ctx = {
+      requestId,
+      ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      userAgent: req.get('user-agent')?.slice(0, 256),
+      logger: logger.child({ requestId }),
+    };
+    next();
+  };
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * CSRF defence: a browser request from a foreign origin is refused; requests without Origin
+ * (non-browser clients) pass. Bodies must be JSON, which a cross-site form cannot send.
+ */
+export function csrfGuard(allowedOrigins: readonly string[]): RequestHandler {
+  const allowed = new Set(allowedOrigins);
+  return (req, _res, next) => {
+    if (!STATE_CHANGING.has(req.method)) return next();
+    const origin = req.get('origin');
+    if (origin !== undefined && !allowed.has(origin)) return next(new AppError('FORBIDDEN_ORIGIN'));
+    if (req.method !== 'DELETE' && !req.is('application/json')) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+    next();
+  };
+}
+
+function hasForbiddenKey(value: unknown, depth = 0): boolean {
+  if (depth > 32 || value === null || typeof value !== 'object') return false;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return true;
+    if (hasForbiddenKey((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
+/** Bodies must be JSON objects without prototype-polluting keys. */
+export const requireObjectBody: RequestHandler = (req, _res, next) => {
+  if (!STATE_CHANGING.has(req.method) || req.method === 'DELETE') return next();
+  const body: unknown = req.body;
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return next(new AppError('VALIDATION_FAILED', 'The request body must be a JSON object.'));
+  }
+  if (hasForbiddenKey(body)) return next(new AppError('VALIDATION_FAILED', 'The request body contains a forbidden key.'));
+  next();
+};
+
+export const notFound: RequestHandler = (_req, _res, next) => next(new AppError('NOT_FOUND'));
+
+/** Errors of a dependency client that mean "not reachable right now". */
+function isDependencyDown(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string };
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ETIMEDOUT/.test(e?.message ?? '') ||
+    e?.code === 'ECONNREFUSED'
+  );
+}
+
+/** The one place errors become HTTP: `{ code, message }`, never internals in a 5xx. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const log = res.locals.ctx?.logger ?? logger;
+    let appErr: AppError;
+    if (err instanceof AppError) {
+      appErr = err;
+    } else if (err instanceof ZodError) {
+      const errors = err.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+      appErr = new AppError('VALIDATION_FAILED', ERRORS.VALIDATION_FAILED.message, { errors });
+    } else if (typeof (err as { type?: string })?.type === 'string' && typeof (err as { status?: number }).status === 'number') {
+      // body-parser's errors
+      const type = (err as { type: string }).type;
+      appErr =
+        type === 'entity.too.large'
+          ? new AppError('PAYLOAD_TOO_LARGE')
+          : type === 'entity.parse.failed'
+            ? new AppError('MALFORMED_JSON')
+            : type === 'encoding.unsupported' || type === 'charset.unsupported'
+              ? new AppError('UNSUPPORTED_MEDIA_TYPE')
+              : new AppError('VALIDATION_FAILED', 'The request body could not be read.');
+    } else if (isDependencyDown(err)) {
+      appErr = new AppError('UNAVAILABLE', undefined, {}, { cause: err });
+    } else {
+      appErr = new AppError('INTERNAL', undefined, {}, { cause: err });
+    }
+    if (appErr.status >= 500) {
+      const cause = (appErr.cause ?? err) as { name?: string; message?: string };
+      log.error({ code: appErr.code, path: req.path, cause: { name: cause?.name, message: cause?.message }, ...appErr.details }, 'request failed');
+    }
+    if (appErr.code === 'RATE_LIMITED') {
+      res.setHeader('retry-after', String(appErr.details.retryAfterSeconds ?? 60));
+      log.info({ event: 'rate_limited', ip: res.locals.ctx?.ip, path: req.path, scope: String(appErr.cause ?? '') }, 'rate limited');
+    }
+    if (res.headersSent) return;
+    res.status(appErr.status).json(appErr.toBody());
+  };
+}

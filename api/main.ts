@@ -1,0 +1,114 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
+import { loadConfig, type Config } from '../common/config';
+import { deriveKeys } from '../common/crypto';
+import { createKafka, ensureTopics } from '../common/kafka/client';
+import { KafkaRequester } from '../common/kafka/request-reply';
+import { createLogger, type Logger } from '../common/logger';
+import { TASK_QUEUE } from '../temporal-config';
+import { connectionOptions, taskQueue } from '../temporal-config/connection';
+import { createApp } from './app';
+import { RateLimits } from './security/rate-limits';
+import { commonPasswords } from './security/password-policy';
+import { SessionStore } from './sessions/session.store';
+import { createSessionIssuer } from './use-cases/issue-session';
+import { createSigninUseCases, makeDummyHash } from './use-cases/signin.use-case';
+import { createSignupUseCases } from './use-cases/signup.use-case';
+
+export interface ApiHandle {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ApiStartOptions {
+  logger?: Logger;
+  /** Task queue of the signup workflows (tests use a queue of their own). */
+  taskQueue?: string;
+}
+
+/**
+ * Starts the API. Temporal is connected lazily, so the API starts (and answers 503) while Temporal
+ * is down; Redis and Kafka are needed at start.
+ */
+export async function start(config: Config, opts: ApiStartOptions = {}): Promise<ApiHandle> {
+  const logger = opts.logger ?? createLogger('api', config.LOG_LEVEL);
+  commonPasswords();
+  const keys = deriveKeys(config);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, connectTimeout: 2000 });
+  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis error'));
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('end', () => reject(new Error('redis unreachable')));
+  });
+  const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-api`);
+  await ensureTopics(kafka);
+  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
+  const [dummyHash] = await Promise.all([makeDummyHash(config.BCRYPT_COST), requester.start()]);
+  const connection = Connection.lazy(connectionOptions(config));
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 });
+  const limits = new RateLimits(redis, config);
+  const issueSession = createSessionIssuer({ sessions, config });
+  const app = createApp({
+    config,
+    logger,
+    sessions,
+    signup: createSignupUseCases({ temporal, taskQueue: opts.taskQueue ?? taskQueue(config, TASK_QUEUE), config, keys, limits, issueSession }),
+    signin: createSigninUseCases({ requester, config, keys, limits, sessions, issueSession, dummyHash }),
+    readinessChecks: {
+      redis: async () => {
+        await redis.ping();
+      },
+      kafka: async () => {
+        if (!requester.isReady) throw new Error('requester not ready');
+      },
+      temporal: async () => {
+        await connection.withDeadline(Date.now() + 2000, () => connection.healthService.check({}));
+      },
+    },
+  });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.API_PORT, config.API_HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 30_000;
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, host: config.API_HOST }, 'api listening');
+
+  return {
+    port,
+    url: `http://${config.API_HOST}:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await requester.close();
+      await connection.close().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger('api', config.LOG_LEVEL);
+  const api = await start(config, { logger });
+  const stop = async () => {
+    await api.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    createLogger('api').fatal({ err }, 'api failed to start');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,169 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import type { Config } from '../../common/config';
+import { AppError } from '../../common/errors';
+import * as S from '../schemas';
+import type { SessionStore } from '../sessions/session.store';
+import { verifySessionToken } from '../sessions/token';
+import type { IssuedSession } from '../use-cases/issue-session';
+import type { SigninUseCases } from '../use-cases/signin.use-case';
+import type { SignupUseCases } from '../use-cases/signup.use-case';
+
+export const COOKIE = 'auth_token';
+
+export interface Auth {
+  uid: string;
+  sid: string;
+  profile: { id: string; email: string; name: string; createdAt: string };
+}
+
+export interface RouteSpec {
+  method: 'get' | 'post' | 'delete';
+  /** Express path; OpenAPI form derived from it. */
+  path: string;
+  summary: string;
+  body?: z.ZodType;
+  params?: z.ZodObject;
+  auth?: boolean;
+  /** Every status the route can answer, with its body schema (undefined: no body). */
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handler: (req: Request, res: Response, auth: Auth | undefined) => Promise<void>;
+}
+
+const err = (description: string) => ({ description, schema: S.ErrorResponse });
+const invalid = err('Validation failed (VALIDATION_FAILED, MALFORMED_JSON, UNSUPPORTED_MEDIA_TYPE)');
+const forbidden = err('Origin not allowed (FORBIDDEN_ORIGIN)');
+const tooLarge = err('Body over 16 KB (PAYLOAD_TOO_LARGE)');
+const limited = err('Rate limited (RATE_LIMITED); see Retry-After');
+const down = err('A dependency is unavailable (UNAVAILABLE)');
+const unauth = err('Not signed in (UNAUTHENTICATED)');
+
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; sessions: SessionStore; config: Config }): RouteSpec[] {
+  const { signup, signin, config } = deps;
+  const cookieOptions = {
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure: config.isProduction,
+    path: '/',
+  };
+  const setSession = (res: Response, s: IssuedSession) => res.cookie(COOKIE, s.token, { ...cookieOptions, maxAge: s.maxAgeMs });
+  const clearSession = (res: Response) => res.clearCookie(COOKIE, cookieOptions);
+
+  return [
+    {
+      method: 'post', path: '/signup', summary: 'Start a signup: mails a 6-digit code (same answer for every email).', body: S.SignupBody,
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 429: limited, 503: down },
+      handler: async (req, res) => {
+        const { email } = S.SignupBody.parse(req.body);
+        res.status(202).json({ message: await signup.requestCode(email, res.locals.ctx, 'signup_requested') });
+      },
+    },
+    {
+      method: 'post', path: '/resend', summary: 'Ask for a new code (at most one per cooldown; same answer always).', body: S.ResendBody,
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 429: limited, 503: down },
+      handler: async (req, res) => {
+        const { email } = S.ResendBody.parse(req.body);
+        res.status(202).json({ message: await signup.requestCode(email, res.locals.ctx, 'resend_requested') });
+      },
+    },
+    {
+      method: 'post', path: '/verify', summary: 'Verify the code, set name and password; creates the account and a session.', body: S.VerifyBody,
+      responses: {
+        201: { description: 'Account created; auth_token cookie set', schema: S.UserResponse },
+        400: err('INVALID_CODE (with attemptsLeft), CODE_EXPIRED, WEAK_PASSWORD, VALIDATION_FAILED'),
+        403: forbidden, 409: err('EMAIL_TAKEN'), 413: tooLarge, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
+      },
+      handler: async (req, res) => {
+        const body = S.VerifyBody.parse(req.body);
+        const { user, session } = await signup.verify(body, res.locals.ctx);
+        setSession(res, session);
+        res.status(201).json({ message: 'Your email is verified and your account is ready.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/signin', summary: 'Sign in with email and password.', body: S.SigninBody,
+      responses: { 200: { description: 'Signed in; auth_token cookie set', schema: S.UserResponse }, 400: invalid, 401: err('INVALID_CREDENTIALS'), 403: forbidden, 413: tooLarge, 429: limited, 503: down },
+      handler: async (req, res) => {
+        const body = S.SigninBody.parse(req.body);
+        if (Buffer.byteLength(body.password, 'utf8') > 72) {
+          throw new AppError('VALIDATION_FAILED', 'The password is longer than 72 bytes.', { errors: [{ path: 'password', message: 'at most 72 bytes' }] });
+        }
+        const { user, session } = await signin.signin(body, res.locals.ctx);
+        setSession(res, session);
+        res.status(200).json({ message: 'Signed in.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'get', path: '/me', summary: 'Who am I (from the session, no database hop).', auth: true,
+      responses: { 200: { description: 'The signed-in user', schema: S.MeResponse }, 401: unauth, 503: down },
+      handler: async (_req, res, auth) => {
+        res.status(200).json({ user: auth!.profile });
+      },
+    },
+    {
+      method: 'post', path: '/logout', summary: 'Revoke the current session and clear the cookie (idempotent).', body: S.EmptyBody,
+      responses: { 204: { description: 'Logged out' }, 400: invalid, 403: forbidden, 413: tooLarge, 503: down },
+      handler: async (req, res) => {
+        S.EmptyBody.parse(req.body);
+        await signin.logout(await optionalAuth(req, deps), res.locals.ctx);
+        clearSession(res);
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'post', path: '/logout-all', summary: 'Revoke every session of the signed-in user.', body: S.EmptyBody, auth: true,
+      responses: { 204: { description: 'All sessions revoked' }, 400: invalid, 401: unauth, 403: forbidden, 413: tooLarge, 503: down },
+      handler: async (req, res, auth) => {
+        S.EmptyBody.parse(req.body);
+        await signin.logoutAll(auth!, res.locals.ctx);
+        clearSession(res);
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'get', path: '/sessions', summary: "The signed-in user's active sessions.", auth: true,
+      responses: { 200: { description: 'Sessions, newest first', schema: S.SessionsResponse }, 401: unauth, 503: down },
+      handler: async (_req, res, auth) => {
+        res.status(200).json({ sessions: await signin.listSessions(auth!) });
+      },
+    },
+    {
+      method: 'delete', path: '/sessions/:id', summary: 'Revoke one of your own sessions.', params: S.SessionIdParams, auth: true,
+      responses: { 204: { description: 'Revoked' }, 400: invalid, 401: unauth, 403: forbidden, 404: err('SESSION_NOT_FOUND'), 503: down },
+      handler: async (req, res, auth) => {
+        const { id } = S.SessionIdParams.parse(req.params);
+        await signin.revokeSession(auth!, id, res.locals.ctx);
+        if (id === auth!.sid) clearSession(res);
+        res.status(204).end();
+      },
+    },
+  ];
+}
+
+function tokenOf(req: Request): string | undefined {
+  const cookie = (req.cookies as Record<string, string> | undefined)?.[COOKIE];
+  if (cookie) return cookie;
+  const header = req.get('authorization');
+  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+}
+
+/** The session behind the request's token, if the token is ours and the session still exists. */
+async function optionalAuth(req: Request, deps: { sessions: SessionStore; config: Config }): Promise<Auth | undefined> {
+  const token = tokenOf(req);
+  if (!token || token.length > 4096) return undefined;
+  const { config } = deps;
+  const claims = verifySessionToken({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, token);
+  if (!claims) return undefined;
+  const session = await deps.sessions.load(claims.sid);
+  if (!session || session.uid !== claims.sub) return undefined;
+  return { uid: session.uid, sid: claims.sid, profile: session.profile };
+}
+
+/** Mounts a spec as an Express handler: authentication first when the route needs it. */
+export function toHandler(spec: RouteSpec, deps: { sessions: SessionStore; config: Config }): RequestHandler {
+  return async (req, res) => {
+    const auth = spec.auth ? await optionalAuth(req, deps) : undefined;
+    if (spec.auth && !auth) throw new AppError('UNAUTHENTICATED');
+    await spec.handler(req, res, auth);
+  };
+}

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+
+export interface SessionProfile {
+  id: string;
+  email: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface SessionMeta {
+  userAgent?: string;
+  ip?: string;
+}
+
+export interface SessionInfo {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+const sessKey = (sid: string) => `sess:${sid}`;
+const userKey = (uid: string) => `usess:${uid}`;
+
+/**
+ * Reads a session and keeps it alive in one round trip. lastSeenAt and the idle TTL are refreshed
+ * at most once per `touchEveryMs`, so the hot path (`/me`) is a read almost always.
+ * ARGV: now, idleMs, touchEveryMs. Returns {uid, profile} or nil.
+ */
+const LOAD = `
+local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt')
+if not v[1] then return nil end
+local now = tonumber(ARGV[1])
+local absExp = tonumber(v[3])
+if absExp <= now then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+if now - tonumber(v[4]) >= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), absExp - now))
+end
+return {v[1], v[2]}`;
+
+/** Deletes one session only if it belongs to the given user. */
+const REVOKE = `
+if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1`;
+
+/** Deletes every session of a user. KEYS[1] = user index; ARGV[1] = session key prefix. */
+const REVOKE_ALL = `
+local sids = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, sid in ipairs(sids) do redis.call('DEL', ARGV[1] .. sid) end
+redis.call('DEL', KEYS[1])
+return #sids`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string] | null, Context>;
+    sessionRevoke(key: string, index: string, uid: string, sid: string): Result<number, Context>;
+    sessionRevokeAll(index: string, prefix: string): Result<number, Context>;
+  }
+}
+
+/**
+ * Server-side sessions in Redis: `sess:{sid}` (hash) and a per-user index `usess:{uid}` (sorted set
+ * by creation time) so listing and revoking all are one or two round trips.
+ */
+export class SessionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: { absoluteMs: number; idleMs: number; touchEveryMs?: number },
+  ) {
+    redis.defineCommand('sessionLoad', { numberOfKeys: 1, lua: LOAD });
+    redis.defineCommand('sessionRevoke', { numberOfKeys: 2, lua: REVOKE });
+    redis.defineCommand('sessionRevokeAll', { numberOfKeys: 1, lua: REVOKE_ALL });
+  }
+
+  /** A new 256-bit id from the CSPRNG at every signin and verify. */
+  async create(profile: SessionProfile, meta: SessionMeta): Promise<{ sid: string; expiresAt: number }> {
+    const sid = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const absExp = now + this.opts.absoluteMs;
+    await this.redis
+      .multi()
+      .hset(sessKey(sid), {
+        uid: profile.id,
+        profile: JSON.stringify(profile),
+        createdAt: now,
+        lastSeenAt: now,
+        absExp,
+        ua: (meta.userAgent ?? '').slice(0, 256),
+        ip: meta.ip ?? '',
+      })
+      .pexpire(sessKey(sid), Math.min(this.opts.idleMs, this.opts.absoluteMs))
+      .zadd(userKey(profile.id), now, sid)
+      .zremrangebyscore(userKey(profile.id), '-inf', now - this.opts.absoluteMs)
+      .pexpire(userKey(profile.id), this.opts.absoluteMs)
+      .exec();
+    return { sid, expiresAt: absExp };
+  }
+
+  async load(sid: string): Promise<{ uid: string; profile: SessionProfile } | undefined> {
+    const row = await this.redis.sessionLoad(sessKey(sid), Date.now(), this.opts.idleMs, this.opts.touchEveryMs ?? 60_000);
+    if (!row) return undefined;
+    return { uid: row[0], profile: JSON.parse(row[1]) as SessionProfile };
+  }
+
+  async list(uid: string): Promise<SessionInfo[]> {
+    const sids = await this.redis.zrevrange(userKey(uid), 0, -1);
+    if (sids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const sid of sids) pipe.hmget(sessKey(sid), 'createdAt', 'lastSeenAt', 'ua', 'ip');
+    const rows = (await pipe.exec()) ?? [];
+    const out: SessionInfo[] = [];
+    const gone: string[] = [];
+    rows.forEach(([err, v], i) => {
+      const [createdAt, lastSeenAt, ua, ip] = (v ?? []) as (string | null)[];
+      if (err || !createdAt) return void gone.push(sids[i]);
+      out.push({
+        id: sids[i],
+        createdAt: new Date(Number(createdAt)).toISOString(),
+        lastSeenAt: new Date(Number(lastSeenAt)).toISOString(),
+        userAgent: ua || null,
+        ip: ip || null,
+      });
+    });
+    if (gone.length) await this.redis.zrem(userKey(uid), ...gone);
+    return out;
+  }
+
+  /** True when the session existed and belonged to `uid`. */
+  async revoke(uid: string, sid: string): Promise<boolean> {
+    return (await this.redis.sessionRevoke(sessKey(sid), userKey(uid), uid, sid)) === 1;
+  }
+
+  async revokeAll(uid: string): Promise<number> {
+    return this.redis.sessionRevokeAll(userKey(uid), 'sess:');
+  }
+}

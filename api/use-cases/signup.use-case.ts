@@ -1,0 +1,121 @@
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import bcrypt from 'bcrypt';
+import type { Config } from '../../common/config';
+import { codeDigest, emailHash, seal, SealContext, signupWorkflowId, type Keys } from '../../common/crypto';
+import { AppError, unavailable } from '../../common/errors';
+import { SignupStatusKey } from '../../temporal-config';
+import { requestCodeSignal, verifyUpdate, type SignupLimits } from '../../workflows/signup.contract';
+import type { signupWorkflow } from '../../workflows/signup.workflow';
+import type { RateLimits } from '../security/rate-limits';
+import { passwordProblem } from '../security/password-policy';
+import type { RequestContext } from './context';
+import type { IssuedSession, SessionIssuer } from './issue-session';
+
+export const signupAccepted = (config: Config) =>
+  `If this email can be used, a verification code is on its way. It expires in ${Math.round(config.CODE_TTL_S / 60)} minutes.`;
+
+export function signupLimits(config: Config): SignupLimits {
+  return {
+    codeTtlMs: config.CODE_TTL_S * 1000,
+    windowMs: config.SIGNUP_WINDOW_S * 1000,
+    resendCooldownMs: config.RESEND_COOLDOWN_S * 1000,
+    resendMaxPerHour: config.RESEND_MAX_PER_HOUR,
+    maxAttempts: config.MAX_CODE_ATTEMPTS,
+    lockoutMs: config.LOCKOUT_S * 1000,
+    emailBudgetMs: config.EMAIL_RETRY_BUDGET_S * 1000,
+  };
+}
+
+/** True for a workflow that is not running (never started, completed, expired): nothing pending. */
+function isNotRunning(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  const msg = (err as Error)?.message ?? '';
+  return /already completed|not found/i.test(msg);
+}
+
+export interface SignupDeps {
+  temporal: Client;
+  taskQueue: string;
+  config: Config;
+  keys: Keys;
+  limits: RateLimits;
+  issueSession: SessionIssuer;
+}
+
+export function createSignupUseCases(deps: SignupDeps) {
+  const { temporal, taskQueue, config, keys, limits, issueSession } = deps;
+  const workflowLimits = signupLimits(config);
+
+  /** Bounds a Temporal call: an unreachable server or a queue without workers becomes a 503. */
+  async function bounded<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await temporal.withDeadline(Date.now() + ms, fn);
+    } catch (err) {
+      if (isNotRunning(err) || err instanceof WorkflowUpdateFailedError) throw err;
+      throw unavailable('temporal', err);
+    }
+  }
+
+  return {
+    /** POST /signup and /resend: start the signup for this email, or ask the running one for a new code. */
+    async requestCode(email: string, ctx: RequestContext, event: 'signup_requested' | 'resend_requested'): Promise<string> {
+      const eh = emailHash(keys, email);
+      await limits.codeRequested(eh, ctx.ip);
+      const workflowId = signupWorkflowId(keys, email);
+      await bounded(config.TEMPORAL_CALL_TIMEOUT_MS, () =>
+        temporal.workflow.signalWithStart<typeof signupWorkflow>('signupWorkflow', {
+          workflowId,
+          taskQueue,
+          args: [{ emailSealed: seal(keys, email, SealContext.email(workflowId)), limits: workflowLimits }],
+          signal: requestCodeSignal,
+          signalArgs: [],
+          typedSearchAttributes: [{ key: SignupStatusKey, value: 'checking' }],
+        }),
+      );
+      ctx.logger.info({ event, emailHash: eh, ip: ctx.ip, workflowId }, 'code requested');
+      return signupAccepted(config);
+    },
+
+    /** POST /verify: hand the code (as a keyed digest) and the sealed password hash to the workflow. */
+    async verify(
+      input: { email: string; otp: string; password: string; name: string },
+      ctx: RequestContext,
+    ): Promise<{ user: { id: string; email: string; name: string; createdAt: string }; session: IssuedSession }> {
+      const eh = emailHash(keys, input.email);
+      await limits.verifyAttempted(ctx.ip);
+      const problem = passwordProblem(input.password, input.email);
+      if (problem) throw new AppError('WEAK_PASSWORD', problem);
+
+      const workflowId = signupWorkflowId(keys, input.email);
+      const passwordHash = await bcrypt.hash(input.password, config.BCRYPT_COST);
+      const args = {
+        codeDigest: codeDigest(keys, workflowId, input.otp),
+        name: input.name,
+        passwordSealed: seal(keys, passwordHash, SealContext.passwordHash(input.email)),
+      };
+      let result;
+      try {
+        result = await bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [args] }));
+      } catch (err) {
+        if (isNotRunning(err) || err instanceof WorkflowUpdateFailedError) {
+          ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: eh, ip: ctx.ip }, 'verification failed');
+          throw new AppError('INVALID_CODE', 'The code is not valid.', { attemptsLeft: config.MAX_CODE_ATTEMPTS - 1 });
+        }
+        throw err;
+      }
+      if (!result.ok) {
+        ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: eh, ip: ctx.ip, workflowId }, 'verification failed');
+        if (result.code === 'INVALID_CODE') {
+          throw new AppError('INVALID_CODE', `The code is not valid. ${result.attemptsLeft} attempts left.`, { attemptsLeft: result.attemptsLeft });
+        }
+        if (result.code === 'UNAVAILABLE') throw unavailable('db-processor');
+        throw new AppError(result.code);
+      }
+      const session = await issueSession(result.user, ctx);
+      ctx.logger.info({ event: 'verified', userId: result.user.id, emailHash: eh, ip: ctx.ip, workflowId }, 'email verified, account created');
+      return { user: result.user, session };
+    },
+  };
+}
+export type SignupUseCases = ReturnType<typeof createSignupUseCases>;

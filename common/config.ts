@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+const DEV_SECRETS = {
+  JWT_SECRET: 'dev-only-jwt-secret-change-me-0123456789abcdef',
+  HMAC_KEY: 'dev-only-hmac-key-change-me-0123456789abcdef',
+  SEALING_KEY: 'dev-only-sealing-key-change-me-0123456789abcdef',
+} as const;
+
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', ''])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port(3001),
+  WORKER_HEALTH_PORT: port(3002),
+  DB_PROCESSOR_HEALTH_PORT: port(3003),
+  WEB_ORIGINS: list('http://127.0.0.1:3000,http://localhost:3000'),
+  TRUST_PROXY: z.string().default('loopback'),
+
+  DATABASE_URL: z.string().url().default('postgres://cfd_auth:cfd_auth@127.0.0.1:5432/cfd_auth'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+
+  KAFKA_BROKERS: list('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: z.string().default('cfd-auth'),
+  KAFKA_SSL: bool(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().optional(),
+  TEMPORAL_TLS: bool(false),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
+  TEMPORAL_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  VERIFY_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
+
+  SMTP_URL: z.string().url().default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().default('CFD Broker <no-reply@cfd-broker.local>'),
+
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: z.string().default('cfd-broker-auth'),
+  JWT_AUDIENCE: z.string().default('cfd-broker'),
+  HMAC_KEY: z.string().optional(),
+  SEALING_KEY: z.string().optional(),
+
+  BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
+  SESSION_ABSOLUTE_TTL_S: seconds(7 * 24 * 3600),
+  SESSION_IDLE_TTL_S: seconds(24 * 3600),
+
+  CODE_TTL_S: seconds(600),
+  SIGNUP_WINDOW_S: seconds(24 * 3600),
+  RESEND_COOLDOWN_S: seconds(60),
+  RESEND_MAX_PER_HOUR: z.coerce.number().int().positive().default(5),
+  MAX_CODE_ATTEMPTS: z.coerce.number().int().positive().default(5),
+  LOCKOUT_S: seconds(15 * 60),
+  EMAIL_RETRY_BUDGET_S: seconds(6 * 3600),
+
+  RATE_SIGNIN_FAIL_PER_EMAIL_IP: z.coerce.number().int().positive().default(5),
+  RATE_SIGNIN_FAIL_PER_EMAIL_DAY: z.coerce.number().int().positive().default(100),
+  RATE_SIGNIN_FAIL_PER_IP_DAY: z.coerce.number().int().positive().default(200),
+  RATE_SIGNUP_PER_IP_HOUR: z.coerce.number().int().positive().default(30),
+  RATE_SIGNUP_PER_EMAIL_HOUR: z.coerce.number().int().positive().default(10),
+  RATE_VERIFY_PER_IP_15MIN: z.coerce.number().int().positive().default(60),
+  RATE_LIMITS_ENABLED: bool(true),
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof schema>, 'JWT_SECRET' | 'HMAC_KEY' | 'SEALING_KEY'> & {
+    JWT_SECRET: string;
+    HMAC_KEY: string;
+    SEALING_KEY: string;
+    isProduction: boolean;
+  }
+>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the environment once. Secrets have development defaults only outside production; in
+ * production they are required, at least 32 characters, and must not be the development values.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  const isProduction = c.NODE_ENV === 'production';
+  const secret = (name: keyof typeof DEV_SECRETS): string => {
+    const value = c[name];
+    if (!isProduction) return value || DEV_SECRETS[name];
+    if (!value) throw new ConfigError(`${name} is required in production`);
+    if (value.length < 32 || value === DEV_SECRETS[name] || new Set(value).size < 10) {
+      throw new ConfigError(`${name} is too weak for production (use at least 32 random characters)`);
+    }
+    return value;
+  };
+  return Object.freeze({
+    ...c,
+    JWT_SECRET: secret('JWT_SECRET'),
+    HMAC_KEY: secret('HMAC_KEY'),
+    SEALING_KEY: secret('SEALING_KEY'),
+    isProduction,
+  });
+}

@@ -1,0 +1,8 @@
+/** ApplicationFailure types shared by activities and workflows (workflow-safe: constants only). */
+export const Failure = {
+  smtpPermanent: 'SMTP_PERMANENT',
+  smtpUnavailable: 'SMTP_UNAVAILABLE',
+  codeGone: 'CODE_GONE',
+  emailTaken: 'EMAIL_TAKEN',
+  invalidRequest: 'INVALID_REQUEST',
+} as const;

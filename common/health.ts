@@ -1,0 +1,60 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type ReadinessCheck = () => Promise<void>;
+
+/** `{ dependency: check }`; a check throws when its dependency is not usable. */
+export async function readiness(checks: Record<string, ReadinessCheck>, timeoutMs = 2000) {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out')), timeoutMs);
+          }),
+        ]);
+        return [name, 'up'] as const;
+      } catch {
+        return [name, 'down'] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const dependencies = Object.fromEntries(entries);
+  const ready = entries.every(([, s]) => s === 'up');
+  return { status: ready ? ('ready' as const) : ('not_ready' as const), dependencies };
+}
+
+/** A tiny HTTP server for processes that have no other (worker, DB processor). */
+export async function startHealthServer(
+  host: string,
+  port: number,
+  checks: Record<string, ReadinessCheck>,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.url === '/health/live') return send(200, { status: 'live' });
+    if (req.url === '/health/ready') {
+      readiness(checks).then(
+        (r) => send(r.status === 'ready' ? 200 : 503, r),
+        () => send(503, { status: 'not_ready' }),
+      );
+      return;
+    }
+    send(404, { code: 'NOT_FOUND', message: 'Not found.' });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/**
+ * Wire format of the DB processor's request/reply protocol. Version 1. Emails travel normalised;
+ * password hashes only sealed (AES-GCM), never in clear.
+ */
+export const MESSAGE_VERSION = 1;
+
+const email = z.string().min(3).max(254);
+const sealed = z.string().min(10).max(1024);
+
+export const PublicUser = z.object({
+  id: z.string().uuid(),
+  email,
+  name: z.string(),
+  createdAt: z.string(),
+});
+export type PublicUser = z.infer<typeof PublicUser>;
+
+export const REQUESTS = {
+  'user.exists': {
+    payload: z.object({ email }).strict(),
+    result: z.object({ exists: z.boolean() }),
+  },
+  'user.find': {
+    payload: z.object({ email }).strict(),
+    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed }).nullable() }),
+  },
+  'user.create': {
+    payload: z.object({ signupRef: z.string().min(1).max(200), email, name: z.string().min(1).max(100), passwordSealed: sealed }).strict(),
+    result: z.object({ user: PublicUser }),
+  },
+} as const;
+
+export type RequestType = keyof typeof REQUESTS;
+export type RequestPayload<T extends RequestType> = z.infer<(typeof REQUESTS)[T]['payload']>;
+export type RequestResult<T extends RequestType> = z.infer<(typeof REQUESTS)[T]['result']>;
+
+const requestTypes = Object.keys(REQUESTS) as [RequestType, ...RequestType[]];
+
+export const RequestEnvelope = z
+  .object({
+    v: z.literal(MESSAGE_VERSION),
+    type: z.enum(requestTypes),
+    correlationId: z.string().uuid(),
+    replyTo: z.string().min(1).max(200),
+    deadline: z.number().int().positive(),
+    payload: z.unknown(),
+  })
+  .strict();
+export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
+
+export const ReplyError = z.object({ code: z.string(), message: z.string() });
+
+export const ReplyEnvelope = z.discriminatedUnion('ok', [
+  z.object({ v: z.literal(MESSAGE_VERSION), correlationId: z.string(), replyTo: z.string(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ v: z.literal(MESSAGE_VERSION), correlationId: z.string(), replyTo: z.string(), ok: z.literal(false), error: ReplyError }),
+]);
+export type ReplyEnvelope = z.infer<typeof ReplyEnvelope>;
+
+/** Largest message the DB processor accepts; larger ones are dead-lettered unread. */
+export const MAX_MESSAGE_BYTES = 16 * 1024;

@@ -1,0 +1,23 @@
+/** Every topic the system uses, created idempotently at start-up (scripts/ensure-topics.ts and each process). */
+export const TOPICS = {
+  dbRequests: 'auth.db.requests.v1',
+  dbReplies: 'auth.db.replies.v1',
+  dbDeadLetter: 'auth.db.requests.dlq.v1',
+} as const;
+
+const HOUR_MS = 3_600_000;
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  retentionMs: number;
+}
+
+export const TOPIC_SPECS: readonly TopicSpec[] = [
+  // Requests and replies are useless after their deadline (seconds): keep an hour for inspection only.
+  { topic: TOPICS.dbRequests, numPartitions: 6, retentionMs: HOUR_MS },
+  { topic: TOPICS.dbReplies, numPartitions: 6, retentionMs: HOUR_MS },
+  { topic: TOPICS.dbDeadLetter, numPartitions: 1, retentionMs: 7 * 24 * HOUR_MS },
+];
+
+export const DB_PROCESSOR_GROUP = 'auth-db-processor';

@@ -1,0 +1,158 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Partitioners, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { loadConfig, type Config } from '../common/config';
+import { SealError } from '../common/crypto';
+import { startHealthServer } from '../common/health';
+import { createKafka, ensureTopics } from '../common/kafka/client';
+import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
+import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
+import { createLogger, type Logger } from '../common/logger';
+import { ormConfig } from '../entities/mikro-orm.config';
+import { createUserHandlers, HandlerError, type Handlers } from './user.handlers';
+
+export interface DbProcessor {
+  healthPort: number;
+  close(): Promise<void>;
+}
+
+type Outcome =
+  | { kind: 'reply'; ok: true; result: unknown }
+  | { kind: 'reply'; ok: false; code: string; message: string }
+  | { kind: 'dead-letter'; reason: string }
+  | { kind: 'drop'; reason: string };
+
+/**
+ * Consumes DB requests in one consumer group (scale out by running more instances: partitions are
+ * shared among them), answers on the replies topic, and dead-letters what it cannot read.
+ */
+export async function start(config: Config, logger: Logger = createLogger('db-processor', config.LOG_LEVEL)): Promise<DbProcessor> {
+  const orm = await MikroORM.init(ormConfig(config.DATABASE_URL));
+  const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-db-processor`);
+  await ensureTopics(kafka);
+  const handlers = createUserHandlers(config);
+  const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const consumer: Consumer = kafka.consumer({ groupId: DB_PROCESSOR_GROUP, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+  let consuming = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (consuming = true));
+  consumer.on(consumer.events.CRASH, () => (consuming = false));
+
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPICS.dbRequests, fromBeginning: false });
+  await consumer.run({
+    partitionsConsumedConcurrently: 6,
+    eachMessage: async ({ message, partition }) => {
+      const outcome = await handle(message, handlers, orm, logger);
+      const meta = { partition, offset: message.offset };
+      if (outcome.kind === 'dead-letter') {
+        logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
+        await producer.send({
+          topic: TOPICS.dbDeadLetter,
+          messages: [{
+            key: message.key,
+            value: message.value,
+            headers: { 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
+          }],
+        });
+      } else if (outcome.kind === 'drop') {
+        logger.info({ ...meta, reason: outcome.reason }, 'request dropped');
+      }
+      const envelope = readEnvelope(message);
+      if (outcome.kind === 'reply' || (outcome.kind === 'dead-letter' && envelope)) {
+        if (!envelope) return;
+        const body = outcome.kind === 'reply'
+          ? outcome.ok
+            ? { ok: true, result: outcome.result }
+            : { ok: false, error: { code: outcome.code, message: outcome.message } }
+          : { ok: false, error: { code: 'INVALID_REQUEST', message: outcome.reason } };
+        await producer.send({
+          topic: TOPICS.dbReplies,
+          messages: [{ key: envelope.replyTo, value: JSON.stringify({ v: MESSAGE_VERSION, correlationId: envelope.correlationId, replyTo: envelope.replyTo, ...body }) }],
+        });
+      }
+    },
+  });
+
+  const health = await startHealthServer(config.API_HOST, config.DB_PROCESSOR_HEALTH_PORT, {
+    postgres: async () => {
+      if (!(await orm.isConnected())) throw new Error('postgres down');
+    },
+    kafka: async () => {
+      if (!consuming) throw new Error('not in the consumer group');
+    },
+  });
+  logger.info({ healthPort: health.port, group: DB_PROCESSOR_GROUP }, 'db-processor started');
+
+  return {
+    healthPort: health.port,
+    async close() {
+      await consumer.disconnect().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await health.close();
+      await orm.close(true);
+    },
+  };
+}
+
+/** The routing part of a request, when it has one, so even a rejected request gets an answer. */
+function readEnvelope(message: KafkaMessage): { correlationId: string; replyTo: string } | undefined {
+  if (!message.value || message.value.length > MAX_MESSAGE_BYTES) return undefined;
+  try {
+    const raw = JSON.parse(message.value.toString('utf8'));
+    if (typeof raw?.correlationId === 'string' && typeof raw?.replyTo === 'string' && raw.replyTo.length <= 200) {
+      return { correlationId: raw.correlationId, replyTo: raw.replyTo };
+    }
+  } catch {
+    // not JSON: no one to answer
+  }
+  return undefined;
+}
+
+async function handle(message: KafkaMessage, handlers: Handlers, orm: MikroORM, logger: Logger): Promise<Outcome> {
+  if (!message.value || message.value.length === 0) return { kind: 'dead-letter', reason: 'empty' };
+  if (message.value.length > MAX_MESSAGE_BYTES) return { kind: 'dead-letter', reason: 'too_large' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(message.value.toString('utf8'));
+  } catch {
+    return { kind: 'dead-letter', reason: 'not_json' };
+  }
+  const envelope = RequestEnvelope.safeParse(raw);
+  if (!envelope.success) {
+    const v = (raw as { v?: unknown } | null)?.v;
+    return { kind: 'dead-letter', reason: v !== undefined && v !== MESSAGE_VERSION ? 'unsupported_version' : 'invalid_envelope' };
+  }
+  const { type, deadline, payload } = envelope.data;
+  if (deadline < Date.now()) return { kind: 'drop', reason: 'deadline_passed' };
+  const parsed = REQUESTS[type].payload.safeParse(payload);
+  if (!parsed.success) return { kind: 'dead-letter', reason: 'invalid_payload' };
+  try {
+    const handler = handlers[type] as (em: ReturnType<MikroORM['em']['fork']>, p: unknown) => Promise<unknown>;
+    const result = await handler(orm.em.fork(), parsed.data);
+    return { kind: 'reply', ok: true, result };
+  } catch (err) {
+    if (err instanceof HandlerError) return { kind: 'reply', ok: false, code: err.code, message: err.message };
+    if (err instanceof SealError) return { kind: 'dead-letter', reason: 'unsealable_payload' };
+    logger.error({ type: type as RequestType, err: { name: (err as Error).name, message: (err as Error).message } }, 'request failed');
+    return { kind: 'reply', ok: false, code: 'UNAVAILABLE', message: 'the database is not available' };
+  }
+}
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger('db-processor', config.LOG_LEVEL);
+  const processor = await start(config, logger);
+  const stop = async () => {
+    await processor.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    createLogger('db-processor').fatal({ err }, 'db-processor failed to start');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,42 @@
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { deriveKeys, SealContext, seal, unseal, type Keys } from '../common/crypto';
+import type { PublicUser, RequestPayload, RequestResult, RequestType } from '../common/kafka/messages';
+import { User } from '../entities/user.entity';
+
+/** A refusal the requester should see as-is (not retried, not dead-lettered). */
+export class HandlerError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const toPublic = (u: User): PublicUser => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt.toISOString() });
+
+export type Handlers = { [T in RequestType]: (em: EntityManager, payload: RequestPayload<T>) => Promise<RequestResult<T>> };
+
+export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: string }): Handlers {
+  const keys: Keys = deriveKeys(secrets);
+  return {
+    'user.exists': async (em, { email }) => ({ exists: (await em.count(User, { email })) > 0 }),
+
+    'user.find': async (em, { email }) => {
+      const user = await em.findOne(User, { email });
+      if (!user) return { user: null };
+      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHash(email)) } };
+    },
+
+    'user.create': async (em, { signupRef, email, name, passwordSealed }) => {
+      const passwordHash = unseal(keys, passwordSealed, SealContext.passwordHash(email));
+      const user = em.create(User, { email, name, passwordHash, signupRef, emailVerifiedAt: new Date() } as User);
+      try {
+        await em.persistAndFlush(user);
+        return { user: toPublic(user) };
+      } catch (err) {
+        if (!(err instanceof UniqueConstraintViolationException)) throw err;
+        const existing = await em.fork().findOne(User, { email });
+        if (existing && existing.signupRef === signupRef) return { user: toPublic(existing) };
+        throw new HandlerError('EMAIL_TAKEN', 'an account with this email already exists');
+      }
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { BaseEntitySchema } from './base.entity';
+import { UserSchema } from './user.entity';
+import { Migration20261125000000_users } from './migrations/Migration20261125000000_users';
+
+/** Migrations are listed here, in order, so they load the same under tsx, jest and a build. */
+const MIGRATIONS = [{ name: 'Migration20261125000000_users', class: Migration20261125000000_users }];
+
+export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
+  return defineConfig({
+    clientUrl: databaseUrl,
+    entities: [BaseEntitySchema, UserSchema],
+    extensions: [Migrator],
+    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true },
+    discovery: { warnWhenNoEntities: true },
+    pool: { min: 0, max: 10, acquireTimeoutMillis: 5000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 3000, statement_timeout: 5000 } },
+    debug: false,
+    allowGlobalContext: false,
+    ...overrides,
+  });
+}

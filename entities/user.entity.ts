@@ -1,0 +1,25 @@
+import { EntitySchema } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+
+export class User extends BaseEntity {
+  /** Normalised (trimmed, lower-cased); the unique index on it is the final word on duplicates. */
+  email!: string;
+  name!: string;
+  passwordHash!: string;
+  emailVerifiedAt!: Date;
+  /** The signup that created this user: a retried create with the same ref returns this user. */
+  signupRef!: string;
+}
+
+export const UserSchema = new EntitySchema<User, BaseEntity>({
+  class: User,
+  extends: 'BaseEntity',
+  tableName: 'users',
+  properties: {
+    email: { type: 'string', length: 254, unique: 'users_email_unique' },
+    name: { type: 'string', length: 100 },
+    passwordHash: { type: 'string', fieldName: 'password_hash', length: 100, lazy: false },
+    emailVerifiedAt: { type: 'Date', fieldName: 'email_verified_at', columnType: 'timestamptz' },
+    signupRef: { type: 'string', fieldName: 'signup_ref', length: 200 },
+  },
+});

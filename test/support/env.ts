@@ -1,0 +1,62 @@
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../common/config';
+import { createLogger } from '../../common/logger';
+
+export const BUNDLE_PATH = path.resolve(__dirname, '../../.data/test/workflow-bundle.js');
+export const MAILDEV_URL = process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080';
+
+/** Configuration for in-process instances: port 0 everywhere, quiet logs, given overrides. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    ...process.env,
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    API_PORT: '0',
+    WORKER_HEALTH_PORT: '0',
+    DB_PROCESSOR_HEALTH_PORT: '0',
+    BCRYPT_COST: process.env.BCRYPT_COST ?? '10',
+    ...overrides,
+  });
+}
+
+export const quietLogger = () => createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+let runtimeInstalled = false;
+/** Runtime.install may run once per module registry (one per jest test file). */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const noop = () => undefined;
+  Runtime.install({
+    logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop },
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
+}
+
+export function uniqueEmail(tag: string): string {
+  return `${tag}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}@test.example.com`;
+}
+
+export function uniqueIp(): string {
+  const b = () => Math.floor(Math.random() * 254) + 1;
+  return `10.${b()}.${b()}.${b()}`;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `fn` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}

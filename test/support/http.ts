@@ -1,0 +1,47 @@
+/** A small HTTP client for tests: JSON in and out, and a cookie jar of one cookie (auth_token). */
+export interface HttpResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
+
+export class ApiClient {
+  cookie?: string;
+  constructor(readonly base: string, readonly defaultHeaders: Record<string, string> = {}) {}
+
+  async call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResponse<T>> {
+    const h: Record<string, string> = { ...this.defaultHeaders, ...headers };
+    if (body !== undefined && !Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
+    if (this.cookie && !h.cookie) h.cookie = this.cookie;
+    const res = await fetch(this.base + path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const setCookie = res.headers.get('set-cookie');
+    if (setCookie) {
+      const pair = setCookie.split(';')[0];
+      this.cookie = pair.endsWith('=') ? undefined : pair;
+    }
+    const text = await res.text();
+    let parsed: any = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed, headers: res.headers, text };
+  }
+
+  post<T = any>(path: string, body?: unknown, headers?: Record<string, string>) {
+    return this.call<T>('POST', path, body ?? {}, headers);
+  }
+  get<T = any>(path: string, headers?: Record<string, string>) {
+    return this.call<T>('GET', path, undefined, headers);
+  }
+  del<T = any>(path: string, headers?: Record<string, string>) {
+    return this.call<T>('DELETE', path, undefined, headers);
+  }
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../../common/config';
+import { start as startApi, type ApiHandle } from '../../api/main';
+import { start as startDbProcessor, type DbProcessor } from '../../db-processor/main';
+import { start as startWorker, type WorkerHandle } from '../../workflows/worker';
+import { connectionOptions } from '../../temporal-config/connection';
+import { BUNDLE_PATH, installQuietRuntime, quietLogger, testConfig } from './env';
+
+export interface System {
+  config: Config;
+  apiUrl: string;
+  apiPort: number;
+  taskQueue: string;
+  api: ApiHandle;
+  temporal: Client;
+  worker?: WorkerHandle;
+  dbProcessor?: DbProcessor;
+  startWorker(): Promise<WorkerHandle>;
+  stopWorker(): Promise<void>;
+  startDbProcessor(): Promise<DbProcessor>;
+  stopDbProcessor(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SystemOptions {
+  env?: Record<string, string>;
+  webOrigins?: string[];
+  withWorker?: boolean;
+  withDbProcessor?: boolean;
+}
+
+/**
+ * The whole backend in-process against the real stack: DB processor, a worker on a task queue of
+ * its own (so tests never pick up each other's workflows), and the API on a free port.
+ */
+export async function startSystem(opts: SystemOptions = {}): Promise<System> {
+  installQuietRuntime();
+  const env = { ...opts.env };
+  if (opts.webOrigins) env.WEB_ORIGINS = opts.webOrigins.join(',');
+  const config = testConfig({
+    RATE_SIGNUP_PER_IP_HOUR: '100000',
+    RATE_SIGNUP_PER_EMAIL_HOUR: '1000',
+    RATE_VERIFY_PER_IP_15MIN: '100000',
+    RATE_SIGNIN_FAIL_PER_IP_DAY: '100000',
+    ...env,
+  });
+  const taskQueue = `test-${randomUUID()}`;
+  const logger = quietLogger();
+  const temporalConnection = await Connection.connect(connectionOptions(config));
+  const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const system: System = {
+    config,
+    taskQueue,
+    temporal,
+    apiUrl: '',
+    apiPort: 0,
+    api: undefined as unknown as ApiHandle,
+    async startWorker() {
+      system.worker = await startWorker(config, { workflowBundle: { codePath: BUNDLE_PATH }, taskQueue, logger });
+      return system.worker;
+    },
+    async stopWorker() {
+      await system.worker?.close();
+      system.worker = undefined;
+    },
+    async startDbProcessor() {
+      system.dbProcessor = await startDbProcessor(config, logger);
+      return system.dbProcessor;
+    },
+    async stopDbProcessor() {
+      await system.dbProcessor?.close();
+      system.dbProcessor = undefined;
+    },
+    async close() {
+      await system.api?.close();
+      await system.stopWorker();
+      await system.stopDbProcessor();
+      await temporalConnection.close();
+    },
+  };
+  if (opts.withDbProcessor !== false) await system.startDbProcessor();
+  if (opts.withWorker !== false) await system.startWorker();
+  system.api = await startApi(config, { logger, taskQueue });
+  system.apiPort = system.api.port;
+  system.apiUrl = `${system.api.url}/api/v1/auth`;
+  return system;
+}

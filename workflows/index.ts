@@ -1,0 +1,1 @@
+export { signupWorkflow } from './signup.workflow';

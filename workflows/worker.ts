@@ -1,0 +1,108 @@
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
+import Redis from 'ioredis';
+import { createActivities } from '../activities';
+import { loadConfig, type Config } from '../common/config';
+import { deriveKeys } from '../common/crypto';
+import { startHealthServer } from '../common/health';
+import { createKafka, ensureTopics } from '../common/kafka/client';
+import { KafkaRequester } from '../common/kafka/request-reply';
+import { createLogger, type Logger } from '../common/logger';
+import { createMailer } from '../common/mailer';
+import { TASK_QUEUE } from '../temporal-config';
+import { connectionOptions, taskQueue } from '../temporal-config/connection';
+
+export interface WorkerHandle {
+  taskQueue: string;
+  healthPort: number;
+  close(): Promise<void>;
+}
+
+export interface WorkerStartOptions {
+  /** A bundle made once with bundleWorkflowCode (tests); otherwise workflowsPath is bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueue?: string;
+  logger?: Logger;
+}
+
+export async function start(config: Config, opts: WorkerStartOptions = {}): Promise<WorkerHandle> {
+  const logger = opts.logger ?? createLogger('worker', config.LOG_LEVEL);
+  const queue = opts.taskQueue ?? taskQueue(config, TASK_QUEUE);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, enableOfflineQueue: true });
+  const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-worker`);
+  await ensureTopics(kafka);
+  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
+  await requester.start();
+  const mailer = createMailer(config);
+  const connection = await NativeConnection.connect(connectionOptions(config));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: queue,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./index') }),
+    activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config) }),
+    maxConcurrentActivityTaskExecutions: 100,
+    maxCachedWorkflows: 1000,
+  });
+  const running = worker.run();
+  running.catch((err) => logger.error({ err: { message: (err as Error).message } }, 'worker stopped with an error'));
+
+  const health = await startHealthServer(config.API_HOST, config.WORKER_HEALTH_PORT, {
+    temporal: async () => {
+      if (worker.getState() !== 'RUNNING') throw new Error(worker.getState());
+    },
+    redis: async () => {
+      await redis.ping();
+    },
+    kafka: async () => {
+      if (!requester.isReady) throw new Error('requester not ready');
+    },
+    smtp: async () => {
+      await mailer.transport.verify();
+    },
+  });
+  logger.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, healthPort: health.port }, 'worker started');
+
+  return {
+    taskQueue: queue,
+    healthPort: health.port,
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await health.close();
+      await connection.close();
+      await requester.close();
+      mailer.transport.close();
+      redis.disconnect();
+    },
+  };
+}
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger('worker', config.LOG_LEVEL);
+  Runtime.install({
+    logger: {
+      log: (level, message, meta) => logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')](meta ?? {}, message),
+      trace: (m, meta) => logger.trace(meta ?? {}, m),
+      debug: (m, meta) => logger.debug(meta ?? {}, m),
+      info: (m, meta) => logger.info(meta ?? {}, m),
+      warn: (m, meta) => logger.warn(meta ?? {}, m),
+      error: (m, meta) => logger.error(meta ?? {}, m),
+    },
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const handle = await start(config, { logger });
+  const stop = async () => {
+    await handle.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    createLogger('worker').fatal({ err }, 'worker failed to start');
+    process.exit(1);
+  });
+}
