@@ -47,7 +47,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   });
   const taskQueue = `test-${randomUUID()}`;
   const logger = quietLogger();
-  const temporalConnection = await Connection.connect(connectionOptions(config));
+  const temporalConnection = Connection.lazy(connectionOptions(config));
   const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE });
 
   const system: System = {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `npm start`: dependencies, infrastructure, migrations, then the app processes with prefixed logs.
+# Ctrl-C stops the app processes; the infrastructure keeps running (`npm run stack:down` stops it),
+# and all data stays in .data/.
+set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/env.sh"
+. "$ROOT/scripts/lib/ensure-deps.sh"
+cd "$ROOT"
+
+cfd_ensure_deps
+bash scripts/stack.sh up
+npx tsx scripts/migrate.ts
+
+: "${WORKER_HEALTH_PORT:=3002}"
+: "${DB_PROCESSOR_HEALTH_PORT:=3003}"
+export WORKER_HEALTH_PORT DB_PROCESSOR_HEALTH_PORT
+
+PGIDS=()
+# run <name> <command...>: own process group, output prefixed with the name.
+run() {
+  local name="$1"; shift
+  setsid bash -c 'name="$1"; shift; "$@" 2>&1 | sed -u "s/^/[$name] /"' _ "$name" "$@" &
+  PGIDS+=("$!")
+}
+stop_all() {
+  trap - INT TERM EXIT
+  echo "[start   ] stopping app processes (infrastructure and data stay; npm run stack:down stops the rest)"
+  for pgid in "${PGIDS[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
+run db-processor npx tsx db-processor/main.ts
+run worker npx tsx workflows/worker.ts
+run api npx tsx api/main.ts
+if [[ -f web/package.json ]]; then
+  bash scripts/lib/ensure-web.sh
+  run web npm run start --prefix web
+fi
+
+wait_http() {
+  local name="$1" url="$2" deadline=$((SECONDS + 90))
+  until curl -fsS -o /dev/null "$url"; do
+    if (( SECONDS > deadline )); then echo "[start   ] ERROR: $name not ready at $url after 90 s (see its [$name] lines above)" >&2; exit 1; fi
+    sleep 1
+  done
+}
+wait_http db-processor "http://127.0.0.1:$DB_PROCESSOR_HEALTH_PORT/health/ready"
+wait_http worker "http://127.0.0.1:$WORKER_HEALTH_PORT/health/ready"
+wait_http api "http://127.0.0.1:$API_PORT/health/ready"
+[[ -f web/package.json ]] && wait_http web "http://127.0.0.1:$WEB_PORT/"
+
+cat <<TABLE
+
+  CFD Broker Auth is running (Ctrl-C stops the app processes)
+  ----------------------------------------------------------------
+  API            http://127.0.0.1:$API_PORT/api/v1/auth   (docs: http://127.0.0.1:$API_PORT/docs)
+  Web            http://127.0.0.1:$WEB_PORT
+  Temporal UI    ${TEMPORAL_UI_URL}
+  MailDev UI     ${MAILDEV_URL}
+  Health         api :$API_PORT  worker :$WORKER_HEALTH_PORT  db-processor :$DB_PROCESSOR_HEALTH_PORT  (/health/ready)
+  ----------------------------------------------------------------
+
+TABLE
+wait

@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { deriveKeys, signupWorkflowId } from '../../common/crypto';
+import { stateQuery } from '../../workflows/signup.contract';
+import { withDb } from '../support/db';
+import { eventually, sleep, uniqueEmail } from '../support/env';
+import { ApiClient } from '../support/http';
+import { mailsTo, waitForCode } from '../support/maildev';
+import { startSystem, type System } from '../support/system';
+
+const STACK = path.resolve(__dirname, '../../scripts/stack.sh');
+const smtp = (action: 'stop-smtp' | 'start-smtp') => execFileSync('bash', [STACK, action], { stdio: 'ignore', timeout: 60_000 });
+
+describe('signup survives failing dependencies', () => {
+  let sys: System;
+  let api: ApiClient;
+  beforeAll(async () => {
+    sys = await startSystem();
+    api = new ApiClient(sys.apiUrl);
+  });
+  afterAll(async () => {
+    smtp('start-smtp');
+    await sys?.close();
+  });
+
+  const statusOf = async (email: string) => {
+    const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
+    return (await handle.query(stateQuery)).status;
+  };
+
+  it('with SMTP down, signup answers 202 at once; when SMTP returns the mail arrives and verification works', async () => {
+    const email = uniqueEmail('smtpdown');
+    smtp('stop-smtp');
+    try {
+      const r = await api.post('/signup', { email });
+      expect(r.status).toBe(202);
+      await eventually(async () => ((await statusOf(email)) === 'sending_code' ? true : undefined), 20_000, 'sending_code');
+      await sleep(3000);
+      expect(await statusOf(email)).toBe('sending_code');
+    } finally {
+      smtp('start-smtp');
+    }
+    const otp = await waitForCode(email, 1, 90_000);
+    const v = await api.post('/verify', { email, otp, password: 'survived an outage', name: 'Patient' });
+    expect(v.status).toBe(201);
+    expect(await mailsTo(email)).toHaveLength(1);
+  });
+
+  it('a worker stopped and restarted in the middle of a signup lets the signup complete', async () => {
+    const email = uniqueEmail('worker');
+    await sys.stopWorker();
+    const r = await api.post('/signup', { email });
+    expect(r.status).toBe(202);
+    await sleep(1000);
+    expect(await mailsTo(email)).toHaveLength(0);
+    await sys.startWorker();
+    const otp = await waitForCode(email, 1, 60_000);
+    const v = await api.post('/verify', { email, otp, password: 'restarted worker pass', name: 'W' });
+    expect(v.status).toBe(201);
+  });
+
+  it('with the DB processor stopped during verification, the update waits and completes when it returns', async () => {
+    const email = uniqueEmail('dbdown');
+    await api.post('/signup', { email });
+    const otp = await waitForCode(email);
+    await sys.stopDbProcessor();
+    const pending = api.post('/verify', { email, otp, password: 'database came back', name: 'D' });
+    await eventually(async () => ((await statusOf(email)) === 'creating_user' ? true : undefined), 20_000, 'creating_user');
+    await sys.startDbProcessor();
+    const v = await pending;
+    // The API bounds the update (VERIFY_TIMEOUT_MS); either it saw the result, or the workflow finished after.
+    expect([201, 503]).toContain(v.status);
+    const rows = await eventually(
+      () => withDb(sys.config.DATABASE_URL, async (sql) => {
+        const r = await sql('select id from users where email = ?', [email]);
+        return r.length ? r : undefined;
+      }),
+      60_000,
+      'the user row',
+    );
+    expect(rows).toHaveLength(1);
+    if (v.status === 201) expect(v.body.user.id).toBe(rows[0].id);
+    const signin = await new ApiClient(sys.apiUrl).post('/signin', { email, password: 'database came back' });
+    expect(signin.status).toBe(200);
+  });
+
+  it('with Temporal unreachable, signup answers 503 UNAVAILABLE within a few seconds', async () => {
+    const broken = await startSystem({ env: { TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_CALL_TIMEOUT_MS: '2000' }, withWorker: false });
+    try {
+      const started = Date.now();
+      const r = await new ApiClient(broken.apiUrl).post('/signup', { email: uniqueEmail('notemporal') });
+      expect(r.status).toBe(503);
+      expect(r.body).toEqual({ code: 'UNAVAILABLE', message: expect.any(String) });
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('history holds neither the password, its hash nor the code, and the id holds no address', async () => {
+    const email = uniqueEmail('hygiene');
+    const password = 'never in history please';
+    await api.post('/signup', { email });
+    const otp = await waitForCode(email);
+    expect((await api.post('/verify', { email, otp, password, name: 'H' })).status).toBe(201);
+    const workflowId = signupWorkflowId(deriveKeys(sys.config), email);
+    expect(workflowId).not.toContain(email.split('@')[0]);
+    const handle = sys.temporal.workflow.getHandle(workflowId);
+    await handle.result();
+    const history = JSON.stringify(historyToJSON(await handle.fetchHistory()));
+    const [{ password_hash: hash }] = await withDb(sys.config.DATABASE_URL, (sql) => sql('select password_hash from users where email = ?', [email]));
+    const decoded = Buffer.from(history).toString('utf8') + JSON.stringify(await handle.fetchHistory());
+    for (const secret of [password, hash, otp, email]) {
+      expect(decoded).not.toContain(secret);
+      expect(decoded).not.toContain(Buffer.from(secret).toString('base64'));
+    }
+  });
+});
