@@ -1,0 +1,117 @@
+import { uniqueEmail, uniqueIp } from '../support/env';
+import { ApiClient } from '../support/http';
+import { startSystem, type System } from '../support/system';
+
+describe('bad input gets a clear 4xx, never a 5xx', () => {
+  let sys: System;
+  let api: ApiClient;
+  beforeAll(async () => {
+    sys = await startSystem({ env: { RATE_SIGNUP_PER_EMAIL_HOUR: '2' } });
+    api = new ApiClient(sys.apiUrl);
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  const expectError = (r: { status: number; body: any }, status: number, code: string) => {
+    expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
+    expect(typeof r.body.message).toBe('string');
+  };
+
+  it('malformed JSON → 400 MALFORMED_JSON', async () => {
+    expectError(await api.post('/signup', '{"email": '), 400, 'MALFORMED_JSON');
+  });
+
+  it('a body that is not JSON → 400 UNSUPPORTED_MEDIA_TYPE', async () => {
+    expectError(await api.post('/signup', 'email=a@b.c', { 'content-type': 'application/x-www-form-urlencoded' }), 400, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(await api.post('/signup', 'x', { 'content-type': 'text/plain' }), 400, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('arrays, scalars, unknown fields and __proto__ keys → 400', async () => {
+    expectError(await api.post('/signup', '[{"email":"a@b.co"}]'), 400, 'VALIDATION_FAILED');
+    expectError(await api.post('/signup', '"a@b.co"'), 400, 'MALFORMED_JSON');
+    expectError(await api.post('/signup', '42'), 400, 'MALFORMED_JSON');
+    expectError(await api.post('/signup', { email: 'a@b.co', admin: true }), 400, 'VALIDATION_FAILED');
+    expectError(await api.post('/signup', '{"email":"a@b.co","__proto__":{"admin":true}}'), 400, 'VALIDATION_FAILED');
+    expectError(await api.post('/verify', '{"email":"a@b.co","otp":"123456","password":"x","name":{"constructor":{"prototype":{}}}}'), 400, 'VALIDATION_FAILED');
+  });
+
+  it('field errors list each path', async () => {
+    const r = await api.post('/verify', { email: 'not-an-email', otp: '12ab', password: '', name: 'bad\u0007name' });
+    expectError(r, 400, 'VALIDATION_FAILED');
+    const paths = r.body.errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(expect.arrayContaining(['email', 'name', 'otp', 'password']));
+  });
+
+  it('a body over 16 KB → 413 PAYLOAD_TOO_LARGE', async () => {
+    expectError(await api.post('/signup', { email: 'a'.repeat(17 * 1024) }), 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('unknown routes → 404 JSON', async () => {
+    expectError(await api.get('/nope'), 404, 'NOT_FOUND');
+    expectError(await new ApiClient(sys.api.url).get('/admin'), 404, 'NOT_FOUND');
+  });
+
+  it('a foreign Origin is refused with 403; the configured web origin and no Origin pass', async () => {
+    const email = uniqueEmail('origin');
+    expectError(await api.post('/signup', { email }, { origin: 'https://evil.example' }), 403, 'FORBIDDEN_ORIGIN');
+    const allowed = await api.post('/signup', { email }, { origin: sys.config.WEB_ORIGINS[0] });
+    expect(allowed.status).toBe(202);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(sys.config.WEB_ORIGINS[0]);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+  });
+
+  it("helmet's headers are set", async () => {
+    const r = await api.get('/me');
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('content-security-policy')).toBeTruthy();
+    expect(r.headers.get('x-powered-by')).toBeNull();
+  });
+
+  it('signup per email is rate limited: 429 RATE_LIMITED with Retry-After', async () => {
+    const email = uniqueEmail('ratelimit');
+    const ip = { 'x-forwarded-for': uniqueIp() };
+    expect((await api.post('/signup', { email }, ip)).status).toBe(202);
+    expect((await api.post('/resend', { email }, ip)).status).toBe(202);
+    const third = await api.post('/signup', { email }, ip);
+    expectError(third, 429, 'RATE_LIMITED');
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('OpenAPI document', () => {
+  let sys: System;
+  beforeAll(async () => {
+    sys = await startSystem({ withWorker: false });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('documents every mounted route, and every status it documents is one the route gives', async () => {
+    const doc = await new ApiClient(sys.api.url).get('/api/v1/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    const documented = Object.entries(doc.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}'];
+    expect(documented.sort()).toEqual(expected.map((e) => e.replace(' /', ' /api/v1/auth/')).sort());
+
+    // Each documented status, provoked for real where it needs no broken dependency.
+    const c = new ApiClient(sys.apiUrl);
+    const observed: Record<string, number[]> = {
+      'POST /api/v1/auth/signin': [(await c.post('/signin', { email: 'x@y.co', password: 'p' })).status, (await c.post('/signin', { email: 1 })).status],
+      'GET /api/v1/auth/me': [(await c.get('/me')).status],
+      'GET /api/v1/auth/sessions': [(await c.get('/sessions')).status],
+      'POST /api/v1/auth/logout': [(await c.post('/logout', {})).status],
+      'DELETE /api/v1/auth/sessions/{id}': [(await c.del('/sessions/abcdefghijklmnopqrstuvwxyz')).status],
+      'POST /api/v1/auth/signup': [(await c.post('/signup', { email: 'x' })).status, (await c.post('/signup', {}, { origin: 'https://evil.example' })).status],
+    };
+    for (const [route, statuses] of Object.entries(observed)) {
+      const [method, p] = route.split(' ');
+      const documentedStatuses = Object.keys(doc.body.paths[p][method.toLowerCase()].responses).map(Number);
+      for (const s of statuses) expect({ route, status: s, documented: documentedStatuses.includes(s) }).toEqual({ route, status: s, documented: true });
+    }
+  });
+});
