@@ -1,0 +1,25 @@
+import { ConfigError, loadConfig } from '../../common/config';
+
+describe('config', () => {
+  it('gives development defaults and freezes the result', () => {
+    const c = loadConfig({});
+    expect(c.API_PORT).toBe(3001);
+    expect(c.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(c.JWT_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('refuses to start in production without secrets, or with weak or development ones', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
+    const dev = loadConfig({});
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: dev.JWT_SECRET, HMAC_KEY: 'h'.repeat(40), SEALING_KEY: 's'.repeat(40) })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short', HMAC_KEY: 'x', SEALING_KEY: 'y' })).toThrow(/too weak/);
+    const strong = () => require('node:crypto').randomBytes(32).toString('base64');
+    const prod = loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong() });
+    expect(prod.isProduction).toBe(true);
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => loadConfig({ API_PORT: 'eighty', BCRYPT_COST: '99' })).toThrow(/API_PORT[\s\S]*BCRYPT_COST/);
+  });
+});
