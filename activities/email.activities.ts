@@ -66,6 +66,7 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
       const code = unseal(keys, sealedCode, SealContext.pendingCode(input.signupId, input.seq));
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
       await sendOnce(`otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000)));
+      log.info('verification code sent', { event: 'code_sent', signupId: input.signupId, seq: input.seq });
     },
 
     async sendExistingAccountNotice(input: { signupId: string; emailSealed: string; dedupKey: string }): Promise<void> {

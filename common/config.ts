@@ -124,3 +124,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     isProduction,
   });
 }
+
+/** Every variable this module reads; `.env.example` documents each (a test checks). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as readonly string[];

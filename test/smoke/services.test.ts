@@ -21,7 +21,7 @@ describe('every service of the stack answers for real', () => {
       expect(await orm.isConnected()).toBe(true);
       expect(await orm.getMigrator().getPendingMigrations()).toEqual([]);
       const cols = await orm.em.getConnection().execute("select column_name from information_schema.columns where table_name = 'users'");
-      expect(cols.map((c: { column_name: string }) => c.column_name)).toEqual(expect.arrayContaining(['id', 'email', 'password_hash', 'signup_ref']));
+      expect(cols.map((c) => String(c.column_name))).toEqual(expect.arrayContaining(['id', 'email', 'password_hash', 'signup_ref']));
     } finally {
       await orm.close(true);
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../../common/config';
+import type { Logger } from '../../common/logger';
 import { start as startApi, type ApiHandle } from '../../api/main';
 import { start as startDbProcessor, type DbProcessor } from '../../db-processor/main';
 import { start as startWorker, type WorkerHandle } from '../../workflows/worker';
@@ -28,6 +29,7 @@ export interface SystemOptions {
   webOrigins?: string[];
   withWorker?: boolean;
   withDbProcessor?: boolean;
+  logger?: Logger;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     ...env,
   });
   const taskQueue = `test-${randomUUID()}`;
-  const logger = quietLogger();
+  const logger = opts.logger ?? quietLogger();
   const temporalConnection = Connection.lazy(connectionOptions(config));
   const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE });
 

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { createKafka } from '../../common/kafka/client';
+import { TOPICS } from '../../common/kafka/topics';
+import { withDb } from '../support/db';
+import { quietLogger, sleep, uniqueEmail, uniqueIp } from '../support/env';
+import { ApiClient } from '../support/http';
+import { waitForCode } from '../support/maildev';
+import { startSystem, type System } from '../support/system';
+
+describe('secrets stay out of logs and Kafka payloads', () => {
+  const lines: string[] = [];
+  const kafkaMessages: string[] = [];
+  let sys: System;
+  let stopConsumer: () => Promise<void>;
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    sys = await startSystem({ logger: pino({ level: 'info', base: { process: 'test' } }, sink) });
+    const consumer = createKafka(sys.config, quietLogger(), 'no-secrets').consumer({ groupId: `no-secrets-${randomUUID()}`, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [TOPICS.dbRequests, TOPICS.dbReplies], fromBeginning: false });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.run({ eachMessage: async ({ message }) => void kafkaMessages.push(message.value?.toString() ?? '') });
+    await joined;
+    await sleep(1000);
+    stopConsumer = () => consumer.disconnect();
+  });
+  afterAll(async () => {
+    await stopConsumer?.();
+    await sys?.close();
+  });
+
+  it('a full journey logs each auth event with a request id and hashed emails, and no secret', async () => {
+    const email = uniqueEmail('nosecret');
+    const password = 'do not log this passphrase';
+    const api = new ApiClient(sys.apiUrl);
+    await api.post('/signup', { email });
+    const otp = await waitForCode(email);
+    await api.post('/verify', { email, otp: otp === '000000' ? '000001' : '000000', password, name: 'Quiet' });
+    expect((await api.post('/verify', { email, otp, password, name: 'Quiet' })).status).toBe(201);
+    const token = api.cookie!.split('=')[1];
+    const other = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    expect((await other.post('/signin', { email, password: 'wrong guess here' })).status).toBe(401);
+    expect((await other.post('/signin', { email, password })).status).toBe(200);
+    expect((await api.post('/logout', {})).status).toBe(204);
+    await sleep(500);
+
+    const [{ password_hash: hash }] = await withDb(sys.config.DATABASE_URL, (sql) => sql('select password_hash from users where email = ?', [email]));
+    const logText = lines.join('\n');
+    for (const secret of [password, otp, hash, token, email]) expect(logText).not.toContain(secret);
+
+    const events = lines.map((l) => JSON.parse(l).event).filter(Boolean);
+    for (const e of ['signup_requested', 'verify_failed', 'verified', 'signin_failed', 'signin_succeeded', 'logout']) expect(events).toContain(e);
+    for (const l of lines.map((x) => JSON.parse(x)).filter((x) => x.event)) expect(l.requestId).toEqual(expect.any(String));
+
+    const ours = kafkaMessages.filter((m) => m.includes(email));
+    expect(ours.length).toBeGreaterThanOrEqual(2);
+    const kafkaText = kafkaMessages.join('\n');
+    for (const secret of [password, otp, hash]) expect(kafkaText).not.toContain(secret);
+    expect(kafkaText).not.toMatch(/\$2[aby]\$\d\d\$/);
+  });
+});

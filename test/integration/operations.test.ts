@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { deriveKeys, signupWorkflowId } from '../../common/crypto';
+import { eventually, uniqueEmail } from '../support/env';
+import { ApiClient } from '../support/http';
+import { startSystem, type System } from '../support/system';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+
+describe('operations: health endpoints and the signup CLI', () => {
+  let sys: System;
+  beforeAll(async () => {
+    sys = await startSystem();
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('each process reports live and ready, naming its dependencies', async () => {
+    const api = await fetch(`${sys.api.url}/health/ready`);
+    expect(api.status).toBe(200);
+    expect(await api.json()).toEqual({ status: 'ready', dependencies: { redis: 'up', kafka: 'up', temporal: 'up' } });
+    const worker = await fetch(`http://127.0.0.1:${sys.worker!.healthPort}/health/ready`);
+    expect(((await worker.json()) as any).dependencies).toEqual({ temporal: 'up', redis: 'up', kafka: 'up', smtp: 'up' });
+    const db = await fetch(`http://127.0.0.1:${sys.dbProcessor!.healthPort}/health/ready`);
+    expect(db.status).toBe(200);
+    expect((await fetch(`${sys.api.url}/health/live`)).status).toBe(200);
+  });
+
+  it('a stopped DB processor makes readiness fail for that process only', async () => {
+    const port = sys.dbProcessor!.healthPort;
+    await sys.stopDbProcessor();
+    await expect(fetch(`http://127.0.0.1:${port}/health/ready`)).rejects.toThrow();
+    await sys.startDbProcessor();
+    expect((await fetch(`http://127.0.0.1:${sys.dbProcessor!.healthPort}/health/ready`)).status).toBe(200);
+  });
+
+  it('`npm run signup -- find <email>` prints the workflow id, its status and the Temporal UI link', async () => {
+    const email = uniqueEmail('cli');
+    await new ApiClient(sys.apiUrl).post('/signup', { email });
+    const id = signupWorkflowId(deriveKeys(sys.config), email);
+    const out = await eventually(async () => {
+      const { stdout } = await run('npx', ['tsx', 'scripts/signup-cli.ts', 'find', email.toUpperCase()], { cwd: ROOT, timeout: 60_000 });
+      return /SignupStatus:\s+awaiting_code/.test(stdout) ? stdout : undefined;
+    }, 60_000, 'awaiting_code in the CLI');
+    expect(out).toContain(`workflow id:   ${id}`);
+    expect(out).toMatch(/execution:\s+RUNNING/);
+    expect(out).toContain(`${sys.config.TEMPORAL_UI_URL}/namespaces/${sys.config.TEMPORAL_NAMESPACE}/workflows/${id}/`);
+    expect(out).not.toContain(email);
+  });
+});

@@ -1,0 +1,65 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { CONFIG_KEYS } from '../../common/config';
+
+const ROOT = path.resolve(__dirname, '../..');
+const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
+
+function envExampleKeys(): Set<string> {
+  return new Set(
+    read('.env.example')
+      .split('\n')
+      .map((l) => /^([A-Z][A-Z0-9_]*)=/.exec(l)?.[1])
+      .filter((k): k is string => Boolean(k)),
+  );
+}
+
+describe('.env.example', () => {
+  it('lists every variable the config module reads', () => {
+    const documented = envExampleKeys();
+    expect(CONFIG_KEYS.filter((k) => !documented.has(k))).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml (validated statically: no Docker engine here)', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any> };
+  const services = compose.services;
+
+  it('has the whole stack and the three app processes', () => {
+    expect(Object.keys(services)).toEqual(
+      expect.arrayContaining(['postgres', 'redis', 'kafka', 'temporal', 'maildev', 'api', 'worker', 'db-processor']),
+    );
+    expect(services.kafka.image).toMatch(/^apache\/kafka:3\.9\./);
+  });
+
+  it('publishes ports on 127.0.0.1 only', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      for (const p of (svc.ports ?? []) as string[]) expect({ name, port: p }).toEqual({ name, port: expect.stringMatching(/^127\.0\.0\.1:/) });
+    }
+  });
+
+  it('every service has a healthcheck, and the app waits for healthy dependencies', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      if (name === 'migrate') continue;
+      expect({ name, healthcheck: Boolean(svc.healthcheck) }).toEqual({ name, healthcheck: true });
+    }
+    for (const app of ['api', 'worker', 'db-processor']) {
+      const deps = services[app].depends_on as Record<string, { condition: string }>;
+      for (const dep of ['postgres', 'redis', 'kafka', 'temporal']) expect(deps[dep]?.condition).toBe('service_healthy');
+    }
+  });
+
+  it('wires the app with the same variable names the config module reads', () => {
+    for (const app of ['api', 'worker', 'db-processor']) {
+      const env = Object.keys(services[app].environment ?? {});
+      expect(env.length).toBeGreaterThan(0);
+      expect(env.filter((k) => !CONFIG_KEYS.includes(k))).toEqual([]);
+    }
+  });
+
+  it('builds the app from the Dockerfile in the repository', () => {
+    expect(existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
+    expect(services.api.build?.dockerfile ?? services.api.build).toBeTruthy();
+  });
+});
