@@ -1,0 +1,811 @@
+#!/usr/bin/env bash
+# Local infrastructure for cfd-broker-auth, without Docker:
+#   PostgreSQL (Debian cluster), Redis, Kafka 3.9.1 (KRaft, from Maven jars), Temporal dev server
+#   (temporal CLI), MailDev (SMTP sink with a web UI and JSON API).
+#
+#   scripts/stack.sh up         provision what is missing, start what is not running, wait until ready
+#   scripts/stack.sh down       stop what `up` started (data in .data/ is kept)
+#   scripts/stack.sh status     probe every service; exit 0 when all infrastructure answers, 3 otherwise
+#   scripts/stack.sh stop-smtp  stop MailDev (tests simulate an SMTP outage)
+#   scripts/stack.sh start-smtp start MailDev again
+#   scripts/stack.sh restart-kafka     stop the Kafka broker and start it again (its log dirs keep the data)
+#   scripts/stack.sh restart-temporal  stop the Temporal dev server and start it again (its SQLite file keeps state)
+#
+# Settings: scripts/lib/env.sh (environment and .env). Setting DATABASE_URL, REDIS_URL, KAFKA_BROKERS,
+# TEMPORAL_ADDRESS or SMTP_URL yourself marks that service external: `up` then only waits for it.
+# TEMPORAL_BIN set: that temporal binary is used instead of building one.
+# Everything binds 127.0.0.1. Data, logs and pid files live in .data/ (<svc>/, logs/<svc>.log,
+# run/<svc>.pid; PostgreSQL keeps its Debian cluster under /var/lib/postgresql); downloaded jars
+# and built binaries in $CFD_CACHE (~/.cache/cfd-auth). Readiness timeouts: STACK_TIMEOUT_*.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+# shellcheck source=scripts/lib/env.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/env.sh"
+# shellcheck source=scripts/lib/probe.sh
+. "$ROOT/scripts/lib/probe.sh"
+
+DATA="$ROOT/.data"
+LOGS="$DATA/logs"
+RUN="$DATA/run"
+
+KAFKA_VERSION=3.9.1
+KAFKA_LIBS="$CFD_CACHE/kafka-$KAFKA_VERSION/libs"
+KAFKA_DIR="$DATA/kafka"
+TEMPORAL_CLI_MODULE=github.com/temporalio/cli/cmd/temporal
+TEMPORAL_CLI_VERSION=v1.5.1
+PG_MARKER="$RUN/postgres.started-by-stack"
+
+# Readiness timeouts in seconds.
+: "${STACK_TIMEOUT_POSTGRES:=60}"
+: "${STACK_TIMEOUT_REDIS:=20}"
+: "${STACK_TIMEOUT_KAFKA:=90}"
+: "${STACK_TIMEOUT_TEMPORAL:=90}"
+: "${STACK_TIMEOUT_MAILDEV:=30}"
+: "${STACK_TIMEOUT_EXTERNAL:=60}"
+: "${STACK_TIMEOUT_TOPICS:=120}"
+
+if [[ -t 1 ]]; then C_OK=$'\e[32m' C_BAD=$'\e[31m' C_DIM=$'\e[2m' C_OFF=$'\e[0m'; else C_OK='' C_BAD='' C_DIM='' C_OFF=''; fi
+
+say() { local svc="$1"; shift; printf '[%-8s] %s\n' "$svc" "$*"; }
+
+# fail <svc> <message> [log]: one clear message, the log's last 30 lines, exit 1.
+fail() {
+  local svc="$1" msg="$2" log="${3:-}"
+  {
+    printf '%s[%-8s] ERROR: %s%s\n' "$C_BAD" "$svc" "$msg" "$C_OFF"
+    if [[ -n "$log" && -s "$log" ]]; then
+      printf '[%-8s] ---- last 30 lines of %s ----\n' "$svc" "$log"
+      tail -n 30 "$log" | sed "s/^/[$svc] | /"
+      printf '[%-8s] ----\n' "$svc"
+    fi
+  } >&2
+  exit 1
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if [[ -x "$ROOT/node_modules/.bin/tsx" ]]; then TSX=("$ROOT/node_modules/.bin/tsx"); else TSX=(npx --no-install tsx); fi
+
+# ---------------------------------------------------------------------------------------- processes
+
+# Field of /proc/<pid>/stat counted after the command name: 1 state, 2 ppid, 3 process group.
+proc_stat() {
+  local st f
+  st="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  st="${st##*) }"
+  read -ra f <<<"$st"
+  printf '%s\n' "${f[$2 - 1]}"
+}
+
+# Alive and not a zombie (an orphan's parent may be slow to reap it).
+proc_alive() {
+  local st
+  st="$(proc_stat "$1" 1)" || return 1
+  [[ -n "$st" && "$st" != Z ]]
+}
+
+cmdline_of() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true; }
+
+# pid from .data/run/<svc>.pid when that process is alive and its command line contains <pattern>;
+# a stale pid file is removed.
+live_pid() {
+  local svc="$1" pattern="$2" file="$RUN/$1.pid" pid
+  [[ -f "$file" ]] || return 0
+  pid="$(tr -dc '0-9' <"$file")"
+  if [[ -n "$pid" ]] && proc_alive "$pid" && [[ "$(cmdline_of "$pid")" == *"$pattern"* ]]; then
+    printf '%s\n' "$pid"
+  else
+    rm -f "$file"
+  fi
+}
+
+# pid of the process listening on 127.0.0.1:<port> (needs ss), empty when unknown.
+port_owner() {
+  have ss || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true
+}
+
+port_describe() {
+  local pid
+  pid="$(port_owner "$1")"
+  if [[ -n "$pid" ]]; then printf 'pid %s: %s' "$pid" "$(cmdline_of "$pid" | cut -c1-160)"; else printf 'unknown process'; fi
+}
+
+# A running instance of ours whose pid file was lost: the listener on <port> whose command line has
+# <pattern> and this checkout's path. Writes the pid file back and prints the pid.
+adopt_pid() {
+  local svc="$1" pattern="$2" port="$3" pid cl
+  pid="$(port_owner "$port")"
+  [[ -n "$pid" ]] || return 0
+  cl="$(cmdline_of "$pid")"
+  if [[ "$cl" == *"$pattern"* && "$cl" == *"$ROOT"* ]]; then
+    printf '%s\n' "$pid" >"$RUN/$svc.pid"
+    printf '%s\n' "$pid"
+  fi
+}
+
+# Fails when something that is not our service holds the port.
+need_free_port() {
+  local svc="$1" port="$2"
+  if cfd_probe_tcp 127.0.0.1 "$port"; then
+    fail "$svc" "port 127.0.0.1:$port is held by another program ($(port_describe "$port")); stop it or set the matching *_PORT variable"
+  fi
+}
+
+# Keeps one previous log as <svc>.log.1.
+rotate_log() {
+  local log="$LOGS/$1.log"
+  [[ -s "$log" ]] && mv -f "$log" "$log.1"
+  printf '=== %s: %s started by scripts/stack.sh ===\n' "$(date '+%F %T')" "$1" >"$log"
+}
+
+# start_daemon <svc> <cmd...>: new session (setsid) immune to hangups, stdio to the log, pid file
+# written by the process itself; the lock descriptor is not inherited.
+start_daemon() {
+  local svc="$1" pidfile="$RUN/$1.pid" i
+  shift
+  rotate_log "$svc"
+  rm -f "$pidfile"
+  (
+    cd "$ROOT"
+    # shellcheck disable=SC2016 # $$ and $@ belong to the inner bash
+    exec setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" \
+      </dev/null >>"$LOGS/$svc.log" 2>&1 9>&-
+  ) &
+  for ((i = 0; i < 50; i++)); do
+    [[ -s "$pidfile" ]] && break
+    sleep 0.1
+  done
+  [[ -s "$pidfile" ]] || fail "$svc" "did not start (no pid file)" "$LOGS/$svc.log"
+  say "$svc" "started (pid $(cat "$pidfile")), log: ${LOGS#"$ROOT"/}/$svc.log"
+}
+
+# wait_ready <svc> <timeout_s> <log> <pid or ''> <probe...>: polls the probe; fails fast when the
+# process dies, and after the timeout.
+wait_ready() {
+  local svc="$1" timeout_s="$2" log="$3" pid="$4" start=$SECONDS
+  shift 4
+  while ! "$@"; do
+    if [[ -n "$pid" ]] && ! proc_alive "$pid"; then
+      fail "$svc" "exited while starting" "$log"
+    fi
+    if ((SECONDS - start >= timeout_s)); then
+      fail "$svc" "not ready after ${timeout_s}s" "$log"
+    fi
+    sleep 0.5
+  done
+  say "$svc" "ready after $((SECONDS - start))s"
+}
+
+# stop_daemon <svc> <pattern> <port> <timeout_s>: SIGTERM to the process group, SIGKILL after the
+# timeout. Without a pid file, a listener on <port> whose command line contains <pattern> and this
+# checkout's path counts as ours.
+stop_daemon() {
+  local svc="$1" pattern="$2" port="$3" timeout_s="$4" pid start
+  pid="$(live_pid "$svc" "$pattern")"
+  if [[ -z "$pid" && -n "$port" ]]; then pid="$(adopt_pid "$svc" "$pattern" "$port")"; fi
+  if [[ -z "$pid" ]]; then
+    say "$svc" "not running"
+    return 0
+  fi
+  if [[ "$(proc_stat "$pid" 3)" == "$pid" ]]; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  else
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  start=$SECONDS
+  while proc_alive "$pid"; do
+    if ((SECONDS - start >= timeout_s)); then
+      say "$svc" "still running after ${timeout_s}s, sending SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$RUN/$svc.pid"
+  say "$svc" "stopped (pid $pid)"
+}
+
+# wait_external <svc> <what> <probe...>
+wait_external() {
+  local svc="$1" what="$2" start=$SECONDS
+  shift 2
+  say "$svc" "external ($what): provisioning nothing, waiting until it answers"
+  while ! "$@"; do
+    if ((SECONDS - start >= STACK_TIMEOUT_EXTERNAL)); then
+      fail "$svc" "external $what is not reachable after ${STACK_TIMEOUT_EXTERNAL}s (unset the variable to run a local one)"
+    fi
+    sleep 1
+  done
+  say "$svc" "external $what answers"
+}
+
+# ----------------------------------------------------------------------------------- apt packages
+
+as_root() {
+  if ((EUID == 0)); then "$@"; elif have sudo; then sudo -n "$@"; else return 1; fi
+}
+
+ensure_apt_packages() {
+  local pkgs=()
+  if ((EXTERNAL_POSTGRES == 0)); then
+    if ! have pg_ctlcluster || ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then pkgs+=(postgresql); fi
+  fi
+  if ((EXTERNAL_REDIS == 0)) && ! have redis-server; then pkgs+=(redis-server); fi
+  have curl || pkgs+=(curl)
+  ((${#pkgs[@]})) || return 0
+  have apt-get || fail setup "missing ${pkgs[*]} and no apt-get: install them yourself or point DATABASE_URL / REDIS_URL at running servers"
+  say setup "installing ${pkgs[*]} with apt-get (first time only)"
+  local log="$LOGS/apt.log"
+  : >"$log"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update >>"$log" 2>&1 </dev/null ||
+    fail setup "apt-get update failed (root or passwordless sudo needed)" "$log"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$log" 2>&1 </dev/null ||
+    fail setup "apt-get install ${pkgs[*]} failed" "$log"
+  say setup "installed ${pkgs[*]}"
+}
+
+# --------------------------------------------------------------------------------------- postgres
+
+as_postgres() {
+  if [[ "$(id -un)" == postgres ]]; then (cd / && "$@")
+  elif ((EUID == 0)); then (cd / && runuser -u postgres -- "$@")
+  else (cd / && sudo -n -u postgres "$@"); fi
+}
+
+# "<version> <cluster>" of the Debian cluster to use: main of the newest version, else the first.
+pg_pick_cluster() {
+  pg_lsclusters -h 2>/dev/null | awk '
+    $2 == "main" { if (main == "" || $1 + 0 > mv) { main = $1 " " $2; mv = $1 + 0 } }
+    first == "" { first = $1 " " $2 }
+    END { if (main != "") print main; else if (first != "") print first }'
+}
+
+pg_cluster_field() { # <ver> <name> <column: 3 port, 4 status>
+  pg_lsclusters -h "$1" "$2" 2>/dev/null | awk -v c="$3" '{ print $c; exit }'
+}
+
+# pg_conftool writes 127.0.0.1 unquoted (it takes it for a number), which PostgreSQL rejects: edit
+# the line itself, keeping a single uncommented listen_addresses.
+pg_set_listen_addresses() {
+  local conf="/etc/postgresql/$1/$2/postgresql.conf"
+  local line="listen_addresses = '127.0.0.1'		# set by the cfd-auth stack script"
+  [[ -f "$conf" ]] || return 1
+  if grep -qE '^[[:space:]]*listen_addresses[[:space:]]*=' "$conf"; then
+    as_root sed -i -E "0,/^[[:space:]]*listen_addresses[[:space:]]*=.*/s//$line/" "$conf"
+  elif grep -qE '^[[:space:]]*#[[:space:]]*listen_addresses[[:space:]]*=' "$conf"; then
+    as_root sed -i -E "0,/^[[:space:]]*#[[:space:]]*listen_addresses[[:space:]]*=.*/s//$line/" "$conf"
+  else
+    printf '%s\n' "$line" | as_root tee -a "$conf" >/dev/null
+  fi
+}
+
+up_postgres() {
+  local svc=postgres log="$LOGS/postgres.log"
+  if ((EXTERNAL_POSTGRES)); then
+    local h p
+    read -r h p < <(cfd_url_hostport "$DATABASE_URL" 5432) || fail "$svc" "cannot parse DATABASE_URL"
+    wait_external "$svc" "PostgreSQL at $h:$p" cfd_probe_postgres "$h" "$p"
+    return 0
+  fi
+  have pg_lsclusters || fail "$svc" "pg_lsclusters not found (Debian's postgresql-common); install postgresql or set DATABASE_URL"
+
+  local ver name cluster
+  cluster="$(pg_pick_cluster)"
+  if [[ -z "$cluster" ]]; then
+    ver="$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null |
+      awk -F/ '{ print $5 }' | sort -n | tail -n 1)"
+    [[ -n "$ver" ]] || fail "$svc" "no PostgreSQL server under /usr/lib/postgresql"
+    say "$svc" "creating cluster $ver/main on port $POSTGRES_PORT"
+    as_root pg_createcluster -p "$POSTGRES_PORT" "$ver" main >>"$log" 2>&1 </dev/null ||
+      fail "$svc" "pg_createcluster $ver main failed" "$log"
+    cluster="$ver main"
+  fi
+  read -r ver name <<<"$cluster"
+
+  # Configuration: listen on 127.0.0.1 only, on $POSTGRES_PORT.
+  local changed=0 cur
+  cur="$(pg_conftool -s "$ver" "$name" show listen_addresses 2>/dev/null || true)"
+  if [[ "$cur" != 127.0.0.1 ]]; then
+    pg_set_listen_addresses "$ver" "$name" || fail "$svc" "could not set listen_addresses" "$log"
+    changed=1
+  fi
+  cur="$(pg_conftool -s "$ver" "$name" show port 2>/dev/null || true)"
+  if [[ "$cur" != "$POSTGRES_PORT" ]]; then
+    as_root pg_conftool "$ver" "$name" set port "$POSTGRES_PORT" >/dev/null 2>>"$log" ||
+      fail "$svc" "pg_conftool could not set port" "$log"
+    changed=1
+  fi
+
+  local status
+  status="$(pg_cluster_field "$ver" "$name" 4)"
+  if [[ "$status" == online* ]]; then
+    if ((changed)); then
+      say "$svc" "cluster $ver/$name: configuration changed, restarting"
+      as_root pg_ctlcluster "$ver" "$name" restart -m fast >>"$log" 2>&1 </dev/null ||
+        fail "$svc" "pg_ctlcluster $ver $name restart failed" "$log"
+    else
+      say "$svc" "cluster $ver/$name already running on 127.0.0.1:$POSTGRES_PORT"
+    fi
+  elif cfd_probe_postgres 127.0.0.1 "$POSTGRES_PORT"; then
+    say "$svc" "a PostgreSQL not managed by pg_ctlcluster already answers on 127.0.0.1:$POSTGRES_PORT; using it"
+  else
+    need_free_port "$svc" "$POSTGRES_PORT"
+    say "$svc" "starting cluster $ver/$name on 127.0.0.1:$POSTGRES_PORT"
+    printf '=== %s: pg_ctlcluster %s %s start ===\n' "$(date '+%F %T')" "$ver" "$name" >>"$log"
+    as_root pg_ctlcluster "$ver" "$name" start >>"$log" 2>&1 </dev/null 9>&- ||
+      fail "$svc" "pg_ctlcluster $ver $name start failed (server log: /var/log/postgresql/postgresql-$ver-$name.log)" "$log"
+    printf '%s %s\n' "$ver" "$name" >"$PG_MARKER"
+  fi
+  wait_ready "$svc" "$STACK_TIMEOUT_POSTGRES" "/var/log/postgresql/postgresql-$ver-$name.log" "" \
+    cfd_probe_postgres 127.0.0.1 "$POSTGRES_PORT"
+
+  # Role and databases, idempotently (peer authentication as the postgres OS user).
+  as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$POSTGRES_PORT" -d postgres >>"$log" 2>&1 <<'SQL' ||
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cfd_auth') THEN
+    CREATE ROLE cfd_auth LOGIN CREATEDB PASSWORD 'cfd_auth';
+  ELSE
+    ALTER ROLE cfd_auth LOGIN CREATEDB PASSWORD 'cfd_auth';
+  END IF;
+END
+$$;
+SELECT 'CREATE DATABASE cfd_auth OWNER cfd_auth'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'cfd_auth')\gexec
+SELECT 'CREATE DATABASE cfd_auth_bench OWNER cfd_auth'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'cfd_auth_bench')\gexec
+SQL
+    fail "$svc" "could not create role cfd_auth / databases cfd_auth, cfd_auth_bench" "$log"
+  say "$svc" "role cfd_auth, databases cfd_auth and cfd_auth_bench present"
+}
+
+down_postgres() {
+  if ((EXTERNAL_POSTGRES)); then say postgres "external, left alone"; return 0; fi
+  if [[ ! -f "$PG_MARKER" ]]; then
+    say postgres "not started by this script, left alone"
+    return 0
+  fi
+  local ver name
+  read -r ver name <"$PG_MARKER"
+  if [[ "$(pg_cluster_field "$ver" "$name" 4)" == online* ]]; then
+    as_root pg_ctlcluster "$ver" "$name" stop -m fast >>"$LOGS/postgres.log" 2>&1 </dev/null ||
+      fail postgres "pg_ctlcluster $ver $name stop failed" "$LOGS/postgres.log"
+    say postgres "stopped cluster $ver/$name"
+  else
+    say postgres "cluster $ver/$name not running"
+  fi
+  rm -f "$PG_MARKER"
+}
+
+# ------------------------------------------------------------------------------------------ redis
+
+up_redis() {
+  local svc=redis log="$LOGS/redis.log"
+  if ((EXTERNAL_REDIS)); then
+    local h p
+    read -r h p < <(cfd_url_hostport "$REDIS_URL" 6379) || fail "$svc" "cannot parse REDIS_URL"
+    wait_external "$svc" "Redis at $h:$p" cfd_probe_redis "$h" "$p"
+    return 0
+  fi
+  local pid
+  pid="$(live_pid redis redis-server)"
+  if cfd_probe_redis 127.0.0.1 "$REDIS_PORT"; then
+    if [[ -n "$pid" ]]; then say "$svc" "already running (pid $pid)"; else say "$svc" "a Redis already answers on 127.0.0.1:$REDIS_PORT; using it"; fi
+    return 0
+  fi
+  if [[ -z "$pid" ]]; then
+    have redis-server || fail "$svc" "redis-server not found; install redis-server or set REDIS_URL"
+    need_free_port "$svc" "$REDIS_PORT"
+    mkdir -p "$DATA/redis"
+    rotate_log "$svc"
+    # shellcheck disable=SC2094 # redis appends to its own log; only startup errors come through stdout
+    (cd "$DATA/redis" && exec redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+      --dir "$DATA/redis" --pidfile "$RUN/redis.pid" --logfile "$log" --save '' --appendonly no \
+      </dev/null >>"$log" 2>&1 9>&-) || fail "$svc" "redis-server did not start" "$log"
+    say "$svc" "started, log: ${log#"$ROOT"/}"
+  fi
+  wait_ready "$svc" "$STACK_TIMEOUT_REDIS" "$log" "" cfd_probe_redis 127.0.0.1 "$REDIS_PORT"
+}
+
+down_redis() {
+  if ((EXTERNAL_REDIS)); then say redis "external, left alone"; return 0; fi
+  stop_daemon redis redis-server "" 15
+}
+
+# ------------------------------------------------------------------------------------------ kafka
+
+kafka_write_config() {
+  mkdir -p "$KAFKA_DIR/logs"
+  cat >"$KAFKA_DIR/server.properties" <<EOF
+# Written by scripts/stack.sh on every start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$KAFKA_DIR/logs
+num.partitions=6
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+EOF
+}
+
+kafka_ensure_jars() {
+  if compgen -G "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null; then return 0; fi
+  have mvn || fail kafka "Kafka jars missing in $KAFKA_LIBS and Maven (mvn) is not installed: apt-get install maven, or set KAFKA_BROKERS to a running broker"
+  have java || fail kafka "java not found: apt-get install openjdk-17-jre-headless"
+  say kafka "resolving Kafka $KAFKA_VERSION jars with Maven into $KAFKA_LIBS (first time only)"
+  mkdir -p "$KAFKA_LIBS"
+  local log="$LOGS/kafka-jars.log"
+  mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$KAFKA_LIBS" >"$log" 2>&1 </dev/null ||
+    fail kafka "mvn dependency:copy-dependencies failed" "$log"
+  compgen -G "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null ||
+    fail kafka "Maven finished but $KAFKA_LIBS has no kafka_2.13-$KAFKA_VERSION.jar" "$log"
+}
+
+kafka_format() {
+  [[ -f "$KAFKA_DIR/logs/meta.properties" ]] && return 0
+  local log="$LOGS/kafka.log" id
+  if [[ -s "$KAFKA_DIR/cluster-id" ]]; then
+    id="$(cat "$KAFKA_DIR/cluster-id")"
+  else
+    id="$(java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid 2>>"$log" | tail -n 1)" ||
+      fail kafka "StorageTool random-uuid failed" "$log"
+    printf '%s\n' "$id" >"$KAFKA_DIR/cluster-id"
+  fi
+  say kafka "formatting storage (cluster id $id)"
+  java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="file:$ROOT/scripts/kafka/log4j.properties" \
+    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" >>"$log" 2>&1 </dev/null ||
+    fail kafka "StorageTool format failed" "$log"
+}
+
+ensure_topics() {
+  if [[ ! -f "$ROOT/scripts/ensure-topics.ts" ]]; then
+    say kafka "scripts/ensure-topics.ts does not exist yet: topics not created"
+    return 0
+  fi
+  local log="$LOGS/ensure-topics.log"
+  printf '=== %s ===\n' "$(date '+%F %T')" >>"$log"
+  (cd "$ROOT" && timeout "$STACK_TIMEOUT_TOPICS" "${TSX[@]}" scripts/ensure-topics.ts \
+    </dev/null >>"$log" 2>&1 9>&-) ||
+    fail kafka "scripts/ensure-topics.ts failed (or took over ${STACK_TIMEOUT_TOPICS}s)" "$log"
+  say kafka "topics ensured"
+}
+
+up_kafka() {
+  local svc=kafka log="$LOGS/kafka.log"
+  if ((EXTERNAL_KAFKA)); then
+    local h p
+    read -r h p < <(cfd_url_hostport "${KAFKA_BROKERS%%,*}" 9092) || fail "$svc" "cannot parse KAFKA_BROKERS"
+    wait_external "$svc" "Kafka at $h:$p" cfd_probe_kafka "$h" "$p"
+    say "$svc" "external Kafka: not creating topics (run: npx tsx scripts/ensure-topics.ts)"
+    return 0
+  fi
+  local pid
+  pid="$(live_pid kafka kafka.Kafka)"
+  if cfd_probe_kafka 127.0.0.1 "$KAFKA_PORT"; then
+    [[ -n "$pid" ]] || pid="$(adopt_pid kafka kafka.Kafka "$KAFKA_PORT")"
+    if [[ -n "$pid" ]]; then say "$svc" "already running (pid $pid)"; else say "$svc" "a Kafka broker already answers on 127.0.0.1:$KAFKA_PORT; using it"; fi
+  else
+    if [[ -z "$pid" ]]; then
+      need_free_port "$svc" "$KAFKA_PORT"
+      need_free_port "$svc" "$KAFKA_CONTROLLER_PORT"
+      have java || fail "$svc" "java not found: apt-get install openjdk-17-jre-headless (or set KAFKA_BROKERS)"
+      kafka_ensure_jars
+      kafka_write_config
+      kafka_format
+      start_daemon "$svc" java -Xms256m -Xmx512m -Djava.awt.headless=true \
+        -Dlog4j.configuration="file:$ROOT/scripts/kafka/log4j.properties" \
+        -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+      pid="$(cat "$RUN/kafka.pid")"
+    else
+      say "$svc" "starting (pid $pid), waiting"
+    fi
+    wait_ready "$svc" "$STACK_TIMEOUT_KAFKA" "$log" "$pid" cfd_probe_kafka 127.0.0.1 "$KAFKA_PORT"
+  fi
+  ensure_topics
+}
+
+down_kafka() {
+  if ((EXTERNAL_KAFKA)); then say kafka "external, left alone"; return 0; fi
+  stop_daemon kafka kafka.Kafka "$KAFKA_PORT" 45
+}
+
+# --------------------------------------------------------------------------------------- temporal
+
+temporal_ensure_bin() {
+  if ((EXTERNAL_TEMPORAL_BIN)); then
+    [[ -x "$TEMPORAL_BIN" ]] || fail temporal "TEMPORAL_BIN=$TEMPORAL_BIN is not an executable file"
+    return 0
+  fi
+  [[ -x "$TEMPORAL_BIN" ]] && return 0
+  local go=go
+  if ! have go; then
+    if [[ -x /usr/local/go/bin/go ]]; then go=/usr/local/go/bin/go; else
+      fail temporal "the Temporal CLI is not at $TEMPORAL_BIN and Go is not installed to build it: install Go, or set TEMPORAL_BIN to a temporal CLI binary ($TEMPORAL_CLI_VERSION), or set TEMPORAL_ADDRESS to a running server"
+    fi
+  fi
+  say temporal "Building the Temporal CLI with go install (first time only, ~12 min on 2 cores)..."
+  local log="$LOGS/temporal-build.log"
+  mkdir -p "$(dirname "$TEMPORAL_BIN")"
+  GOBIN="$CFD_CACHE/bin" "$go" install "$TEMPORAL_CLI_MODULE@$TEMPORAL_CLI_VERSION" >"$log" 2>&1 </dev/null ||
+    fail temporal "go install $TEMPORAL_CLI_MODULE@$TEMPORAL_CLI_VERSION failed" "$log"
+  [[ -x "$CFD_CACHE/bin/temporal" ]] || fail temporal "go install finished but $CFD_CACHE/bin/temporal is missing" "$log"
+  if [[ "$TEMPORAL_BIN" != "$CFD_CACHE/bin/temporal" ]]; then TEMPORAL_BIN="$CFD_CACHE/bin/temporal"; fi
+  say temporal "built $TEMPORAL_BIN"
+}
+
+temporal_flags() {
+  if [[ -f "$ROOT/temporal-config/dev-server-flags.ts" ]]; then
+    local out
+    out="$(cd "$ROOT" && "${TSX[@]}" temporal-config/dev-server-flags.ts 2>>"$LOGS/temporal.log" </dev/null 9>&-)" ||
+      fail temporal "temporal-config/dev-server-flags.ts failed" "$LOGS/temporal.log"
+    printf '%s\n' "$out"
+  else
+    printf '%s\n' --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" --ui-ip 127.0.0.1 \
+      --db-filename "$DATA/temporal/temporal.db" --namespace "$TEMPORAL_NAMESPACE" --log-level warn \
+      --search-attribute SignupStatus=Keyword
+  fi
+}
+
+up_temporal() {
+  local svc=temporal log="$LOGS/temporal.log"
+  if ((EXTERNAL_TEMPORAL)); then
+    local h p
+    read -r h p < <(cfd_url_hostport "$TEMPORAL_ADDRESS" 7233) || fail "$svc" "cannot parse TEMPORAL_ADDRESS"
+    wait_external "$svc" "Temporal at $h:$p" cfd_probe_tcp "$h" "$p"
+    return 0
+  fi
+  temporal_ensure_bin
+  local pid
+  pid="$(live_pid temporal start-dev)"
+  if cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"; then
+    [[ -n "$pid" ]] || pid="$(adopt_pid temporal start-dev "$TEMPORAL_PORT")"
+    if [[ -n "$pid" ]]; then say "$svc" "already running (pid $pid)"; else say "$svc" "a Temporal server already serves namespace $TEMPORAL_NAMESPACE on 127.0.0.1:$TEMPORAL_PORT; using it"; fi
+    return 0
+  fi
+  if [[ -z "$pid" ]]; then
+    need_free_port "$svc" "$TEMPORAL_PORT"
+    need_free_port "$svc" "$TEMPORAL_UI_PORT"
+    mkdir -p "$DATA/temporal"
+    local flags=() out
+    out="$(temporal_flags)" || exit 1
+    mapfile -t flags <<<"$out"
+    ((${#flags[@]} > 1)) || fail "$svc" "temporal-config/dev-server-flags.ts printed no flags" "$log"
+    start_daemon "$svc" "$TEMPORAL_BIN" server start-dev "${flags[@]}"
+    pid="$(cat "$RUN/temporal.pid")"
+  else
+    say "$svc" "starting (pid $pid), waiting"
+  fi
+  wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" \
+    cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
+}
+
+down_temporal() {
+  if ((EXTERNAL_TEMPORAL)); then say temporal "external, left alone"; return 0; fi
+  stop_daemon temporal start-dev "$TEMPORAL_PORT" 30
+}
+
+# ---------------------------------------------------------------------------------------- maildev
+
+maildev_ready() {
+  cfd_probe_http "$MAILDEV_URL/api/email" && cfd_probe_smtp 127.0.0.1 "$SMTP_PORT"
+}
+
+up_maildev() {
+  local svc=maildev log="$LOGS/maildev.log"
+  if ((EXTERNAL_SMTP)); then
+    local h p
+    read -r h p < <(cfd_url_hostport "$SMTP_URL" 25) || fail "$svc" "cannot parse SMTP_URL"
+    wait_external "$svc" "SMTP at $h:$p" cfd_probe_smtp "$h" "$p"
+    return 0
+  fi
+  local pid
+  pid="$(live_pid maildev maildev)"
+  if maildev_ready; then
+    [[ -n "$pid" ]] || pid="$(adopt_pid maildev maildev "$SMTP_PORT")"
+    if [[ -n "$pid" ]]; then say "$svc" "already running (pid $pid)"; else say "$svc" "an SMTP server and MailDev API already answer on ports $SMTP_PORT/$MAILDEV_WEB_PORT; using them"; fi
+    return 0
+  fi
+  if [[ -z "$pid" ]]; then
+    [[ -x "$ROOT/node_modules/.bin/maildev" ]] || fail "$svc" "node_modules/.bin/maildev missing: run npm ci"
+    need_free_port "$svc" "$SMTP_PORT"
+    need_free_port "$svc" "$MAILDEV_WEB_PORT"
+    start_daemon "$svc" "$ROOT/node_modules/.bin/maildev" -s "$SMTP_PORT" -w "$MAILDEV_WEB_PORT" \
+      --ip 127.0.0.1 --web-ip 127.0.0.1
+    pid="$(cat "$RUN/maildev.pid")"
+  else
+    say "$svc" "starting (pid $pid), waiting"
+  fi
+  wait_ready "$svc" "$STACK_TIMEOUT_MAILDEV" "$log" "$pid" maildev_ready
+}
+
+down_maildev() {
+  if ((EXTERNAL_SMTP)); then say maildev "external SMTP, left alone"; return 0; fi
+  stop_daemon maildev maildev "$SMTP_PORT" 10
+}
+
+# ---------------------------------------------------------------------------------------- commands
+
+SERVICES=(postgres redis kafka temporal maildev)
+
+take_lock() {
+  mkdir -p "$LOGS" "$RUN"
+  exec 9>"$RUN/stack.lock"
+  if ! flock -w 30 9; then
+    printf 'scripts/stack.sh: another scripts/stack.sh up/down is still running (lock %s held for 30s); try again when it finishes\n' \
+      "${RUN#"$ROOT"/}/stack.lock" >&2
+    exit 1
+  fi
+}
+
+# run_parallel <verb> <svc...>: runs <verb>_<svc> for each service at once; prints the failed ones.
+run_parallel() {
+  local verb="$1" svc
+  shift
+  local -A jobs=()
+  for svc in "$@"; do
+    (
+      set -E
+      trap 'printf "[%-8s] ERROR: unexpected failure at line %s: %s\n" "'"$svc"'" "$LINENO" "$BASH_COMMAND" >&2' ERR
+      "${verb}_$svc"
+    ) &
+    jobs[$svc]=$!
+  done
+  FAILED=()
+  for svc in "$@"; do
+    wait "${jobs[$svc]}" || FAILED+=("$svc")
+  done
+}
+
+elapsed_since() { # <EPOCHREALTIME at start> -> "12.3"
+  local now="${EPOCHREALTIME/,/.}" start="${1/,/.}"
+  awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }'
+}
+
+cmd_up() {
+  local t0="$EPOCHREALTIME"
+  take_lock
+  ensure_apt_packages
+  run_parallel up "${SERVICES[@]}"
+  if ((${#FAILED[@]})); then
+    printf '%sstack up FAILED after %ss: %s (messages above; logs in %s/)%s\n' \
+      "$C_BAD" "$(elapsed_since "$t0")" "${FAILED[*]}" "${LOGS#"$ROOT"/}" "$C_OFF" >&2
+    exit 1
+  fi
+  printf '%sstack up in %ss%s  Temporal UI %s  MailDev %s  (scripts/stack.sh status)\n' \
+    "$C_OK" "$(elapsed_since "$t0")" "$C_OFF" "$TEMPORAL_UI_URL" "$MAILDEV_URL"
+}
+
+cmd_down() {
+  take_lock
+  run_parallel down maildev temporal kafka redis
+  (down_postgres) || FAILED+=(postgres)
+  if ((${#FAILED[@]})); then
+    printf '%sstack down: could not stop %s%s\n' "$C_BAD" "${FAILED[*]}" "$C_OFF" >&2
+    exit 1
+  fi
+  printf 'stack down (data kept in %s/)\n' "${DATA#"$ROOT"/}"
+}
+
+cmd_stop_smtp() {
+  ((EXTERNAL_SMTP == 0)) || fail maildev "SMTP_URL is external ($SMTP_URL): stop-smtp only controls the local MailDev"
+  take_lock
+  down_maildev
+  local start=$SECONDS
+  while cfd_probe_tcp 127.0.0.1 "$SMTP_PORT"; do
+    ((SECONDS - start < 10)) || fail maildev "port $SMTP_PORT still answers after stop ($(port_describe "$SMTP_PORT"))"
+    sleep 0.2
+  done
+}
+
+cmd_start_smtp() {
+  ((EXTERNAL_SMTP == 0)) || fail maildev "SMTP_URL is external ($SMTP_URL): start-smtp only controls the local MailDev"
+  take_lock
+  up_maildev
+}
+
+# cmd_restart kafka|temporal: stop the local service and start it again (fault-injection tests).
+cmd_restart() {
+  local svc="$1" ext
+  if [[ "$svc" == kafka ]]; then ext=$EXTERNAL_KAFKA; else ext=$EXTERNAL_TEMPORAL; fi
+  ((ext == 0)) || fail "$svc" "external $svc: restart-$svc only controls the local one"
+  take_lock
+  "down_$svc"
+  "up_$svc"
+}
+
+cmd_status() {
+  local rows=() all_up=0
+  # row <service> <address> <state> <note>
+  row() { rows+=("$1|$2|$3|$4"); }
+  probe_row() { # <service> <address> <external flag> <note> <probe...>
+    local name="$1" addr="$2" ext="$3" note="$4" state
+    shift 4
+    if "$@"; then state=up; else state=down; fi
+    if [[ "$ext" == 1 ]]; then note="external${note:+; $note}"; fi
+    [[ "$state" == up ]] || all_up=3
+    row "$name" "$addr" "$state" "$note"
+  }
+  pidnote() {
+    local p
+    p="$(live_pid "$1" "$2")"
+    if [[ -n "$p" ]]; then printf 'pid %s' "$p"; fi
+  }
+
+  local h p note
+  read -r h p < <(cfd_url_hostport "$DATABASE_URL" 5432) || true
+  note=""
+  if ((EXTERNAL_POSTGRES == 0)) && have pg_lsclusters; then
+    local c; c="$(pg_pick_cluster)"
+    [[ -n "$c" ]] && note="cluster ${c/ //}"
+    [[ -f "$PG_MARKER" ]] && note+=" (started by stack)"
+  fi
+  probe_row postgres "$h:$p" "$EXTERNAL_POSTGRES" "$note" cfd_probe_postgres "$h" "$p"
+  read -r h p < <(cfd_url_hostport "$REDIS_URL" 6379) || true
+  probe_row redis "$h:$p" "$EXTERNAL_REDIS" "$(pidnote redis redis-server)" cfd_probe_redis "$h" "$p"
+  read -r h p < <(cfd_url_hostport "${KAFKA_BROKERS%%,*}" 9092) || true
+  probe_row kafka "$h:$p" "$EXTERNAL_KAFKA" "$(pidnote kafka kafka.Kafka)" cfd_probe_kafka "$h" "$p"
+  if ((EXTERNAL_TEMPORAL)); then
+    read -r h p < <(cfd_url_hostport "$TEMPORAL_ADDRESS" 7233) || true
+    probe_row temporal "$h:$p" 1 "" cfd_probe_tcp "$h" "$p"
+  else
+    probe_row temporal "127.0.0.1:$TEMPORAL_PORT" 0 "ns $TEMPORAL_NAMESPACE; $(pidnote temporal start-dev)" \
+      cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
+    probe_row temporal-ui "$TEMPORAL_UI_URL" 0 "" cfd_probe_http "$TEMPORAL_UI_URL"
+  fi
+  read -r h p < <(cfd_url_hostport "$SMTP_URL" 25) || true
+  if ((EXTERNAL_SMTP)); then
+    probe_row smtp "$h:$p" 1 "" cfd_probe_smtp "$h" "$p"
+  else
+    probe_row smtp "$h:$p" 0 "maildev; $(pidnote maildev maildev)" cfd_probe_smtp "$h" "$p"
+    probe_row maildev-web "$MAILDEV_URL" 0 "" cfd_probe_http "$MAILDEV_URL/api/email"
+  fi
+  # The applications are not started by this script; shown for convenience, not counted.
+  local s
+  if cfd_probe_http_any "http://127.0.0.1:$API_PORT/"; then s=up; else s=down; fi
+  row api "http://127.0.0.1:$API_PORT" "$s" "app (npm run api)"
+  if cfd_probe_http_any "http://127.0.0.1:$WEB_PORT/"; then s=up; else s=down; fi
+  row web "http://127.0.0.1:$WEB_PORT" "$s" "app"
+
+  printf '%-12s %-32s %-6s %s\n' SERVICE ADDRESS STATE NOTE
+  local r name addr state rnote color
+  for r in "${rows[@]}"; do
+    IFS='|' read -r name addr state rnote <<<"$r"
+    if [[ "$state" == up ]]; then color="$C_OK"; else color="$C_BAD"; fi
+    printf '%-12s %-32s %s%-6s%s %s%s%s\n' "$name" "$addr" "$color" "$state" "$C_OFF" "$C_DIM" "$rnote" "$C_OFF"
+  done
+  printf '\nTemporal UI  %s\nMailDev      %s\nAPI          http://127.0.0.1:%s\n' \
+    "$TEMPORAL_UI_URL" "$MAILDEV_URL" "$API_PORT"
+  return "$all_up"
+}
+
+usage() {
+  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  stop-smtp) cmd_stop_smtp ;;
+  start-smtp) cmd_start_smtp ;;
+  restart-kafka) cmd_restart kafka ;;
+  restart-temporal) cmd_restart temporal ;;
+  -h | --help | help) usage ;;
+  *)
+    usage >&2
+    exit 2
+    ;;
+esac
