@@ -549,7 +549,7 @@ temporal_ensure_bin() {
 temporal_flags() {
   if [[ -f "$ROOT/temporal-config/dev-server-flags.ts" ]]; then
     local out
-    out="$(cd "$ROOT" && "${TSX[@]}" temporal-config/dev-server-flags.ts 2>>"$LOGS/temporal.log" </dev/null 9>&-)" ||
+    out="$(cd "$ROOT" && TEMPORAL_DB_FILE="$DATA/temporal/temporal.db" "${TSX[@]}" temporal-config/dev-server-flags.ts 2>>"$LOGS/temporal.log" </dev/null 9>&-)" ||
       fail temporal "temporal-config/dev-server-flags.ts failed" "$LOGS/temporal.log"
     printf '%s\n' "$out"
   else

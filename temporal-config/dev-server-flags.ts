@@ -2,9 +2,10 @@ import path from 'node:path';
 import { devServerFlags } from './index';
 
 // Printed one per line for scripts/stack.sh, so the shell and the code share one list of flags.
-const root = path.resolve(__dirname, '..');
+// scripts/stack.sh passes TEMPORAL_DB_FILE: a path derived from this file's location would point
+// another checkout (or a symlinked copy) at this checkout's database.
 const flags = devServerFlags({
-  dbFile: path.join(root, '.data', 'temporal', 'temporal.db'),
+  dbFile: process.env.TEMPORAL_DB_FILE ?? path.resolve(__dirname, '..', '.data', 'temporal', 'temporal.db'),
   port: Number(process.env.TEMPORAL_PORT ?? 7233),
   uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
   namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
