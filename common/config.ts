@@ -80,6 +80,7 @@ const schema = z.object({
   RATE_SIGNUP_PER_EMAIL_HOUR: z.coerce.number().int().positive().default(10),
   RATE_VERIFY_PER_IP_15MIN: z.coerce.number().int().positive().default(60),
   RATE_LIMITS_ENABLED: bool(true),
+  RATE_LIMIT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/).default('rl'),
 });
 
 export type Config = Readonly<

@@ -40,7 +40,7 @@ fi
 
 wait_http() {
   local name="$1" url="$2" deadline=$((SECONDS + 90))
-  until curl -fsS -o /dev/null "$url"; do
+  until curl -fs -o /dev/null "$url"; do
     if (( SECONDS > deadline )); then echo "[start   ] ERROR: $name not ready at $url after 90 s (see its [$name] lines above)" >&2; exit 1; fi
     sleep 1
   done

@@ -36,7 +36,7 @@ export class RateLimits {
 
   constructor(redis: Redis, private readonly config: Config) {
     const make = (keyPrefix: string, points: number, duration: number) =>
-      new RateLimiterRedis({ storeClient: redis, keyPrefix: `rl:${keyPrefix}`, points, duration });
+      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${config.RATE_LIMIT_KEY_PREFIX}:${keyPrefix}`, points, duration });
     this.signinEmailIp = make('signin-email-ip', config.RATE_SIGNIN_FAIL_PER_EMAIL_IP, 15 * MINUTE);
     this.signinEmail = make('signin-email', config.RATE_SIGNIN_FAIL_PER_EMAIL_DAY, DAY);
     this.signinIp = make('signin-ip', config.RATE_SIGNIN_FAIL_PER_IP_DAY, DAY);

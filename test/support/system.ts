@@ -41,6 +41,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const env = { ...opts.env };
   if (opts.webOrigins) env.WEB_ORIGINS = opts.webOrigins.join(',');
   const config = testConfig({
+    // Test traffic must not use up the limits of a locally running `npm start` (same Redis).
+    RATE_LIMIT_KEY_PREFIX: 'rl-test',
     RATE_SIGNUP_PER_IP_HOUR: '100000',
     RATE_SIGNUP_PER_EMAIL_HOUR: '1000',
     RATE_VERIFY_PER_IP_15MIN: '100000',
