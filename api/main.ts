@@ -50,7 +50,9 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const connection = Connection.lazy(connectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
-  const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 });
+  const idleMs = config.SESSION_IDLE_TTL_S * 1000;
+  // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.
+  const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs, touchEveryMs: Math.min(60_000, idleMs / 10) });
   const limits = new RateLimits(redis, config);
   const issueSession = createSessionIssuer({ sessions, config });
   const app = createApp({

@@ -1,0 +1,48 @@
+import { deriveKeys, signupWorkflowId } from '../../common/crypto';
+import { SignupStatusKey } from '../../temporal-config';
+import { createAccount } from '../support/accounts';
+import { sleep, uniqueEmail } from '../support/env';
+import { ApiClient } from '../support/http';
+import { startSystem, type System } from '../support/system';
+
+describe('session lifetimes (shortened)', () => {
+  let sys: System;
+  afterEach(async () => {
+    await sys?.close();
+  });
+
+  it('an idle session expires after the idle timeout', async () => {
+    sys = await startSystem({ env: { SESSION_IDLE_TTL_S: '2', SESSION_ABSOLUTE_TTL_S: '600' } });
+    const { client } = await createAccount(sys.apiUrl, 'idle');
+    expect((await client.get('/me')).status).toBe(200);
+    await sleep(3000);
+    expect((await client.get('/me')).status).toBe(401);
+  });
+
+  it('a session in use still ends at its absolute lifetime', async () => {
+    sys = await startSystem({ env: { SESSION_IDLE_TTL_S: '600', SESSION_ABSOLUTE_TTL_S: '3' } });
+    const { client } = await createAccount(sys.apiUrl, 'absolute');
+    for (let i = 0; i < 3; i++) {
+      expect((await client.get('/me')).status).toBe(200);
+      await sleep(700);
+    }
+    await sleep(1500);
+    expect((await client.get('/me')).status).toBe(401);
+  });
+});
+
+describe('mail that cannot be delivered', () => {
+  let sys: System;
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('when the retry budget runs out the signup ends "failed" and says why', async () => {
+    sys = await startSystem({ env: { SMTP_URL: 'smtp://127.0.0.1:9', EMAIL_RETRY_BUDGET_S: '4' } });
+    const email = uniqueEmail('undeliverable');
+    expect((await new ApiClient(sys.apiUrl).post('/signup', { email })).status).toBe(202);
+    const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
+    expect(await handle.result()).toEqual({ status: 'failed', reason: 'email_undeliverable' });
+    expect((await handle.describe()).typedSearchAttributes.get(SignupStatusKey)).toBe('failed');
+  });
+});
