@@ -2,7 +2,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
-import { loadConfig, type Config } from '../common/config';
+import type { Config } from '../common/config';
+import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
 import { createKafka, ensureTopics } from '../common/kafka/client';
 import { KafkaRequester } from '../common/kafka/request-reply';
@@ -96,21 +97,4 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   };
 }
 
-async function main() {
-  const config = loadConfig();
-  const logger = createLogger('api', config.LOG_LEVEL);
-  const api = await start(config, { logger });
-  const stop = async () => {
-    await api.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    createLogger('api').fatal({ err }, 'api failed to start');
-    process.exit(1);
-  });
-}
+if (require.main === module) runProcess('api', (config, logger) => start(config, { logger }));

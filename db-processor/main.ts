@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Partitioners, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
-import { loadConfig, type Config } from '../common/config';
+import type { Config } from '../common/config';
+import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
 import { startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
@@ -138,21 +139,4 @@ async function handle(message: KafkaMessage, handlers: Handlers, orm: MikroORM, 
   }
 }
 
-async function main() {
-  const config = loadConfig();
-  const logger = createLogger('db-processor', config.LOG_LEVEL);
-  const processor = await start(config, logger);
-  const stop = async () => {
-    await processor.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    createLogger('db-processor').fatal({ err }, 'db-processor failed to start');
-    process.exit(1);
-  });
-}
+if (require.main === module) runProcess('db-processor', start);

@@ -1,7 +1,8 @@
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
 import Redis from 'ioredis';
 import { createActivities } from '../activities';
-import { loadConfig, type Config } from '../common/config';
+import type { Config } from '../common/config';
+import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
 import { startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
@@ -77,9 +78,8 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   };
 }
 
-async function main() {
-  const config = loadConfig();
-  const logger = createLogger('worker', config.LOG_LEVEL);
+/** Temporal's own logs (core and SDK) go through pino like everything else. */
+function installRuntimeLogger(logger: Logger): void {
   Runtime.install({
     logger: {
       log: (level, message, meta) => logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')](meta ?? {}, message),
@@ -91,18 +91,11 @@ async function main() {
     },
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
-  const handle = await start(config, { logger });
-  const stop = async () => {
-    await handle.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 if (require.main === module) {
-  main().catch((err) => {
-    createLogger('worker').fatal({ err }, 'worker failed to start');
-    process.exit(1);
+  runProcess('worker', (config, logger) => {
+    installRuntimeLogger(logger);
+    return start(config, { logger });
   });
 }
