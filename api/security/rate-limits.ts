@@ -33,6 +33,7 @@ export class RateLimits {
   private readonly codeIp: RateLimiterRedis;
   private readonly codeEmail: RateLimiterRedis;
   private readonly verifyIp: RateLimiterRedis;
+  private readonly verifyMiss: RateLimiterRedis;
 
   constructor(redis: Redis, private readonly config: Config) {
     const make = (keyPrefix: string, points: number, duration: number) =>
@@ -45,6 +46,7 @@ export class RateLimits {
     this.codeIp = make('code-ip', config.RATE_SIGNUP_PER_IP_HOUR, HOUR);
     this.codeEmail = make('code-email', config.RATE_SIGNUP_PER_EMAIL_HOUR, HOUR);
     this.verifyIp = make('verify-ip', config.RATE_VERIFY_PER_IP_15MIN, 15 * MINUTE);
+    this.verifyMiss = make('verify-miss', config.MAX_CODE_ATTEMPTS, config.LOCKOUT_S);
   }
 
   private get enabled() {
@@ -97,6 +99,19 @@ export class RateLimits {
   async codeRequested(emailKey: string, ip: string): Promise<void> {
     if (!this.enabled) return;
     await Promise.all([this.codeIp.consume(ip), this.codeEmail.consume(emailKey)]).catch((err) => translate(err, 'code'));
+  }
+
+  /**
+   * A verification for an email with no pending signup counts down like a real one, so the
+   * answers cannot tell the two apart. Returns the attempts left; 0 means locked.
+   */
+  async verifyMissed(emailKey: string): Promise<number> {
+    try {
+      return (await this.verifyMiss.consume(emailKey)).remainingPoints;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return 0;
+      throw unavailable('redis', err);
+    }
   }
 
   async verifyAttempted(ip: string): Promise<void> {

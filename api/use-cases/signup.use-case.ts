@@ -27,6 +27,9 @@ export function signupLimits(config: Config): SignupLimits {
   };
 }
 
+const invalidCode = (attemptsLeft: number) =>
+  new AppError('INVALID_CODE', `The code is not valid. ${attemptsLeft} ${attemptsLeft === 1 ? 'attempt' : 'attempts'} left.`, { attemptsLeft });
+
 /** True for a workflow that is not running (never started, completed, expired): nothing pending. */
 function isNotRunning(err: unknown): boolean {
   if (err instanceof WorkflowNotFoundError) return true;
@@ -100,14 +103,16 @@ export function createSignupUseCases(deps: SignupDeps) {
       } catch (err) {
         if (isNotRunning(err) || err instanceof WorkflowUpdateFailedError) {
           ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: eh, ip: ctx.ip }, 'verification failed');
-          throw new AppError('INVALID_CODE', 'The code is not valid.', { attemptsLeft: config.MAX_CODE_ATTEMPTS - 1 });
+          const attemptsLeft = await limits.verifyMissed(eh);
+          if (attemptsLeft === 0) throw new AppError('TOO_MANY_ATTEMPTS');
+          throw invalidCode(attemptsLeft);
         }
         throw err;
       }
       if (!result.ok) {
         ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: eh, ip: ctx.ip, workflowId }, 'verification failed');
         if (result.code === 'INVALID_CODE') {
-          throw new AppError('INVALID_CODE', `The code is not valid. ${result.attemptsLeft} attempts left.`, { attemptsLeft: result.attemptsLeft });
+          throw invalidCode(result.attemptsLeft);
         }
         if (result.code === 'UNAVAILABLE') throw unavailable('db-processor');
         throw new AppError(result.code);
