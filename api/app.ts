@@ -10,6 +10,7 @@ import { csrfGuard, errorHandler, notFound, requestContext, requireObjectBody } 
 import { API_BASE, buildOpenApi } from './openapi';
 import { authRoutes, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
+import { tokenConfig } from './sessions/token';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
 
@@ -29,7 +30,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', config.TRUST_PROXY);
   app.set('json escape', true);
 
-  const routes = authRoutes(deps);
+  const auth = { sessions: deps.sessions, tokens: tokenConfig(config) };
+  const routes = authRoutes({ ...deps, ...auth });
   const openapi = buildOpenApi(routes);
 
   app.get('/health/live', (_req, res) => {
@@ -56,7 +58,7 @@ export function createApp(deps: AppDeps): Express {
   }
 
   const router = express.Router();
-  for (const spec of routes) router[spec.method](spec.path, toHandler(spec, deps));
+  for (const spec of routes) router[spec.method](spec.path, toHandler(spec, auth));
   app.use(API_BASE, router);
 
   app.use(notFound);

@@ -4,12 +4,17 @@ import type { Config } from '../../common/config';
 import { AppError } from '../../common/errors';
 import * as S from '../schemas';
 import type { SessionStore } from '../sessions/session.store';
-import { verifySessionToken } from '../sessions/token';
+import { verifySessionToken, type TokenConfig } from '../sessions/token';
 import type { IssuedSession } from '../use-cases/issue-session';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
 
 export const COOKIE = 'auth_token';
+
+export interface AuthDeps {
+  sessions: SessionStore;
+  tokens: TokenConfig;
+}
 
 export interface Auth {
   uid: string;
@@ -38,7 +43,7 @@ const limited = err('Rate limited (RATE_LIMITED); see Retry-After');
 const down = err('A dependency is unavailable (UNAVAILABLE)');
 const unauth = err('Not signed in (UNAUTHENTICATED)');
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; sessions: SessionStore; config: Config }): RouteSpec[] {
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; config: Config } & AuthDeps): RouteSpec[] {
   const { signup, signin, config } = deps;
   const cookieOptions = {
     httpOnly: true,
@@ -148,11 +153,10 @@ function tokenOf(req: Request): string | undefined {
 }
 
 /** The session behind the request's token, if the token is ours and the session still exists. */
-async function optionalAuth(req: Request, deps: { sessions: SessionStore; config: Config }): Promise<Auth | undefined> {
+async function optionalAuth(req: Request, deps: AuthDeps): Promise<Auth | undefined> {
   const token = tokenOf(req);
   if (!token || token.length > 4096) return undefined;
-  const { config } = deps;
-  const claims = verifySessionToken({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, token);
+  const claims = verifySessionToken(deps.tokens, token);
   if (!claims) return undefined;
   const session = await deps.sessions.load(claims.sid);
   if (!session || session.uid !== claims.sub) return undefined;
@@ -160,7 +164,7 @@ async function optionalAuth(req: Request, deps: { sessions: SessionStore; config
 }
 
 /** Mounts a spec as an Express handler: authentication first when the route needs it. */
-export function toHandler(spec: RouteSpec, deps: { sessions: SessionStore; config: Config }): RequestHandler {
+export function toHandler(spec: RouteSpec, deps: AuthDeps): RequestHandler {
   return async (req, res) => {
     const auth = spec.auth ? await optionalAuth(req, deps) : undefined;
     if (spec.auth && !auth) throw new AppError('UNAUTHENTICATED');

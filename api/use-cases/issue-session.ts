@@ -1,6 +1,6 @@
 import type { Config } from '../../common/config';
 import type { SessionStore, SessionProfile } from '../sessions/session.store';
-import { signSessionToken } from '../sessions/token';
+import { signSessionToken, tokenConfig } from '../sessions/token';
 import type { RequestContext } from './context';
 
 export interface IssuedSession {
@@ -11,10 +11,11 @@ export interface IssuedSession {
 /** The one place a session starts: a new id every time (signin and verify). */
 export function createSessionIssuer(deps: { sessions: SessionStore; config: Config }) {
   const { sessions, config } = deps;
+  const tokens = tokenConfig(config);
   return async (profile: SessionProfile, ctx: RequestContext): Promise<IssuedSession> => {
     const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip });
     const token = signSessionToken(
-      { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+      tokens,
       { sub: profile.id, sid },
       config.SESSION_ABSOLUTE_TTL_S,
     );
