@@ -32,7 +32,15 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   await ensureTopics(kafka);
   const handlers = createUserHandlers(config);
   const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-  const consumer: Consumer = kafka.consumer({ groupId: DB_PROCESSOR_GROUP, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+  // A short session timeout: when an instance dies (kill -9), its partitions move to the others
+  // after 10 s instead of kafkajs' default 30 s, and a restarted group forms as quickly.
+  const consumer: Consumer = kafka.consumer({
+    groupId: DB_PROCESSOR_GROUP,
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    allowAutoTopicCreation: false,
+  });
   let consuming = false;
   consumer.on(consumer.events.GROUP_JOIN, () => (consuming = true));
   consumer.on(consumer.events.CRASH, () => (consuming = false));
