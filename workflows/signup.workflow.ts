@@ -5,11 +5,13 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { PublicUser } from '../common/kafka/messages';
 import { Failure } from '../common/failures';
@@ -26,17 +28,26 @@ import {
 
 const HOUR_MS = 3_600_000;
 
+// Short calls run as local activities: no activity task round trip through the server, one marker
+// event instead of three, which roughly halves what each signup costs the Temporal server.
 // Redis answers in milliseconds: retry fast and briefly.
-const redisActs = proxyActivities<Pick<Activities, 'issueCode' | 'consumeCode' | 'discardCode'>>({
+const redisActs = proxyLocalActivities<Pick<Activities, 'issueCode' | 'consumeCode' | 'discardCode'>>({
   startToCloseTimeout: '5 seconds',
   retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 20 },
 });
 
 // The DB processor sits behind Kafka and may be restarting: keep trying for a while.
-const dbActs = proxyActivities<Pick<Activities, 'isEmailRegistered' | 'createUser'>>({
+const dbRetry: RetryPolicy = { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.emailTaken, Failure.invalidRequest] };
+const dbCheck = proxyLocalActivities<Pick<Activities, 'isEmailRegistered'>>({
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '1 hour',
+  retry: dbRetry,
+});
+// Creating the user stays a regular activity: while it waits on the DB processor it shows in the UI.
+const dbActs = proxyActivities<Pick<Activities, 'createUser'>>({
   startToCloseTimeout: '15 seconds',
   scheduleToCloseTimeout: '1 hour',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.emailTaken, Failure.invalidRequest] },
+  retry: dbRetry,
 });
 
 function failureType(err: unknown): string | undefined {
@@ -161,8 +172,8 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
   }
 
   async function run(): Promise<SignupOutcome> {
-    setStatus('checking');
-    if (await dbActs.isEmailRegistered({ signupId, emailSealed })) {
+    // 'checking' was set by the API when it started the workflow.
+    if (await dbCheck.isEmailRegistered({ signupId, emailSealed })) {
       await emailActs.sendExistingAccountNotice({ signupId, emailSealed, dedupKey: workflowInfo().runId });
       setStatus('existing_account');
       return { status: 'existing_account' };
