@@ -555,7 +555,8 @@ temporal_flags() {
   else
     printf '%s\n' --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" --ui-ip 127.0.0.1 \
       --db-filename "$DATA/temporal/temporal.db" --namespace "$TEMPORAL_NAMESPACE" --log-level warn \
-      --search-attribute SignupStatus=Keyword
+      --search-attribute SignupStatus=Keyword --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+      --dynamic-config-value system.enableActivityEagerExecution=true
   fi
 }
 

@@ -39,5 +39,10 @@ export function devServerFlags(opts: { dbFile: string; port: number; uiPort: num
     '--namespace', opts.namespace,
     '--log-level', 'warn',
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
+    // WAL + synchronous=normal: survives a killed server (not an OS crash), and signal-with-start
+    // p50 fell from ~6.5 to ~3.5 ms; eager activities skip a matching round trip per activity.
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
   ];
 }
