@@ -76,8 +76,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   });
 
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.API_PORT, config.API_HOST, () => resolve(s));
-    s.once('error', reject);
+    // Express 5 hands a listen error (EADDRINUSE) to this callback rather than throwing.
+    const s = app.listen(config.API_PORT, config.API_HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 30_000;

@@ -32,7 +32,7 @@ export interface VerifyInput {
 export type VerifyResult =
   | { ok: true; user: PublicUser }
   | { ok: false; code: 'INVALID_CODE'; attemptsLeft: number }
-  | { ok: false; code: 'TOO_MANY_ATTEMPTS' | 'CODE_EXPIRED' | 'EMAIL_TAKEN' | 'UNAVAILABLE' };
+  | { ok: false; code: 'TOO_MANY_ATTEMPTS' | 'CODE_EXPIRED' | 'EMAIL_TAKEN' | 'ALREADY_VERIFIED' | 'UNAVAILABLE' };
 
 export interface SignupState {
   status: SignupStatus;

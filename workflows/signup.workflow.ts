@@ -90,6 +90,7 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
   let lockedUntil = 0;
   let busy = false;
   let user: PublicUser | undefined;
+  let acceptedDigest: string | undefined;
   let ended: SignupOutcome | undefined;
 
   setHandler(stateQuery, () => ({ status, attempts, codesIssued: seq }));
@@ -110,8 +111,13 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
     await condition(() => !busy);
     busy = true;
     try {
-      // A code is single-use: once it created the account, every later attempt is refused.
-      if (user) return { ok: false, code: 'INVALID_CODE', attemptsLeft: Math.max(0, L.maxAttempts - attempts) };
+      // A code is single-use. The same code again is a client retrying after a timeout: tell it the
+      // account exists (never a second session: a replayed code must not skip the password).
+      if (user) {
+        return acceptedDigest === v.codeDigest
+          ? { ok: false, code: 'ALREADY_VERIFIED' }
+          : { ok: false, code: 'INVALID_CODE', attemptsLeft: Math.max(0, L.maxAttempts - attempts) };
+      }
       if (ended) return { ok: false, code: ended.status === 'locked' ? 'TOO_MANY_ATTEMPTS' : 'CODE_EXPIRED' };
       if (lockedUntil || attempts >= L.maxAttempts) return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
       if (seq === 0 || Date.now() >= codeIssuedAt + L.codeTtlMs) return { ok: false, code: 'CODE_EXPIRED' };
@@ -128,6 +134,7 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
         return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
       }
 
+      acceptedDigest = v.codeDigest;
       setStatus('creating_user');
       try {
         user = await dbActs.createUser({ signupId, signupRef, emailSealed, name: v.name, passwordSealed: v.passwordSealed });

@@ -68,6 +68,12 @@ export const requireObjectBody: RequestHandler = (req, _res, next) => {
 
 export const notFound: RequestHandler = (_req, _res, next) => next(new AppError('NOT_FOUND'));
 
+function clientErrorStatus(err: unknown): number | undefined {
+  const e = err as { status?: unknown; statusCode?: unknown };
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  return status !== undefined && status >= 400 && status < 500 ? status : undefined;
+}
+
 /** Errors of a dependency client that mean "not reachable right now". */
 function isDependencyDown(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string };
@@ -99,6 +105,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
             : type === 'encoding.unsupported' || type === 'charset.unsupported'
               ? new AppError('UNSUPPORTED_MEDIA_TYPE')
               : new AppError('VALIDATION_FAILED', 'The request body could not be read.');
+    } else if (clientErrorStatus(err)) {
+      // Other 4xx errors of Express and body-parser (an undecodable path parameter, a body whose
+      // content-encoding does not match): the client's fault, never a 500.
+      const status = clientErrorStatus(err);
+      appErr = status === 413 ? new AppError('PAYLOAD_TOO_LARGE') : status === 415 ? new AppError('UNSUPPORTED_MEDIA_TYPE') : new AppError('VALIDATION_FAILED', 'The request could not be read.');
     } else if (isDependencyDown(err)) {
       appErr = new AppError('UNAVAILABLE', undefined, {}, { cause: err });
     } else {

@@ -76,7 +76,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: {
         201: { description: 'Account created; auth_token cookie set', schema: S.UserResponse },
         400: err('INVALID_CODE (with attemptsLeft), CODE_EXPIRED, WEAK_PASSWORD, VALIDATION_FAILED'),
-        403: forbidden, 409: err('EMAIL_TAKEN'), 413: tooLarge, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
+        403: forbidden, 409: err('EMAIL_TAKEN, or ALREADY_VERIFIED for a retried code that already created the account'), 413: tooLarge, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
       },
       handler: async (req, res) => {
         const body = S.VerifyBody.parse(req.body);

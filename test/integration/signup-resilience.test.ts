@@ -2,7 +2,10 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
-import { stateQuery } from '../../workflows/signup.contract';
+import { WorkflowUpdateStage } from '@temporalio/client';
+import bcrypt from 'bcrypt';
+import { codeDigest, seal, SealContext } from '../../common/crypto';
+import { stateQuery, verifyUpdate } from '../../workflows/signup.contract';
 import { withDb } from '../support/db';
 import { eventually, sleep, uniqueEmail } from '../support/env';
 import { ApiClient } from '../support/http';
@@ -83,6 +86,26 @@ describe('signup survives failing dependencies', () => {
     if (v.status === 201) expect(v.body.user.id).toBe(rows[0].id);
     const signin = await new ApiClient(sys.apiUrl).post('/signin', { email, password: 'database came back' });
     expect(signin.status).toBe(200);
+  });
+
+  it('a verification retried while the first one is still creating the account is told the account is ready', async () => {
+    const email = uniqueEmail('retry');
+    await api.post('/signup', { email });
+    const otp = await waitForCode(email);
+    const keys = deriveKeys(sys.config);
+    const id = signupWorkflowId(keys, email);
+    const args = {
+      codeDigest: codeDigest(keys, id, otp),
+      name: 'Retry',
+      passwordSealed: seal(keys, await bcrypt.hash('retried verification', 4), SealContext.passwordHash(email)),
+    };
+    await sys.stopDbProcessor();
+    const handle = sys.temporal.workflow.getHandle(id);
+    const first = await handle.startUpdate(verifyUpdate, { args: [args], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    const retry = await handle.startUpdate(verifyUpdate, { args: [args], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await sys.startDbProcessor();
+    expect(await first.result()).toMatchObject({ ok: true, user: { email } });
+    expect(await retry.result()).toEqual({ ok: false, code: 'ALREADY_VERIFIED' });
   });
 
   it('with Temporal unreachable, signup answers 503 UNAVAILABLE within a few seconds', async () => {
