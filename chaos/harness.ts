@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { accountsWithPrefix } from './lib/db';
+import { MailArchive } from './lib/mail';
+import { makeUsers, SignupDriver, type Stage, type Tracked } from './lib/signups';
+import { pool, sleep } from './lib/util';
+import type { Scenario, ScenarioCtx } from './scenarios';
+import { CHAOS_SETTINGS } from './system';
+
+export interface ScenarioResult {
+  scenario: string;
+  fault: string;
+  expected: number;
+  created: number;
+  duplicates: number;
+  lost: number;
+  /** From the moment the fault was lifted until the last of the N accounts was verified. */
+  recovery_s: number | null;
+  fault_s: number;
+  total_s: number;
+  verified: number;
+  signin_ok: number;
+  /** Users who received a code that verified (or whose ambiguous verify had created the account). */
+  usable_code: number;
+  codes_mailed: number;
+  duplicate_code_mails: number;
+  resends: number;
+  /** Signups whose pre-fault code was refused after the fault (must be 0). */
+  prefault_code_refused: number;
+  /** Verifications whose answer was lost (503, connection reset) and that were settled by signing in. */
+  verified_after_ambiguous: number;
+  /** What the clients saw: 503s, other 5xx, refused/reset connections, timeouts. */
+  client_errors: { unavailable_503: number; other_5xx: number; connection: number; timeout: number };
+  /** Users who never got a code mail without asking again (a stalled or lost mail). */
+  needed_resend_for_first_mail: number;
+  by_stage: Record<string, { n: number; verified: number; created: number }>;
+  anomalies: string[];
+  process_exits: string[];
+  ok: boolean;
+  error?: string;
+  /** Traces of users not verified or with anomalies (first few). */
+  details?: Array<{ email: string; stage: Stage; trace: string[]; anomalies: string[] }>;
+}
+
+export interface RunOptions {
+  n: number;
+  quick: boolean;
+  /** The whole scenario must end by then (epoch ms). */
+  hardDeadline: number;
+}
+
+/** 30 signups: 8 with the code in hand, 7 verifying as the fault hits, 8 just signed up, 7 during it. */
+export function stageOf(i: number, n: number): Stage {
+  return (['mail_received', 'verifying', 'signed_up', 'during_fault'] as const)[Math.floor((i * 4) / n)];
+}
+
+/**
+ * One scenario end to end: signups brought to their stages, the fault, recovery, every
+ * verification completed as a user would, then Postgres and the mail archive checked.
+ */
+export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: RunOptions): Promise<ScenarioResult> {
+  const { sys, log } = ctx;
+  const t0 = Date.now();
+  const runId = randomBytes(3).toString('hex');
+  const prefix = `chaos-${runId}-${scenario.name}-`;
+  const users = makeUsers(prefix, opts.n, (i) => stageOf(i, opts.n));
+  const mail = new MailArchive(ctx.stack.MAILDEV_URL);
+  mail.watch(users.map((u) => u.email));
+  mail.start(700);
+  const resendCooldownMs = Number(CHAOS_SETTINGS.RESEND_COOLDOWN_S) * 1000;
+  const driver = new SignupDriver({
+    apis: () => sys.apiBases(),
+    mail,
+    // A code delayed by an SMTP outage arrives up to ~2x the outage after it ends (retry backoff).
+    resendAfterMs: ctx.quick ? 90_000 : 180_000,
+    resendCooldownMs,
+  });
+  const processExits: string[] = [];
+  const result: ScenarioResult = {
+    scenario: scenario.name,
+    fault: scenario.fault,
+    expected: opts.n,
+    created: 0,
+    duplicates: 0,
+    lost: opts.n,
+    recovery_s: null,
+    fault_s: 0,
+    total_s: 0,
+    verified: 0,
+    signin_ok: 0,
+    usable_code: 0,
+    codes_mailed: 0,
+    duplicate_code_mails: 0,
+    resends: 0,
+    prefault_code_refused: 0,
+    verified_after_ambiguous: 0,
+    client_errors: driver.clientErrors,
+    needed_resend_for_first_mail: 0,
+    by_stage: {},
+    anomalies: [],
+    process_exits: processExits,
+    ok: false,
+  };
+  const byStage = (s: Stage) => users.filter((u) => u.stage === s);
+  let faultAt = 0;
+  let liftedAt = 0;
+  let recovered = false;
+  let watchdog: NodeJS.Timeout | undefined;
+  try {
+    const exits = await sys.ensureUp();
+    if (exits.length) log(`before ${scenario.name}: ${exits.join(', ')} (restarted)`);
+    // A process of ours that dies without being told to is a finding: note it, restart it, go on.
+    let supervising = false;
+    watchdog = setInterval(() => {
+      if (supervising) return;
+      supervising = true;
+      void sys
+        .superviseOnce()
+        .then((found) => {
+          for (const f of found) {
+            processExits.push(f);
+            log(`${scenario.name}: ${f}`);
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => (supervising = false));
+    }, 1_000);
+
+    // Stage 1: signups whose code mail arrives before the fault.
+    const early = [...byStage('mail_received'), ...byStage('verifying')];
+    const setupDeadline = Math.min(opts.hardDeadline, Date.now() + 120_000);
+    await pool(early, 10, async (u) => {
+      await driver.requestCode(u, setupDeadline);
+    });
+    for (const u of early) {
+      while (Date.now() < setupDeadline && mail.codesFor(u.email).length === 0) await sleep(300);
+      u.prefaultCode = mail.codesFor(u.email).at(-1);
+    }
+    const missing = early.filter((u) => !u.prefaultCode).length;
+    if (missing) throw new Error(`${missing} code mails did not arrive before the fault (system not healthy to begin with)`);
+    log(`${scenario.name}: ${early.length} codes in hand`);
+
+    // Stage 2: signups accepted just before the fault (their mail is on its way).
+    await pool(byStage('signed_up'), 10, async (u) => {
+      await driver.requestCode(u, setupDeadline);
+    });
+
+    // Stage 3: the fault, with verifications in flight and signups arriving while it lasts.
+    const runDeadline = Math.min(opts.hardDeadline, Date.now() + (ctx.quick ? 5 : 7) * 60_000);
+    const inFlight = byStage('verifying').map((u) => driver.verifyWith(u, u.prefaultCode!, runDeadline));
+    await sleep(150);
+    faultAt = Date.now();
+    await scenario.inject(ctx);
+    const hold = scenario.holdMs(ctx.quick);
+    const during = byStage('during_fault');
+    const spread = Math.max(hold, 2_000) / Math.max(1, during.length);
+    for (const [i, u] of during.entries()) {
+      u.signupPromise = sleep(i * spread).then(() => driver.requestCode(u, runDeadline));
+    }
+    await sleep(hold);
+    liftedAt = Date.now();
+    await scenario.recover(ctx);
+    recovered = true;
+    result.fault_s = Math.round((Date.now() - faultAt) / 100) / 10;
+    log(`${scenario.name}: fault lifted after ${result.fault_s} s; completing verifications`);
+
+    // Stage 4: every user completes verification.
+    await Promise.allSettled(inFlight);
+    await pool(users, 8, (u) => driver.complete(u, runDeadline));
+    const last = Math.max(...users.map((u) => u.verifiedAt ?? 0));
+    if (users.every((u) => u.verified)) result.recovery_s = Math.round((last - liftedAt) / 100) / 10;
+
+    // Checks: Postgres, then every account can sign in with its password, then the mail archive.
+    await sleep(1_500);
+    await mail.poll(true);
+    const db = await accountsWithPrefix(ctx.stack.DATABASE_URL, prefix);
+    const ours = new Set(users.map((u) => u.email.toLowerCase()));
+    for (const [email, row] of db.rows) {
+      if (!ours.has(email)) result.anomalies.push(`unexpected account ${email}`);
+      if (row.count > 1) result.duplicates += row.count - 1;
+      if (new Set(row.signupRefs).size > 1) result.anomalies.push(`${email}: rows from ${new Set(row.signupRefs).size} signup runs`);
+    }
+    result.created = [...ours].filter((e) => db.rows.has(e)).length;
+    result.lost = opts.n - result.created;
+    const signinDeadline = Math.min(opts.hardDeadline, Date.now() + 90_000);
+    await pool(users.filter((u) => db.rows.has(u.email.toLowerCase())), 6, async (u) => {
+      if (await driver.signinOk(u, signinDeadline, 30_000)) result.signin_ok += 1;
+    });
+    for (const u of users) {
+      const mails = mail.mailsTo(u.email);
+      const codes = mails.flatMap((m) => (m.code ? [m.code] : []));
+      result.codes_mailed += codes.length;
+      result.duplicate_code_mails += codes.length - new Set(codes).size;
+      if (u.verified && u.verifiedCode && codes.includes(u.verifiedCode)) result.usable_code += 1;
+      if (u.prefaultCode && u.refused.has(u.prefaultCode)) {
+        result.prefault_code_refused += 1;
+        u.anomalies.push(`pre-fault code refused: ${u.refused.get(u.prefaultCode)}`);
+      }
+      if (u.trace.some((t) => t.includes('asking for a new code (none arrived)'))) result.needed_resend_for_first_mail += 1;
+      result.resends += u.resends;
+      result.anomalies.push(...u.anomalies.map((a) => `${u.email}: ${a}`));
+    }
+    result.verified = users.filter((u) => u.verified).length;
+    result.verified_after_ambiguous = users.filter((u) => u.verifiedBy === 'signin_after_ambiguous_verify').length;
+    for (const s of ['mail_received', 'verifying', 'signed_up', 'during_fault'] as const) {
+      const g = byStage(s);
+      result.by_stage[s] = { n: g.length, verified: g.filter((u) => u.verified).length, created: g.filter((u) => db.rows.has(u.email.toLowerCase())).length };
+    }
+  } catch (err) {
+    result.error = (err as Error).message;
+    log(`${scenario.name}: ERROR ${result.error}`);
+  } finally {
+    clearInterval(watchdog);
+    await mail.stop();
+    if (faultAt && !recovered) {
+      // Never leave the stack broken for the next scenario (or for others sharing it).
+      await scenario.recover(ctx).catch((err) => log(`${scenario.name}: recovery after an error failed: ${(err as Error).message}`));
+    }
+    if (scenario.cleanup) await scenario.cleanup(ctx).catch((err) => log(`${scenario.name}: cleanup failed: ${(err as Error).message}`));
+    result.total_s = Math.round((Date.now() - t0) / 100) / 10;
+    if (!result.fault_s && faultAt) result.fault_s = Math.round(((liftedAt || Date.now()) - faultAt) / 100) / 10;
+  }
+  // Users who did not make it or met an anomaly first, then (as examples) those whose verify answer was lost.
+  const troubled = [
+    ...users.filter((u) => !u.verified || u.anomalies.length),
+    ...users.filter((u) => u.verified && !u.anomalies.length && u.verifiedBy === 'signin_after_ambiguous_verify').slice(0, 2),
+  ];
+  if (troubled.length) result.details = troubled.slice(0, 10).map((u) => ({ email: u.email, stage: u.stage, trace: u.trace, anomalies: u.anomalies }));
+  result.ok =
+    !result.error &&
+    result.created === opts.n &&
+    result.duplicates === 0 &&
+    result.lost === 0 &&
+    result.verified === opts.n &&
+    result.usable_code === opts.n &&
+    result.signin_ok === opts.n &&
+    result.prefault_code_refused === 0 &&
+    result.anomalies.length === 0 &&
+    processExits.length === 0;
+  return result;
+}
+
+export function formatTable(results: ScenarioResult[]): string {
+  const cols = ['scenario', 'expected', 'created', 'duplicates', 'lost', 'recovery_s', 'verified', 'signin_ok', 'usable_code', 'client_errors', 'ok'] as const;
+  const cell = (r: ScenarioResult, c: (typeof cols)[number]): string => {
+    if (c === 'ok') return r.ok ? 'yes' : 'NO';
+    if (c === 'client_errors') {
+      const e = r.client_errors;
+      return `503:${e.unavailable_503} 5xx:${e.other_5xx} conn:${e.connection} timeout:${e.timeout}`;
+    }
+    return String(r[c] ?? '-');
+  };
+  const rows = results.map((r) => cols.map((c) => cell(r, c)));
+  const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(cols), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import path from 'node:path';
+import { stackCommand, type StackEnv } from './lib/stack';
+import type { ChaosSystem } from './system';
+import { waitUntil } from './lib/util';
+
+export interface ScenarioCtx {
+  sys: ChaosSystem;
+  stack: StackEnv;
+  quick: boolean;
+  log: (msg: string) => void;
+}
+
+export interface Scenario {
+  name: string;
+  /** One line for the report. */
+  fault: string;
+  /** Puts the fault in place; resolves once it is (the process is dead, the port closed...). */
+  inject(ctx: ScenarioCtx): Promise<void>;
+  /** How long the fault lasts before recover() is called. */
+  holdMs(quick: boolean): number;
+  /** Lifts the fault (restarts what was killed); resolves once the restart was done. */
+  recover(ctx: ScenarioCtx): Promise<void>;
+  /** After the checks: undo what the scenario added. */
+  cleanup?(ctx: ScenarioCtx): Promise<void>;
+}
+
+function hostPort(address: string, defPort: number): { host: string; port: number } {
+  const rest = address.replace(/^[a-z]+:\/\//, '').split('/')[0].split('@').pop()!.split(',')[0];
+  const [host, port] = rest.split(':');
+  return { host, port: Number(port) || defPort };
+}
+
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once('error', () => done(false));
+    s.connect(port, host, () => done(true));
+  });
+}
+
+/** `stack.sh restart-<svc>` in the background; inject() returns once the service's port is closed. */
+function restartScenario(name: string, svc: 'kafka' | 'temporal', fault: string): Scenario {
+  let running: Promise<string> | undefined;
+  return {
+    name,
+    fault,
+    async inject(ctx) {
+      const { host, port } = svc === 'kafka' ? hostPort(ctx.stack.KAFKA_BROKERS, 9092) : hostPort(ctx.stack.TEMPORAL_ADDRESS, 7233);
+      running = stackCommand(ctx.stack, [`restart-${svc}`], 240_000);
+      running.catch(() => undefined);
+      const down = await waitUntil(async () => !(await tcpOpen(host, port)), 60_000, 100);
+      if (!down) ctx.log(`${svc} port ${host}:${port} never closed during the restart`);
+    },
+    holdMs: () => 0,
+    async recover(ctx) {
+      const out = await running!;
+      ctx.log(out.trim().split('\n').slice(-3).join(' | '));
+    },
+  };
+}
+
+/**
+ * The service stopped for a while (SIGTERM to the process group in its pid file, as
+ * `scripts/stack.sh down` does), then `scripts/stack.sh up` starts it again: an outage longer than
+ * the clients' own retries.
+ */
+function outageScenario(name: string, svc: 'kafka' | 'temporal', fault: string, hold: (quick: boolean) => number): Scenario {
+  return {
+    name,
+    fault,
+    async inject(ctx) {
+      const { host, port } = svc === 'kafka' ? hostPort(ctx.stack.KAFKA_BROKERS, 9092) : hostPort(ctx.stack.TEMPORAL_ADDRESS, 7233);
+      const pid = Number(readFileSync(path.join(ctx.stack.root, '.data', 'run', `${svc}.pid`), 'utf8').trim());
+      if (!pid) throw new Error(`no pid in .data/run/${svc}.pid`);
+      try {
+        process.kill(-pid, 'SIGTERM'); // started by stack.sh with setsid: the process group
+      } catch {
+        process.kill(pid, 'SIGTERM');
+      }
+      if (!(await waitUntil(async () => !(await tcpOpen(host, port)), 60_000, 100))) throw new Error(`${svc} still answers 60 s after SIGTERM`);
+      ctx.log(`${svc} (pid ${pid}) stopped`);
+    },
+    holdMs: hold,
+    async recover(ctx) {
+      await stackCommand(ctx.stack, ['up'], 240_000);
+      ctx.log(`${svc} started again (scripts/stack.sh up)`);
+    },
+  };
+}
+
+/** kill -9 of one of our processes; a new one is started after the hold (same API port). */
+function killScenario(name: string, role: 'api' | 'worker' | 'db-processor', fault: string): Scenario {
+  const pick = (sys: ChaosSystem) => (role === 'api' ? sys.api : role === 'worker' ? sys.worker : sys.dbProcessor);
+  return {
+    name,
+    fault,
+    async inject(ctx) {
+      const p = pick(ctx.sys);
+      p.kill9();
+      if (!(await p.exited(10_000))) throw new Error(`${p.name} survived kill -9`);
+      ctx.log(`killed ${p.name} (pid ${p.pid}) with SIGKILL`);
+    },
+    holdMs: () => 3_000,
+    async recover(ctx) {
+      const next = await ctx.sys.replace(role);
+      ctx.log(`started ${next.name} (pid ${next.pid})`);
+      await next.waitReady(180_000);
+      ctx.log(`${next.name} ready after ${((Date.now() - next.startedAt) / 1000).toFixed(1)} s`);
+    },
+  };
+}
+
+export const SCENARIOS: Scenario[] = [
+  killScenario('worker-kill', 'worker', 'kill -9 of the Temporal worker, new worker 3 s later'),
+  {
+    name: 'smtp-outage',
+    fault: 'MailDev (SMTP) stopped for 60 s (--quick: 20 s)',
+    async inject(ctx) {
+      await stackCommand(ctx.stack, ['stop-smtp'], 60_000);
+      ctx.log('SMTP stopped');
+    },
+    holdMs: (quick) => (quick ? 20_000 : 60_000),
+    async recover(ctx) {
+      await stackCommand(ctx.stack, ['start-smtp'], 90_000);
+      ctx.log('SMTP started');
+    },
+  },
+  killScenario('db-processor-kill', 'db-processor', 'kill -9 of the DB processor, new one 3 s later'),
+  restartScenario('kafka-restart', 'kafka', 'Kafka broker stopped and started (scripts/stack.sh restart-kafka)'),
+  restartScenario('temporal-restart', 'temporal', 'Temporal dev server stopped and started, SQLite state kept (scripts/stack.sh restart-temporal)'),
+  killScenario('api-kill', 'api', 'kill -9 of the API, new one on the same port 3 s later'),
+  outageScenario('kafka-outage', 'kafka', 'Kafka broker down for 30 s (--quick: 10 s), then started again', (quick) => (quick ? 10_000 : 30_000)),
+  outageScenario('temporal-outage', 'temporal', 'Temporal dev server down for 30 s (--quick: 10 s), then started again', (quick) => (quick ? 10_000 : 30_000)),
+  {
+    name: 'scale-out',
+    fault: 'a second API and a second DB processor join; clients use both APIs',
+    async inject(ctx) {
+      const api2 = await ctx.sys.make('api');
+      const dbp2 = await ctx.sys.make('db-processor');
+      ctx.sys.extras.push(api2, dbp2);
+      api2.start();
+      dbp2.start();
+      await Promise.all([api2.waitReady(180_000), dbp2.waitReady(180_000)]);
+      ctx.log(`second API (${api2.name}, port ${api2.env.API_PORT}) and DB processor (${dbp2.name}) ready`);
+    },
+    holdMs: () => 0,
+    async recover() {
+      // nothing to lift: both instances keep serving until cleanup
+    },
+    async cleanup(ctx) {
+      await ctx.sys.stopExtras();
+    },
+  },
+];
+
+/** The fastest scenarios that disturb only our own processes, not the shared stack (they also run in npm test). */
+export const FAST_SCENARIOS = ['worker-kill', 'api-kill', 'db-processor-kill'];
