@@ -1,0 +1,94 @@
+'use client';
+
+import Link from 'next/link';
+import { useRouter, useSearchParams } from 'next/navigation';
+import { useState, type FormEvent } from 'react';
+import { AuthCard } from '@/components/AuthCard';
+import { Field } from '@/components/Field';
+import { FormAlert, StatusMessage } from '@/components/FormAlert';
+import { PasswordField } from '@/components/PasswordField';
+import { SubmitButton } from '@/components/Button';
+import { api } from '@/lib/api';
+import { useFormErrors } from '@/lib/useFormErrors';
+import { emailProblem, passwordProblem, problems } from '@/lib/validate';
+
+/** Why the visitor landed here, set by the page that sent them (?reason=). */
+const REASONS: Record<string, string> = {
+  'signed-out': 'You are signed out.',
+  'signed-out-everywhere': 'You are signed out on every device.',
+  expired: 'Your session has ended. Sign in again to continue.',
+};
+
+export function SigninForm() {
+  const router = useRouter();
+  const params = useSearchParams();
+  const reason = REASONS[params.get('reason') ?? ''] ?? null;
+  const [email, setEmail] = useState(params.get('email') ?? '');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const { alert, fields, clear, fail, invalid, retryIn } = useFormErrors();
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (busy || retryIn > 0) return;
+    const value = email.trim();
+    const found = problems({ email: emailProblem(value), password: passwordProblem(password) });
+    if (found) return invalid(found);
+
+    clear();
+    setBusy(true);
+    try {
+      await api.signin({ email: value, password });
+      router.replace('/account');
+    } catch (err) {
+      const e = fail(err);
+      if (e.code === 'INVALID_CREDENTIALS') setPassword('');
+      setBusy(false);
+    }
+  }
+
+  return (
+    <AuthCard
+      title="Sign in"
+      intro={<p>Welcome back. Sign in with your email and password.</p>}
+      footer={
+        <p>
+          New here? <Link href="/signup">Create an account</Link>
+        </p>
+      }
+    >
+      <form onSubmit={onSubmit} noValidate aria-busy={busy}>
+        <FormAlert alert={alert} />
+        {!alert ? <StatusMessage message={reason} /> : null}
+        <Field
+          id="email"
+          name="email"
+          label="Email"
+          type="email"
+          autoComplete="email"
+          inputMode="email"
+          autoCapitalize="none"
+          spellCheck={false}
+          required
+          autoFocus
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={fields.email}
+        />
+        <PasswordField
+          id="password"
+          name="password"
+          label="Password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={fields.password}
+        />
+        <SubmitButton busy={busy} busyLabel="Signing in…" className="btn-block" disabled={retryIn > 0}>
+          {retryIn > 0 ? `Try again in ${retryIn} s` : 'Sign in'}
+        </SubmitButton>
+      </form>
+    </AuthCard>
+  );
+}

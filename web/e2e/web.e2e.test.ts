@@ -1,0 +1,433 @@
+/**
+ * Browser end-to-end tests of the web client against the real backend.
+ *
+ * The whole backend runs in-process (startSystem), the built web app runs under `next start` on a free port of
+ * 127.0.0.1, and Debian's Chromium is driven by playwright-core. The page is pointed at this test's API with
+ * `window.__API_URL__` (an init script), so the build needs no NEXT_PUBLIC_API_URL. Page and API share the host
+ * 127.0.0.1, so the SameSite=Lax session cookie travels with the page's requests.
+ *
+ * Needs: the local stack (PostgreSQL, Redis, Kafka, Temporal, MailDev) up, /usr/bin/chromium
+ * (scripts/lib/ensure-chromium.sh). The web app is built here if needed (scripts/lib/ensure-web.sh).
+ * On failure every open page is saved to test-results/screenshots/<test>[-N].png.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startSystem } from '../../test/support/system';
+
+const WEB_DIR = path.resolve(__dirname, '..');
+const ROOT = path.resolve(WEB_DIR, '..');
+const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+const MAILDEV_URL = (process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080').replace(/\/+$/, '');
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const HOST = '127.0.0.1';
+
+/** Bound of every single wait in a page (a navigation, an element, a message). */
+const WAIT_MS = 15_000;
+/** Bound of the wait for the verification email (workflow, Kafka, SMTP). */
+const MAIL_WAIT_MS = 45_000;
+const PASSWORD = 'quiet violet harbour 42';
+
+type System = Awaited<ReturnType<typeof startSystem>>;
+
+let system: System | undefined;
+let web: ChildProcess | undefined;
+let webLog = '';
+let webUrl = '';
+let apiUrl = '';
+let browser: Browser | undefined;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Setup and teardown
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+      else resolve();
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startWeb(port: number): Promise<void> {
+  const nextBin = path.join(WEB_DIR, 'node_modules', 'next', 'dist', 'bin', 'next');
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' };
+  delete env.NEXT_PUBLIC_API_URL;
+  web = spawn(process.execPath, [nextBin, 'start', '-H', HOST, '-p', String(port)], {
+    cwd: WEB_DIR,
+    env,
+    detached: true, // its own process group, so teardown ends next-server's children too
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const collect = (chunk: Buffer) => {
+    webLog = (webLog + chunk.toString()).slice(-20_000);
+  };
+  web.stdout?.on('data', collect);
+  web.stderr?.on('data', collect);
+
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    if (web.exitCode !== null) throw new Error(`next start exited with ${web.exitCode}:\n${webLog}`);
+    try {
+      const res = await fetch(`http://${HOST}:${port}/signin`, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`next start did not answer on port ${port} within 30 s:\n${webLog}`);
+}
+
+async function stopWeb(): Promise<void> {
+  const child = web;
+  web = undefined;
+  if (!child?.pid || child.exitCode !== null) return;
+  const pid = child.pid;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig); // the whole process group: next start and next-server
+    } catch {
+      // already gone
+    }
+  };
+  await new Promise<void>((resolve) => {
+    const kill = setTimeout(() => signal('SIGKILL'), 5_000);
+    const giveUp = setTimeout(done, 8_000);
+    function done() {
+      clearTimeout(kill);
+      clearTimeout(giveUp);
+      resolve();
+    }
+    child.once('exit', done);
+    signal('SIGTERM');
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/lib/ensure-chromium.sh`);
+  // Installs web/node_modules and builds web/.next when missing or stale; a no-op otherwise.
+  await run('bash', [path.join(ROOT, 'scripts', 'lib', 'ensure-web.sh')], 300_000);
+
+  const webPort = await freePort();
+  webUrl = `http://${HOST}:${webPort}`;
+  system = await startSystem({ webOrigins: [webUrl] });
+  // The page and the API must be on the same host for the SameSite=Lax cookie.
+  const api = new URL(system.apiUrl);
+  api.hostname = HOST;
+  apiUrl = api.toString().replace(/\/+$/, '');
+
+  await startWeb(webPort);
+  // launch() gives the browser a fresh temporary user-data dir; every test works in new contexts of it.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 420_000);
+
+afterAll(async () => {
+  await browser?.close().catch(() => undefined);
+  await stopWeb();
+  await system?.close();
+}, 60_000);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+interface Pages {
+  /** A page in a fresh browser context (its own cookies), talking to `api` (this test's API by default). */
+  open(opts?: { api?: string }): Promise<Page>;
+}
+
+/** Runs a test body with fresh contexts, saving a screenshot of each open page when it fails. */
+function browserTest(name: string, body: (pages: Pages) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const contexts: BrowserContext[] = [];
+    const opened: Page[] = [];
+    const pages: Pages = {
+      async open(opts = {}) {
+        if (!browser) throw new Error('the browser did not start');
+        const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+        contexts.push(context);
+        context.setDefaultTimeout(WAIT_MS);
+        context.setDefaultNavigationTimeout(WAIT_MS);
+        await context.addInitScript((url: string) => {
+          (window as unknown as { __API_URL__: string }).__API_URL__ = url;
+        }, opts.api ?? apiUrl);
+        const page = await context.newPage();
+        opened.push(page);
+        return page;
+      },
+    };
+    try {
+      await body(pages);
+    } catch (err) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      for (const [i, page] of opened.entries()) {
+        if (page.isClosed()) continue;
+        const file = path.join(SCREENSHOTS, `${name}${i === 0 ? '' : `-${i + 1}`}.png`);
+        await page.screenshot({ path: file, fullPage: true, timeout: 5_000 }).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      for (const context of contexts) await context.close().catch(() => undefined);
+    }
+  };
+}
+
+function uniqueEmail(tag: string): string {
+  return `web-${tag}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}@test.example.com`;
+}
+
+interface Mail {
+  to?: { address?: string }[];
+  text?: string;
+  date?: string;
+  time?: string;
+}
+
+/** The 6-digit code of the newest mail to `email` in MailDev, polling until one arrives. */
+async function codeFor(email: string, timeoutMs = MAIL_WAIT_MS): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  let last = 'no mail yet';
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(`${MAILDEV_URL}/api/email`, { signal: AbortSignal.timeout(5_000) });
+      if (!res.ok) throw new Error(`MailDev answered ${res.status}`);
+      const mails = ((await res.json()) as Mail[]).filter((m) =>
+        (m.to ?? []).some((t) => t.address?.toLowerCase() === email.toLowerCase()),
+      );
+      const newest = mails[mails.length - 1];
+      const code = newest?.text ? /\b(\d{6})\b/.exec(newest.text)?.[1] : undefined;
+      if (code) return code;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(300);
+  }
+  throw new Error(`no code mailed to ${email} within ${timeoutMs} ms (${last})`);
+}
+
+/** Waits for the element and returns its text, white space collapsed. */
+async function textOf(locator: Locator): Promise<string> {
+  await locator.waitFor();
+  return ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** Waits until the page's alert says something matching `pattern`, and returns what it says. */
+async function alertText(page: Page, pattern: RegExp): Promise<string> {
+  return textOf(page.getByRole('alert').filter({ hasText: pattern }));
+}
+
+async function signUp(page: Page, email: string): Promise<void> {
+  await page.goto(`${webUrl}/signup`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await page.waitForURL(/\/verify\?email=/);
+}
+
+async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await page.goto(`${webUrl}/signin`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(`${webUrl}/account`);
+  await page.getByRole('heading', { name: 'Active sessions' }).waitFor();
+}
+
+const sessionItems = (page: Page) => page.getByRole('list', { name: 'Active sessions' }).getByRole('listitem');
+
+async function expectSessionCount(page: Page, n: number): Promise<void> {
+  await page.waitForFunction(
+    (count) => document.querySelectorAll('ul.sessions > li').length === count,
+    n,
+    { timeout: WAIT_MS },
+  );
+  expect(await sessionItems(page).count()).toBe(n);
+}
+
+/** Loads /account and expects to be sent to /signin (the session is gone). */
+async function expectSignedOut(page: Page): Promise<void> {
+  await page.goto(`${webUrl}/account`);
+  await page.waitForURL(/\/signin/);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tests
+
+describe('web client in a browser', () => {
+  it(
+    'signs up, verifies, manages sessions, signs out and in again',
+    browserTest('journey', async (pages) => {
+      const email = uniqueEmail('journey');
+      const page = await pages.open();
+
+      // The root sends a visitor without a session to sign-in; from there to sign-up.
+      await page.goto(`${webUrl}/`);
+      await page.waitForURL(/\/signin/);
+      await page.getByRole('link', { name: 'Create an account' }).click();
+      await page.waitForURL(/\/signup/);
+
+      // Keyboard only: the email field has focus, Enter submits.
+      await page.getByLabel('Email').waitFor();
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('email');
+      await page.keyboard.type(email);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/verify\?email=/);
+      expect(new URL(page.url()).searchParams.get('email')).toBe(email);
+
+      // The resend button waits out the cooldown, and says so.
+      const resend = page.getByRole('button', { name: /Resend code/ });
+      expect(await textOf(resend)).toMatch(/^Resend code in \d+ s$/);
+      expect(await resend.isDisabled()).toBe(true);
+
+      const code = await codeFor(email);
+      await page.getByLabel('Verification code').fill(code);
+      await page.getByLabel('Full name').fill('Ada Lovelace');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel('Password', { exact: true }).press('Enter');
+
+      await page.waitForURL(`${webUrl}/account`);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(email);
+      expect(await textOf(page.getByTestId('profile-name'))).toBe('Ada Lovelace');
+      await expectSessionCount(page, 1);
+      expect(await textOf(sessionItems(page).first())).toContain('This device');
+      // The session lives in the HttpOnly cookie only.
+      expect(await page.evaluate(() => window.localStorage.length + window.sessionStorage.length)).toBe(0);
+      expect(await page.evaluate(() => document.cookie)).not.toContain('auth_token');
+
+      // A second browser signs in; the first one sees it and revokes it.
+      const other = await pages.open();
+      await signIn(other, email);
+      await expectSessionCount(other, 2);
+
+      await page.reload();
+      await expectSessionCount(page, 2);
+      const revoke = page.getByRole('button', { name: /^Revoke/ });
+      expect(await revoke.count()).toBe(1);
+      await revoke.click();
+      await textOf(page.getByRole('status').filter({ hasText: 'Session revoked' }));
+      await expectSessionCount(page, 1);
+      await expectSignedOut(other);
+
+      // The second browser signs in again; "Sign out everywhere" in the first ends both.
+      await signIn(other, email);
+      await page.reload();
+      await expectSessionCount(page, 2);
+      await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+      await page.waitForURL(/\/signin\?reason=signed-out-everywhere/);
+      await textOf(page.getByRole('status').filter({ hasText: 'signed out on every device' }));
+      await expectSignedOut(page);
+      await expectSignedOut(other);
+
+      // Sign in again, then sign out.
+      await signIn(page, email);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(email);
+      await page.goto(`${webUrl}/`);
+      await page.waitForURL(`${webUrl}/account`);
+      await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+      await page.waitForURL(/\/signin\?reason=signed-out/);
+      await expectSignedOut(page);
+      await page.goto(`${webUrl}/`);
+      await page.waitForURL(/\/signin/);
+
+      // A wrong password is told apart from a network problem.
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password', { exact: true }).fill('not the password');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      expect(await alertText(page, /wrong/)).toBe('Email or password is wrong.');
+    }),
+    180_000,
+  );
+
+  it(
+    'says a wrong code is wrong and how many attempts are left',
+    browserTest('wrong-code', async (pages) => {
+      const email = uniqueEmail('wrong-code');
+      const page = await pages.open();
+      await signUp(page, email);
+      const code = await codeFor(email);
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+      await page.getByLabel('Verification code').fill(wrong);
+      await page.getByLabel('Full name').fill('Grace Hopper');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Create account' }).click();
+
+      const first = await alertText(page, /That code is wrong/);
+      const match = /^That code is wrong\. (\d+) attempts? left\.$/.exec(first);
+      expect(match).not.toBeNull();
+      const left = Number(match![1]);
+      expect(left).toBeGreaterThan(0);
+      // Focus moves to the message, and the wrong code is cleared for the next try.
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('alert');
+      expect(await page.getByLabel('Verification code').inputValue()).toBe('');
+
+      await page.getByLabel('Verification code').fill(wrong);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      const second = await alertText(page, new RegExp(`${left - 1} attempts? left|Too many wrong codes`));
+      expect(second).toBe(left - 1 > 0 ? `That code is wrong. ${left - 1} ${left - 1 === 1 ? 'attempt' : 'attempts'} left.` : 'Too many wrong codes. Request a new code.');
+    }),
+    120_000,
+  );
+
+  it(
+    'says so when the API cannot be reached',
+    browserTest('api-unreachable', async (pages) => {
+      const closedPort = await freePort();
+      const page = await pages.open({ api: `http://${HOST}:${closedPort}/api/v1/auth` });
+      const message = "Can't reach the server. Check your connection and try again.";
+
+      await page.goto(`${webUrl}/signup`);
+      await page.getByLabel('Email').fill(uniqueEmail('offline'));
+      const send = page.getByRole('button', { name: 'Send code' });
+      await send.click();
+      expect(await alertText(page, /reach the server/)).toBe(message);
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('alert');
+      // The form is usable again.
+      await send.waitFor();
+      expect(await send.isEnabled()).toBe(true);
+
+      await page.goto(`${webUrl}/signin`);
+      await page.getByLabel('Email').fill('someone@test.example.com');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      expect(await alertText(page, /reach the server/)).toBe(message);
+
+      // The account page offers to try again rather than pretending the visitor is signed out.
+      await page.goto(`${webUrl}/account`);
+      expect(await alertText(page, /reach the server/)).toBe(message);
+      await page.getByRole('button', { name: 'Try again' }).waitFor();
+      expect(page.url()).toBe(`${webUrl}/account`);
+    }),
+    60_000,
+  );
+});

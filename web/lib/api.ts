@@ -1,0 +1,295 @@
+/**
+ * The one module that talks to the auth API: it alone knows the paths, sends the session cookie
+ * (`credentials: 'include'`) and turns every failure into an {@link ApiError} with a message a person can act on.
+ *
+ * The session itself lives only in the API's HttpOnly `auth_token` cookie; nothing is kept in localStorage.
+ * That cookie is SameSite=Lax, so the page and the API must be on the same site (same host name; the port may differ):
+ * a page on http://127.0.0.1:3000 talks to http://127.0.0.1:3001, one on http://localhost:3000 to http://localhost:3001.
+ */
+
+declare global {
+  interface Window {
+    /** Runtime override of the API base URL (tests inject it with an init script). */
+    __API_URL__?: string;
+  }
+}
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+}
+
+export interface Me extends User {
+  createdAt: string;
+}
+
+export interface Session {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+export interface FieldError {
+  /** The field the message is about (`email`, `otp`, `password`, `name`), or '' for the whole request. */
+  field: string;
+  message: string;
+}
+
+/** The API's error codes, plus NETWORK (no answer) and UNKNOWN (an answer this client does not understand). */
+export type ApiErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_CODE'
+  | 'TOO_MANY_ATTEMPTS'
+  | 'CODE_EXPIRED'
+  | 'WEAK_PASSWORD'
+  | 'INVALID_CREDENTIALS'
+  | 'UNAUTHENTICATED'
+  | 'EMAIL_TAKEN'
+  | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
+  | 'FORBIDDEN_ORIGIN'
+  | 'SESSION_NOT_FOUND'
+  | 'NOT_FOUND'
+  | 'NETWORK'
+  | 'UNKNOWN';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly code: ApiErrorCode | (string & {});
+  /** HTTP status; 0 when the server could not be reached. */
+  readonly status: number;
+  readonly attemptsLeft?: number;
+  readonly retryAfterSeconds?: number;
+  /** Per-field messages of a VALIDATION_FAILED answer. */
+  readonly fieldErrors: FieldError[];
+
+  constructor(init: {
+    code: string;
+    message: string;
+    status: number;
+    attemptsLeft?: number;
+    retryAfterSeconds?: number;
+    fieldErrors?: FieldError[];
+  }) {
+    super(init.message);
+    this.code = init.code;
+    this.status = init.status;
+    this.attemptsLeft = init.attemptsLeft;
+    this.retryAfterSeconds = init.retryAfterSeconds;
+    this.fieldErrors = init.fieldErrors ?? [];
+  }
+}
+
+export const NETWORK_MESSAGE = "Can't reach the server. Check your connection and try again.";
+const TIMEOUT_MESSAGE = 'The server took too long to answer. Check your connection and try again.';
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Base URL of the auth API, e.g. `http://127.0.0.1:3001/api/v1/auth` (no trailing slash). */
+export function apiBaseUrl(): string {
+  if (typeof window !== 'undefined' && typeof window.__API_URL__ === 'string' && window.__API_URL__ !== '') {
+    return trimSlash(window.__API_URL__);
+  }
+  const fromBuild = process.env.NEXT_PUBLIC_API_URL;
+  if (fromBuild) return trimSlash(fromBuild);
+  if (typeof window === 'undefined') {
+    throw new Error('The API base URL is computed in the browser; set NEXT_PUBLIC_API_URL to use the client elsewhere.');
+  }
+  const port = process.env.NEXT_PUBLIC_API_PORT || '3001';
+  return `${window.location.protocol}//${window.location.hostname}:${port}/api/v1/auth`;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The message shown to a person for an error answer. `serverMessage` is used where it explains more than we can. */
+export function humanMessage(
+  code: string,
+  details: { serverMessage?: string; attemptsLeft?: number; retryAfterSeconds?: number; fieldErrors?: FieldError[]; status?: number } = {},
+): string {
+  switch (code) {
+    case 'INVALID_CODE':
+      return typeof details.attemptsLeft === 'number'
+        ? `That code is wrong. ${plural(details.attemptsLeft, 'attempt', 'attempts')} left.`
+        : 'That code is wrong.';
+    case 'TOO_MANY_ATTEMPTS':
+      return 'Too many wrong codes. Request a new code.';
+    case 'CODE_EXPIRED':
+      return 'That code has expired. Request a new one.';
+    case 'RATE_LIMITED':
+      return typeof details.retryAfterSeconds === 'number'
+        ? `Too many attempts. Try again in ${details.retryAfterSeconds} s.`
+        : 'Too many attempts. Try again in a moment.';
+    case 'WEAK_PASSWORD':
+      return details.serverMessage || 'That password is too easy to guess. Choose a longer, less common one.';
+    case 'VALIDATION_FAILED': {
+      const fields = details.fieldErrors ?? [];
+      if (fields.length === 0) return details.serverMessage || 'Some fields are not valid. Check them and try again.';
+      return fields.map(summarise).join(' ');
+    }
+    case 'INVALID_CREDENTIALS':
+      return 'Email or password is wrong.';
+    case 'EMAIL_TAKEN':
+      return 'An account with this email already exists. Sign in instead.';
+    case 'UNAUTHENTICATED':
+      return 'You are signed out. Sign in to continue.';
+    case 'UNAVAILABLE':
+      return 'The service is temporarily unavailable. Try again shortly.';
+    case 'FORBIDDEN_ORIGIN':
+      return 'This page is not allowed to talk to the server. Open the app from its usual address.';
+    case 'SESSION_NOT_FOUND':
+      return 'That session has already ended.';
+    case 'NOT_FOUND':
+      return 'That was not found. It may already be gone.';
+    case 'NETWORK':
+      return NETWORK_MESSAGE;
+    default:
+      return details.status && details.status >= 500
+        ? 'Something went wrong on our side. Try again shortly.'
+        : details.serverMessage || 'Something went wrong. Try again.';
+  }
+}
+
+const FIELD_LABELS: Record<string, string> = { email: 'Email', otp: 'Code', password: 'Password', name: 'Name' };
+
+function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const capitalised = t[0]!.toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
+
+function toFieldErrors(raw: unknown): FieldError[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((e): FieldError[] => {
+    if (!e || typeof e !== 'object') return [];
+    const { path, message } = e as { path?: unknown; message?: unknown };
+    const field = Array.isArray(path) ? path.map(String).join('.') : typeof path === 'string' ? path : '';
+    const text = typeof message === 'string' && message.trim() ? message : 'not valid';
+    return [{ field: field in FIELD_LABELS ? field : '', message: sentence(text) }];
+  });
+}
+
+/** "Email: Invalid email address." for the summary, unless the message already names its field. */
+export function summarise(fieldError: FieldError): string {
+  const label = FIELD_LABELS[fieldError.field];
+  if (!label || fieldError.message.toLowerCase().includes(label.toLowerCase())) return fieldError.message;
+  return `${label}: ${fieldError.message}`;
+}
+
+function numberOrUndefined(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
+}
+
+async function toApiError(res: Response): Promise<ApiError> {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = await res.json();
+    if (parsed && typeof parsed === 'object') body = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy's error page, an empty body): fall back on the status.
+  }
+  const code =
+    typeof body.code === 'string' && body.code
+      ? body.code
+      : res.status === 503 || res.status === 502 || res.status === 504
+        ? 'UNAVAILABLE'
+        : res.status === 401
+          ? 'UNAUTHENTICATED'
+          : res.status === 429
+            ? 'RATE_LIMITED'
+            : 'UNKNOWN';
+  const attemptsLeft = numberOrUndefined(body.attemptsLeft);
+  // Retry-After is only readable cross-origin when the API exposes it; the body carries the same number.
+  const retryAfterSeconds = numberOrUndefined(body.retryAfterSeconds) ?? numberOrUndefined(res.headers.get('Retry-After'));
+  const fieldErrors = toFieldErrors(body.errors);
+  const serverMessage = typeof body.message === 'string' ? body.message : undefined;
+  return new ApiError({
+    code,
+    status: res.status,
+    attemptsLeft,
+    retryAfterSeconds,
+    fieldErrors,
+    message: humanMessage(code, { serverMessage, attemptsLeft, retryAfterSeconds, fieldErrors, status: res.status }),
+  });
+}
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  let url: string;
+  try {
+    url = `${apiBaseUrl()}${path}`;
+  } catch {
+    throw new ApiError({ code: 'NETWORK', status: 0, message: NETWORK_MESSAGE });
+  }
+  const init: RequestInit = {
+    method,
+    credentials: 'include',
+    cache: 'no-store',
+    headers: { Accept: 'application/json' },
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  };
+  if (method !== 'GET') {
+    // Every state-changing request is JSON, even when it carries nothing: the API requires the content type.
+    init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    init.body = JSON.stringify(body ?? {});
+  }
+
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    const timedOut = err instanceof DOMException && err.name === 'TimeoutError';
+    throw new ApiError({ code: 'NETWORK', status: 0, message: timedOut ? TIMEOUT_MESSAGE : NETWORK_MESSAGE });
+  }
+
+  if (!res.ok) throw await toApiError(res);
+  if (res.status === 204) return undefined as T;
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new ApiError({ code: 'UNKNOWN', status: res.status, message: 'The server sent an answer this page does not understand. Try again.' });
+  }
+}
+
+const enc = encodeURIComponent;
+
+/** The auth API, one function per endpoint. Every function throws {@link ApiError} on failure. */
+export const api = {
+  /** Starts a signup: the API emails a 6-digit code. */
+  signup: (email: string) => request<{ message: string }>('POST', '/signup', { email }),
+  /** Asks for a new code. The answer is always the same; the API sends at most one code a minute. */
+  resend: (email: string) => request<{ message: string }>('POST', '/resend', { email }),
+  /** Completes the signup with the emailed code and signs the new user in (sets the cookie). */
+  verify: (input: { email: string; otp: string; password: string; name: string }) =>
+    request<{ message: string; user: User }>('POST', '/verify', input),
+  signin: (input: { email: string; password: string }) => request<{ message: string; user: User }>('POST', '/signin', input),
+  me: async () => (await request<{ user: Me }>('GET', '/me')).user,
+  sessions: async () => (await request<{ sessions: Session[] }>('GET', '/sessions')).sessions,
+  revokeSession: (id: string) => request<void>('DELETE', `/sessions/${enc(id)}`),
+  /** Ends this browser's session. */
+  logout: () => request<void>('POST', '/logout', {}),
+  /** Ends every session of the signed-in user, this one included. */
+  logoutAll: () => request<void>('POST', '/logout-all', {}),
+};
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof ApiError;
+}
+
+/** Any thrown value as an ApiError (a bug in a page still shows a message, not a blank screen). */
+export function asApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  return new ApiError({ code: 'UNKNOWN', status: 0, message: 'Something went wrong. Try again.' });
+}
