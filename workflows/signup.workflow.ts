@@ -107,8 +107,9 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
   });
 
   async function verify(v: VerifyInput): Promise<VerifyResult> {
-    // One verification at a time: attempt counting and consumption must not interleave.
-    await condition(() => !busy);
+    // One verification at a time: attempt counting and consumption must not interleave. The SDK
+    // may unblock several waiting handlers in one activation, so each re-checks before it enters.
+    while (busy) await condition(() => !busy);
     busy = true;
     try {
       // A code is single-use. The same code again is a client retrying after a timeout: tell it the
