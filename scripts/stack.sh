@@ -222,6 +222,14 @@ wait_external() {
   say "$svc" "external $what answers"
 }
 
+# wait_for_external <svc> <VAR> <default port> <label> <probe>: a service the user pointed us at
+# through VAR (its first host:port): provision nothing, only wait until it answers.
+wait_for_external() {
+  local svc="$1" var="$2" port="$3" label="$4" probe="$5" h p value="${!2}"
+  read -r h p < <(cfd_url_hostport "${value%%,*}" "$port") || fail "$svc" "cannot parse $var"
+  wait_external "$svc" "$label at $h:$p" "$probe" "$h" "$p"
+}
+
 # ----------------------------------------------------------------------------------- apt packages
 
 as_root() {
@@ -285,9 +293,7 @@ pg_set_listen_addresses() {
 up_postgres() {
   local svc=postgres log="$LOGS/postgres.log"
   if ((EXTERNAL_POSTGRES)); then
-    local h p
-    read -r h p < <(cfd_url_hostport "$DATABASE_URL" 5432) || fail "$svc" "cannot parse DATABASE_URL"
-    wait_external "$svc" "PostgreSQL at $h:$p" cfd_probe_postgres "$h" "$p"
+    wait_for_external "$svc" DATABASE_URL 5432 PostgreSQL cfd_probe_postgres
     return 0
   fi
   have pg_lsclusters || fail "$svc" "pg_lsclusters not found (Debian's postgresql-common); install postgresql or set DATABASE_URL"
@@ -385,9 +391,7 @@ down_postgres() {
 up_redis() {
   local svc=redis log="$LOGS/redis.log"
   if ((EXTERNAL_REDIS)); then
-    local h p
-    read -r h p < <(cfd_url_hostport "$REDIS_URL" 6379) || fail "$svc" "cannot parse REDIS_URL"
-    wait_external "$svc" "Redis at $h:$p" cfd_probe_redis "$h" "$p"
+    wait_for_external "$svc" REDIS_URL 6379 Redis cfd_probe_redis
     return 0
   fi
   local pid
@@ -486,9 +490,7 @@ ensure_topics() {
 up_kafka() {
   local svc=kafka log="$LOGS/kafka.log"
   if ((EXTERNAL_KAFKA)); then
-    local h p
-    read -r h p < <(cfd_url_hostport "${KAFKA_BROKERS%%,*}" 9092) || fail "$svc" "cannot parse KAFKA_BROKERS"
-    wait_external "$svc" "Kafka at $h:$p" cfd_probe_kafka "$h" "$p"
+    wait_for_external "$svc" KAFKA_BROKERS 9092 Kafka cfd_probe_kafka
     say "$svc" "external Kafka: not creating topics (run: npx tsx scripts/ensure-topics.ts)"
     return 0
   fi
@@ -563,9 +565,7 @@ temporal_flags() {
 up_temporal() {
   local svc=temporal log="$LOGS/temporal.log"
   if ((EXTERNAL_TEMPORAL)); then
-    local h p
-    read -r h p < <(cfd_url_hostport "$TEMPORAL_ADDRESS" 7233) || fail "$svc" "cannot parse TEMPORAL_ADDRESS"
-    wait_external "$svc" "Temporal at $h:$p" cfd_probe_tcp "$h" "$p"
+    wait_for_external "$svc" TEMPORAL_ADDRESS 7233 Temporal cfd_probe_tcp
     return 0
   fi
   temporal_ensure_bin
@@ -607,9 +607,7 @@ maildev_ready() {
 up_maildev() {
   local svc=maildev log="$LOGS/maildev.log"
   if ((EXTERNAL_SMTP)); then
-    local h p
-    read -r h p < <(cfd_url_hostport "$SMTP_URL" 25) || fail "$svc" "cannot parse SMTP_URL"
-    wait_external "$svc" "SMTP at $h:$p" cfd_probe_smtp "$h" "$p"
+    wait_for_external "$svc" SMTP_URL 25 SMTP cfd_probe_smtp
     return 0
   fi
   local pid
