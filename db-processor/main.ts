@@ -51,7 +51,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   await consumer.run({
     partitionsConsumedConcurrently: 6,
     eachMessage: async ({ message, partition }) => {
-      const outcome = await handle(message, handlers, orm, logger);
+      const { outcome, route } = await handle(message, handlers, orm, logger);
       const meta = { partition, offset: message.offset };
       if (outcome.kind === 'dead-letter') {
         logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
@@ -66,9 +66,8 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
       } else if (outcome.kind === 'drop') {
         logger.info({ ...meta, reason: outcome.reason }, 'request dropped');
       }
-      const envelope = readEnvelope(message);
-      if (outcome.kind === 'reply' || (outcome.kind === 'dead-letter' && envelope)) {
-        if (!envelope) return;
+      // Even a dead-lettered request gets an answer when it says where to send one.
+      if (route && outcome.kind !== 'drop') {
         const body = outcome.kind === 'reply'
           ? outcome.ok
             ? { ok: true, result: outcome.result }
@@ -76,7 +75,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
           : { ok: false, error: { code: 'INVALID_REQUEST', message: outcome.reason } };
         await producer.send({
           topic: TOPICS.dbReplies,
-          messages: [{ key: envelope.replyTo, value: JSON.stringify({ v: MESSAGE_VERSION, correlationId: envelope.correlationId, replyTo: envelope.replyTo, ...body }) }],
+          messages: [{ key: route.replyTo, value: JSON.stringify({ v: MESSAGE_VERSION, ...route, ...body }) }],
         });
       }
     },
@@ -103,29 +102,29 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   };
 }
 
-/** The routing part of a request, when it has one, so even a rejected request gets an answer. */
-function readEnvelope(message: KafkaMessage): { correlationId: string; replyTo: string } | undefined {
-  if (!message.value || message.value.length > MAX_MESSAGE_BYTES) return undefined;
-  try {
-    const raw = JSON.parse(message.value.toString('utf8'));
-    if (typeof raw?.correlationId === 'string' && typeof raw?.replyTo === 'string' && raw.replyTo.length <= 200) {
-      return { correlationId: raw.correlationId, replyTo: raw.replyTo };
-    }
-  } catch {
-    // not JSON: no one to answer
-  }
-  return undefined;
+type Route = { correlationId: string; replyTo: string };
+
+/** The routing part of a request, when it has one. */
+function routeOf(raw: unknown): Route | undefined {
+  const r = raw as { correlationId?: unknown; replyTo?: unknown } | null;
+  return typeof r?.correlationId === 'string' && typeof r?.replyTo === 'string' && r.replyTo.length <= 200
+    ? { correlationId: r.correlationId, replyTo: r.replyTo }
+    : undefined;
 }
 
-async function handle(message: KafkaMessage, handlers: Handlers, orm: MikroORM, logger: Logger): Promise<Outcome> {
-  if (!message.value || message.value.length === 0) return { kind: 'dead-letter', reason: 'empty' };
-  if (message.value.length > MAX_MESSAGE_BYTES) return { kind: 'dead-letter', reason: 'too_large' };
+async function handle(message: KafkaMessage, handlers: Handlers, orm: MikroORM, logger: Logger): Promise<{ outcome: Outcome; route?: Route }> {
+  if (!message.value || message.value.length === 0) return { outcome: { kind: 'dead-letter', reason: 'empty' } };
+  if (message.value.length > MAX_MESSAGE_BYTES) return { outcome: { kind: 'dead-letter', reason: 'too_large' } };
   let raw: unknown;
   try {
     raw = JSON.parse(message.value.toString('utf8'));
   } catch {
-    return { kind: 'dead-letter', reason: 'not_json' };
+    return { outcome: { kind: 'dead-letter', reason: 'not_json' } };
   }
+  return { outcome: await processRequest(raw, handlers, orm, logger), route: routeOf(raw) };
+}
+
+async function processRequest(raw: unknown, handlers: Handlers, orm: MikroORM, logger: Logger): Promise<Outcome> {
   const envelope = RequestEnvelope.safeParse(raw);
   if (!envelope.success) {
     const v = (raw as { v?: unknown } | null)?.v;

@@ -1,8 +1,7 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-export const BUNDLE_PATH = path.resolve(__dirname, '../../.data/test/workflow-bundle.js');
+import { BUNDLE_PATH } from './env';
 
 /** Bundles the workflows once per test run; every test worker loads this file. */
 export default async function globalSetup(): Promise<void> {
