@@ -61,7 +61,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     logger,
     sessions,
     signup: createSignupUseCases({ temporal, taskQueue: opts.taskQueue ?? taskQueue(config, TASK_QUEUE), config, keys, limits, issueSession }),
-    signin: createSigninUseCases({ requester, config, keys, limits, sessions, issueSession, dummyHash }),
+    signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, dummyHash }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

@@ -1,6 +1,5 @@
 import bcrypt from 'bcrypt';
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../../common/config';
 import { emailHash, SealContext, unseal, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
 import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
@@ -11,7 +10,6 @@ import type { IssuedSession, SessionIssuer } from './issue-session';
 
 export interface SigninDeps {
   requester: KafkaRequester;
-  config: Config;
   keys: Keys;
   limits: RateLimits;
   sessions: SessionStore;
@@ -25,7 +23,7 @@ export async function makeDummyHash(cost: number): Promise<string> {
 }
 
 export function createSigninUseCases(deps: SigninDeps) {
-  const { requester, config, keys, limits, sessions, issueSession, dummyHash } = deps;
+  const { requester, keys, limits, sessions, issueSession, dummyHash } = deps;
 
   return {
     async signin(input: { email: string; password: string }, ctx: RequestContext) {
