@@ -44,7 +44,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(requestContext(logger));
   app.use(helmet());
-  app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], maxAge: 600 }));
+  app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 600 }));
   app.use(csrfGuard(config.WEB_ORIGINS));
   app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
   app.use(requireObjectBody);

@@ -59,6 +59,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     expect(allowed.status).toBe(202);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(sys.config.WEB_ORIGINS[0]);
     expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(allowed.headers.get('access-control-expose-headers')).toMatch(/retry-after/i);
   });
 
   it("helmet's headers are set", async () => {
