@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { AuthCard } from '@/components/AuthCard';
-import { Field } from '@/components/Field';
+import { EmailField } from '@/components/EmailField';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
 import { PasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
@@ -60,21 +60,7 @@ export function SigninForm() {
       <form onSubmit={onSubmit} noValidate aria-busy={busy}>
         <FormAlert alert={alert} />
         {!alert ? <StatusMessage message={reason} /> : null}
-        <Field
-          id="email"
-          name="email"
-          label="Email"
-          type="email"
-          autoComplete="email"
-          inputMode="email"
-          autoCapitalize="none"
-          spellCheck={false}
-          required
-          autoFocus
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          error={fields.email}
-        />
+        <EmailField value={email} onChange={setEmail} error={fields.email} />
         <PasswordField
           id="password"
           name="password"

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { AuthCard } from '@/components/AuthCard';
-import { Field } from '@/components/Field';
+import { EmailField } from '@/components/EmailField';
 import { FormAlert } from '@/components/FormAlert';
 import { SubmitButton } from '@/components/Button';
 import { api } from '@/lib/api';
@@ -48,21 +48,7 @@ export function SignupForm() {
     >
       <form onSubmit={onSubmit} noValidate aria-busy={busy} aria-describedby={alert ? 'form-error' : undefined}>
         <FormAlert alert={alert} />
-        <Field
-          id="email"
-          name="email"
-          label="Email"
-          type="email"
-          autoComplete="email"
-          inputMode="email"
-          autoCapitalize="none"
-          spellCheck={false}
-          required
-          autoFocus
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          error={fields.email}
-        />
+        <EmailField value={email} onChange={setEmail} error={fields.email} />
         <SubmitButton busy={busy} busyLabel="Sending code…" className="btn-block" disabled={retryIn > 0}>
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Send code'}
         </SubmitButton>
