@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Config } from '../../common/config';
 import { AppError } from '../../common/errors';
 import * as S from '../schemas';
+import { MAX_BYTES, tooLongForBcrypt } from '../security/password-policy';
 import type { SessionStore } from '../sessions/session.store';
 import { verifySessionToken, type TokenConfig } from '../sessions/token';
 import type { IssuedSession } from '../use-cases/issue-session';
@@ -90,8 +91,8 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 200: { description: 'Signed in; auth_token cookie set', schema: S.UserResponse }, 400: invalid, 401: err('INVALID_CREDENTIALS'), 403: forbidden, 413: tooLarge, 429: limited, 503: down },
       handler: async (req, res) => {
         const body = S.SigninBody.parse(req.body);
-        if (Buffer.byteLength(body.password, 'utf8') > 72) {
-          throw new AppError('VALIDATION_FAILED', 'The password is longer than 72 bytes.', { errors: [{ path: 'password', message: 'at most 72 bytes' }] });
+        if (tooLongForBcrypt(body.password)) {
+          throw new AppError('VALIDATION_FAILED', `The password is longer than ${MAX_BYTES} bytes.`, { errors: [{ path: 'password', message: `at most ${MAX_BYTES} bytes` }] });
         }
         const { user, session } = await signin.signin(body, res.locals.ctx);
         setSession(res, session);
