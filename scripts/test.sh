@@ -8,6 +8,7 @@ cd "$ROOT"
 set -e
 cfd_ensure_deps
 bash scripts/stack.sh up
+bash scripts/lib/ensure-test-server.sh
 npx tsx scripts/migrate.ts
 if [[ -f web/package.json ]]; then
   bash scripts/lib/ensure-chromium.sh

@@ -1,56 +1,32 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import type Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { createCodeActivities } from '../../activities/code.activities';
 import { createEmailActivities } from '../../activities/email.activities';
-import { deriveKeys, seal, SealContext } from '../../common/crypto';
+import { codeDigest, deriveKeys, seal, SealContext } from '../../common/crypto';
 import { Failure } from '../../common/failures';
 
-/** Just enough of Redis for these two modules. */
-class FakeRedis {
-  store = new Map<string, string>();
-  async get(k: string) {
-    return this.store.get(k) ?? null;
-  }
-  async set(k: string, v: string) {
-    this.store.set(k, v);
-    return 'OK';
-  }
-  async exists(k: string) {
-    return this.store.has(k) ? 1 : 0;
-  }
-  async del(k: string) {
-    return this.store.delete(k) ? 1 : 0;
-  }
-  async eval(script: string, _n: number, k1: string, k2OrArg: string, ...args: string[]) {
-    if (script.includes("'NX'")) {
-      if (this.store.has(k2OrArg)) return 0;
-      this.store.set(k2OrArg, args[1]);
-      this.store.set(k1, args[0]);
-      return 1;
-    }
-    if (this.store.get(k1) === k2OrArg) {
-      this.store.delete(k1);
-      return 1;
-    }
-    return 0;
-  }
-}
-
 const keys = deriveKeys({ HMAC_KEY: 'k'.repeat(40), SEALING_KEY: 's'.repeat(40) });
-const signupId = 'signup-test';
-const emailSealed = seal(keys, 'ada@example.com', SealContext.email(signupId));
+// Real Redis (the Lua scripts are what is under test); the SMTP transport is a recording stub.
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+let signupId = '';
+let emailSealed = '';
 
 function setup(sendMail: (m: any) => Promise<unknown>) {
-  const redis = new FakeRedis();
   const sent: any[] = [];
   const transport = { sendMail: async (m: any) => { await sendMail(m); sent.push(m); } };
-  const deps = { redis: redis as unknown as Redis, keys, mailer: { transport: transport as any, from: 'x@y.z' } };
-  return { redis, sent, code: createCodeActivities(deps), email: createEmailActivities(deps) };
+  const deps = { redis, keys, mailer: { transport: transport as any, from: 'x@y.z' } };
+  return { sent, code: createCodeActivities(deps), email: createEmailActivities(deps) };
 }
 
-describe('email activities', () => {
+describe('code and mail activities on real Redis', () => {
   const env = new MockActivityEnvironment();
+  beforeEach(() => {
+    signupId = `signup-test-${randomUUID()}`;
+    emailSealed = seal(keys, 'ada@example.com', SealContext.email(signupId));
+  });
+  afterAll(() => redis.disconnect());
 
   it('mails the issued code in text and HTML with its expiry, and never twice for one code', async () => {
     const t = setup(async () => undefined);
@@ -88,10 +64,46 @@ describe('email activities', () => {
     await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
     await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
     const code = /\b(\d{6})\b/.exec(t.sent[0].text)![1];
-    const { codeDigest } = await import('../../common/crypto');
     const wrong = codeDigest(keys, signupId, code === '000000' ? '000001' : '000000');
     expect(await env.run(t.code.consumeCode, { signupId, digest: wrong })).toBe('mismatch');
     expect(await env.run(t.code.consumeCode, { signupId, digest: codeDigest(keys, signupId, code) })).toBe('ok');
     expect(await env.run(t.code.consumeCode, { signupId, digest: codeDigest(keys, signupId, code) })).toBe('missing');
+  });
+
+  it('consuming is idempotent per consumer (update id): the same update again is told ok, another one missing', async () => {
+    const t = setup(async () => undefined);
+    await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
+    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
+    const digest = codeDigest(keys, signupId, /\b(\d{6})\b/.exec(t.sent[0].text)![1]);
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('ok');
+    // A worker that crashed after consuming runs the same update's local activity again.
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('ok');
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-2' })).toBe('missing');
+  });
+
+  it('two racing consumers of the right code: exactly one gets it', async () => {
+    const t = setup(async () => undefined);
+    await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
+    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
+    const digest = codeDigest(keys, signupId, /\b(\d{6})\b/.exec(t.sent[0].text)![1]);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => env.run(t.code.consumeCode, { signupId, digest, consumer: `u-${i}` })));
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+  });
+
+  it('a retry while an earlier attempt is still sending does not send a second copy', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const t = setup(() => (++calls === 1 ? gate : Promise.resolve()));
+    await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
+    const first = env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 20 && !(await redis.exists(`otp-sent:${signupId}:1:sending`)); i++) await new Promise((r) => setTimeout(r, 10));
+    const retry = await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 }).catch((e) => e);
+    expect(retry).toMatchObject({ type: Failure.sendInProgress, nonRetryable: false });
+    release();
+    await first;
+    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
+    expect(t.sent).toHaveLength(1);
   });
 });
