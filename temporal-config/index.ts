@@ -28,13 +28,18 @@ export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' }>
   { name: SignupStatusKey.name, type: 'Keyword' },
 ];
 
-/** Flags for the local dev server; scripts/stack.sh prints them with `tsx temporal-config/dev-server-flags.ts`. */
-export function devServerFlags(opts: { dbFile: string; port: number; uiPort: number; namespace: string }): string[] {
+/**
+ * Flags for the dev server. scripts/stack.sh prints them with `tsx temporal-config/dev-server-flags.ts`;
+ * scripts/compose-temporal.ts writes them into docker-compose.yml (with `ip` 0.0.0.0, the container's
+ * interfaces, published on 127.0.0.1 by compose).
+ */
+export function devServerFlags(opts: { dbFile: string; port: number; uiPort: number; namespace: string; ip?: string }): string[] {
+  const ip = opts.ip ?? '127.0.0.1';
   return [
-    '--ip', '127.0.0.1',
+    '--ip', ip,
     '--port', String(opts.port),
     '--ui-port', String(opts.uiPort),
-    '--ui-ip', '127.0.0.1',
+    '--ui-ip', ip,
     '--db-filename', opts.dbFile,
     '--namespace', opts.namespace,
     '--log-level', 'warn',
