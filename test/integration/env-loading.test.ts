@@ -1,14 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, symlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
+
+const tempDirs: string[] = [];
+afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const ROOT = path.resolve(__dirname, '../..');
 
 /** A checkout that shares everything with this one but its own .env (env.sh takes ROOT from its path). */
 function checkoutWithEnv(envExample: boolean): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cfd-checkout-'));
+  tempDirs.push(dir);
   for (const name of readdirSync(ROOT)) {
     if (name === '.env' || name === '.data' || name === '.git') continue;
     symlinkSync(path.join(ROOT, name), path.join(dir, name));
@@ -81,7 +85,9 @@ describe('.env.example copied to .env (the scripts and the processes read it the
   });
 
   it('refuses a Node tarball whose integrity is not the pinned one', () => {
-    const dest = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfd-node-')), 'node');
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'cfd-node-'));
+    tempDirs.push(scratch);
+    const dest = path.join(scratch, 'node');
     const res = spawnSync('bash', ['-c', `. scripts/lib/node.sh; CFD_NODE_INTEGRITY=sha512-bm90IHRoZSBwaW5uZWQgb25l; cfd_node_fetch "$0"`, dest], {
       cwd: ROOT,
       env: cleanEnv(),

@@ -1,11 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_KEYS } from '../../common/config';
 import { TOPICS } from '../../common/kafka/topics';
 import { COMPOSE_FILE, temporalCommand, withGeneratedBlock } from '../../scripts/compose-temporal';
 import { SEARCH_ATTRIBUTES } from '../../temporal-config';
+
+const tempDirs: string[] = [];
+afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -29,6 +32,7 @@ interface Service {
 /** `docker-compose config` of a copy of the compose file, in a directory with the given files. */
 function composeConfig(profile: 'dev' | 'prod', withSecrets: boolean) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cfd-compose-'));
+  tempDirs.push(dir);
   copyFileSync(COMPOSE_FILE, path.join(dir, 'docker-compose.yml'));
   if (withSecrets) execFileSync('bash', [path.join(ROOT, 'scripts/make-prod-secrets.sh'), path.join(dir, 'secrets')]);
   // A clean environment: only what compose needs, so no variable of the caller fills a gap.

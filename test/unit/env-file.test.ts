@@ -1,13 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
 import { dotenvAdditions, parseDotenv } from '../../common/env-file';
 
+const tempDirs: string[] = [];
+afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 const ROOT = path.resolve(__dirname, '../..');
 
 function tempEnvFile(text: string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'cfd-env-')), '.env');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cfd-env-'));
+  tempDirs.push(dir);
+  const file = path.join(dir, '.env');
   writeFileSync(file, text);
   return file;
 }
