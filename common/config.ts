@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { applyDotenv } from './env-file';
 
 const DEV_SECRETS = {
   JWT_SECRET: 'dev-only-jwt-secret-change-me-0123456789abcdef',
@@ -103,8 +104,15 @@ export class ConfigError extends Error {
 /**
  * Parses the environment once. Secrets have development defaults only outside production; in
  * production they are required, at least 32 characters, and must not be the development values.
+ * Called without an argument it reads process.env after adding the checkout's `.env` to it
+ * (common/env-file.js, the loader scripts/lib/env.sh uses too), so every entry point (api, worker,
+ * db-processor, the CLIs in scripts/) sees the same settings as the shell scripts.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env?: NodeJS.ProcessEnv): Config {
+  if (env === undefined) {
+    applyDotenv();
+    env = process.env;
+  }
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);

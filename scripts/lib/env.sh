@@ -2,9 +2,10 @@
 # Sourced, never executed: `. scripts/lib/env.sh`. Safe under `set -euo pipefail`; changes no
 # shell options.
 #
-# Sets ROOT (the repo root, from this file's path) and CFD_CACHE (built binaries, Maven jars),
-# loads $ROOT/.env (the environment wins over it; lines are parsed, not executed) and exports a
-# default for every setting the stack and the services share (ports, URLs, TEMPORAL_NAMESPACE).
+# Sets ROOT (the repo root, from this file's path), puts Node 24 first on PATH (scripts/lib/node.sh),
+# sets CFD_CACHE (built binaries, Maven jars), loads $ROOT/.env with common/env-file.js (dotenv
+# semantics; the environment wins; an empty value means unset) and exports a default for every
+# setting the stack and the services share (ports, URLs, TEMPORAL_NAMESPACE).
 #
 # Before applying defaults it records which connection settings the user chose, as EXTERNAL_*=1|0:
 #   DATABASE_URL  -> EXTERNAL_POSTGRES    REDIS_URL        -> EXTERNAL_REDIS
@@ -42,26 +43,27 @@ cfd_env_default() {
   if [[ -z "${!1:-}" ]]; then cfd_env_set "$1" "$2"; else export "${1?}"; fi
 }
 
-# KEY=VALUE lines; '#' comments, optional `export `, optional surrounding quotes.
+# Node 24 first on PATH (scripts/lib/node.sh): the .env parser below and every command after it
+# run on it.
+# shellcheck source=scripts/lib/node.sh
+. "$ROOT/scripts/lib/node.sh"
+cfd_use_node || { echo "[env     ] cannot provide Node ${CFD_NODE_VERSION}; see scripts/lib/node.sh" >&2; exit 1; }
+
+# .env is parsed by the project's one loader (common/env-file.js, dotenv semantics: inline
+# `# comments`, quotes), the same code the TypeScript processes use. It prints the pairs the file
+# adds (not already in the environment, not empty) NUL-separated, so nothing is evaluated here.
 cfd_load_dotenv() {
-  local file="$1" line key val
+  local file="$1" key val pairs
   [[ -f "$file" ]] || return 0
-  while IFS= read -r line || [[ -n "$line" ]]; do
-    line="${line%$'\r'}"
-    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
-    line="${line#"${line%%[![:space:]]*}"}"
-    line="${line#export }"
-    [[ "$line" =~ ^([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=(.*)$ ]] || continue
-    key="${BASH_REMATCH[1]}"
-    val="${BASH_REMATCH[2]}"
-    val="${val#"${val%%[![:space:]]*}"}"
-    val="${val%"${val##*[![:space:]]}"}"
-    if [[ "$val" =~ ^\"(.*)\"$ || "$val" =~ ^\'(.*)\'$ ]]; then
-      val="${BASH_REMATCH[1]}"
-    fi
-    # The environment wins over .env; .env values count as the user's choice.
-    if [[ -z "${!key+x}" ]]; then cfd_env_set "$key" "$val"; fi
-  done <"$file"
+  pairs="$(mktemp)"
+  if ! node "$ROOT/common/env-file.js" --nul "$file" >"$pairs"; then
+    rm -f "$pairs"; echo "[env     ] could not read $file" >&2; exit 1
+  fi
+  # .env values count as the user's choice (see EXTERNAL_* below).
+  while IFS= read -r -d '' key && IFS= read -r -d '' val; do
+    cfd_env_set "$key" "$val"
+  done <"$pairs"
+  rm -f "$pairs"
 }
 cfd_load_dotenv "$ROOT/.env"
 

@@ -40,18 +40,29 @@ describe('docker-compose.yml (validated statically: no Docker engine here)', () 
   });
 
   it('every service has a healthcheck, and the app waits for healthy dependencies', () => {
+    // One-shot jobs (waited on with service_completed_successfully) are the only exemption, and
+    // exactly these three are one-shot: a long-running service cannot slip into the list.
+    const oneShot = new Set<string>();
+    for (const svc of Object.values(services)) {
+      for (const [dep, d] of Object.entries((svc.depends_on ?? {}) as Record<string, { condition: string }>)) {
+        if (d.condition === 'service_completed_successfully') oneShot.add(dep);
+      }
+    }
+    expect([...oneShot].sort()).toEqual(['migrate', 'migrate-prod', 'temporal-data-init']);
     for (const [name, svc] of Object.entries(services)) {
-      if (name === 'migrate') continue;
+      if (oneShot.has(name)) continue;
       expect({ name, healthcheck: Boolean(svc.healthcheck) }).toEqual({ name, healthcheck: true });
     }
-    for (const app of ['api', 'worker', 'db-processor']) {
-      const deps = services[app].depends_on as Record<string, { condition: string }>;
-      for (const dep of ['postgres', 'redis', 'kafka', 'temporal']) expect(deps[dep]?.condition).toBe('service_healthy');
+    for (const [suffix, postgres] of [['', 'postgres'], ['-prod', 'postgres-prod']]) {
+      for (const app of ['api', 'worker', 'db-processor'].map((a) => a + suffix)) {
+        const deps = services[app].depends_on as Record<string, { condition: string }>;
+        for (const dep of [postgres, 'redis', 'kafka', 'temporal']) expect({ app, dep, condition: deps[dep]?.condition }).toEqual({ app, dep, condition: 'service_healthy' });
+      }
     }
   });
 
   it('wires the app with the same variable names the config module reads', () => {
-    for (const app of ['api', 'worker', 'db-processor']) {
+    for (const app of ['api', 'worker', 'db-processor', 'api-prod', 'worker-prod', 'db-processor-prod']) {
       const env = Object.keys(services[app].environment ?? {});
       expect(env.length).toBeGreaterThan(0);
       expect(env.filter((k) => !CONFIG_KEYS.includes(k))).toEqual([]);

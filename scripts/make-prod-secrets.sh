@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Writes the secrets of `docker compose --profile prod` (random, from openssl), once:
+#   secrets/app.env       JWT_SECRET, HMAC_KEY, SEALING_KEY, TEMPORAL_PAYLOAD_KEYS, DATABASE_URL
+#                         (app role), SMTP_URL
+#   secrets/postgres.env  POSTGRES_PASSWORD (superuser, administration only), CFD_APP_DB_PASSWORD
+# Mode 600, ignored by git and by the Docker build context. Refuses to overwrite existing files:
+# the database keeps the passwords of its first start, and changing HMAC_KEY or SEALING_KEY makes
+# existing sessions, codes and sealed values unreadable (add a TEMPORAL_PAYLOAD_KEYS entry
+# in front to rotate it; keep the old one while histories use it). Edit SMTP_URL for a real mail server.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+dir="${1:-secrets}"
+for f in "$dir/app.env" "$dir/postgres.env"; do
+  if [[ -e "$f" ]]; then echo "$f exists; not overwriting (delete it to regenerate)" >&2; exit 1; fi
+done
+mkdir -p "$dir"
+umask 077
+rand() { openssl rand -base64 48 | tr -d '\n/+=' | cut -c1-"${1:-48}"; }
+db_pw="$(rand 40)"
+cat >"$dir/postgres.env" <<ENV
+POSTGRES_PASSWORD=$(rand 40)
+CFD_APP_DB_PASSWORD=$db_pw
+ENV
+cat >"$dir/app.env" <<ENV
+JWT_SECRET=$(rand)
+HMAC_KEY=$(rand)
+SEALING_KEY=$(rand)
+TEMPORAL_PAYLOAD_KEYS=k1:$(rand)
+DATABASE_URL=postgres://cfd_auth:$db_pw@postgres-prod:5432/cfd_auth
+SMTP_URL=smtp://maildev:1025
+ENV
+echo "wrote $dir/app.env and $dir/postgres.env (mode 600)"
