@@ -34,6 +34,7 @@ COPY db-processor ./db-processor
 COPY entities ./entities
 COPY common ./common
 COPY temporal-config ./temporal-config
+COPY codec-server ./codec-server
 COPY scripts/migrate.ts scripts/ensure-topics.ts scripts/signup-cli.ts ./scripts/
 RUN npx tsc -p tsconfig.build.json
 

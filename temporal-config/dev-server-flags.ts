@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { devServerFlags } from './index';
+import { devServerFlags } from './dev-server';
 
 // Printed one per line for scripts/stack.sh, so the shell and the code share one list of flags.
 // scripts/stack.sh passes TEMPORAL_DB_FILE: a path derived from this file's location would point
@@ -9,5 +9,6 @@ const flags = devServerFlags({
   port: Number(process.env.TEMPORAL_PORT ?? 7233),
   uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
   namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+  codecEndpoint: `http://127.0.0.1:${process.env.CODEC_SERVER_PORT || 8234}`,
 });
 process.stdout.write(flags.join('\n') + '\n');

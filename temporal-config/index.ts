@@ -40,22 +40,3 @@ export const PATCHES = {
   /** Release v3: per-code attempts, one mail budget, cancellable sender, ids-only results. */
   signupV3: 'signup-v3-lifecycle',
 } as const;
-
-/** Flags for the local dev server; scripts/stack.sh prints them with `tsx temporal-config/dev-server-flags.ts`. */
-export function devServerFlags(opts: { dbFile: string; port: number; uiPort: number; namespace: string }): string[] {
-  return [
-    '--ip', '127.0.0.1',
-    '--port', String(opts.port),
-    '--ui-port', String(opts.uiPort),
-    '--ui-ip', '127.0.0.1',
-    '--db-filename', opts.dbFile,
-    '--namespace', opts.namespace,
-    '--log-level', 'warn',
-    ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
-    // WAL + synchronous=normal: survives a killed server (not an OS crash), and signal-with-start
-    // p50 fell from ~6.5 to ~3.5 ms; eager activities skip a matching round trip per activity.
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
-  ];
-}
