@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../common/logger';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { createApp } from './app';
+import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
@@ -61,7 +62,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     logger,
     sessions,
     signup: createSignupUseCases({ temporal, taskQueue: opts.taskQueue ?? taskQueue(config, TASK_QUEUE), config, keys, limits, issueSession }),
-    signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, dummyHash }),
+    signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, devices: createDeviceCookies(config), dummyHash }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

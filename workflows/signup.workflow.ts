@@ -102,7 +102,8 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
       if (!v || typeof v !== 'object') throw new Error('verify input must be an object');
       if (typeof v.codeDigest !== 'string' || !/^[0-9a-f]{64}$/.test(v.codeDigest)) throw new Error('codeDigest malformed');
       if (typeof v.name !== 'string' || v.name.length < 1 || v.name.length > 100) throw new Error('name malformed');
-      if (typeof v.passwordSealed !== 'string' || !v.passwordSealed.startsWith('v1.')) throw new Error('passwordSealed malformed');
+      // v2 values name their sealing key; v1 values (before key ids) still arrive from older APIs.
+      if (typeof v.passwordSealed !== 'string' || !/^v[12]\./.test(v.passwordSealed)) throw new Error('passwordSealed malformed');
     },
   });
 
