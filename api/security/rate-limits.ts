@@ -138,7 +138,8 @@ export class RateLimits {
   /**
    * Consumes one point from each (limiter, key) at once. When any refuses, the points the others
    * took are given back (a refused attempt should not drain budgets it never used) and the
-   * longest wait is the Retry-After.
+   * longest wait is the Retry-After. The refused increments stay: a block or a reset rewrites the
+   * counter, and giving back an increment it already erased would open extra attempts.
    */
   private async consumeAll(items: [RateLimiterRedis, string][], scope: string): Promise<RateLimiterRes[]> {
     const results = await Promise.allSettled(items.map(([limiter, key]) => limiter.consume(key)));
@@ -180,11 +181,8 @@ export class RateLimits {
    */
   async consumeVerifyEmailAttempt(emailKey: string): Promise<{ remaining: number }> {
     if (!this.enabled) return { remaining: this.config.RATE_VERIFY_PER_EMAIL_DAY };
-    try {
-      return { remaining: (await this.verifyEmail.consume(emailKey)).remainingPoints };
-    } catch (err) {
-      translate(err, 'verify-email');
-    }
+    const [res] = await this.consumeAll([[this.verifyEmail, emailKey]], 'verify-email');
+    return { remaining: res.remainingPoints };
   }
 
   /** Gives back the attempt taken by consumeVerifyEmailAttempt (the code was right, or it was never checked). */
@@ -196,7 +194,7 @@ export class RateLimits {
   /** Per-source verify limiter (RATE_VERIFY_PER_IP_15MIN per IPv4 address or IPv6 /64): call before the code check. */
   async consumeVerifySource(ip: string): Promise<void> {
     if (!this.enabled) return;
-    await this.verifyIp.consume(sourceKey(ip)).catch((err) => translate(err, 'verify'));
+    await this.consumeAll([[this.verifyIp, sourceKey(ip)]], 'verify');
   }
 
   /** Gives back the point taken by consumeVerifySource. */
