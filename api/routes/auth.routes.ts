@@ -102,6 +102,8 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         const body = S.VerifyBody.parse(req.body);
         const { user, session } = await signup.verify(body, res.locals.ctx);
         setSession(res, session);
+        // The device that verified the signup is the owner's: trusted from its first sign-in on.
+        setDevice(res, signin.deviceCookieFor(body.email));
         res.status(201).json({ message: 'Your email is verified and your account is ready.', user: { id: user.id, email: user.email, name: user.name } });
       },
     },

@@ -66,6 +66,11 @@ export function createSigninUseCases(deps: SigninDeps) {
       return { user, session, deviceCookie: devices.issue(eh) };
     },
 
+    /** A device cookie for an account that just proved itself another way (a verified signup). */
+    deviceCookieFor(email: string): string {
+      return devices.issue(emailHash(keys, email));
+    },
+
     async logout(auth: { uid: string; sid: string } | undefined, ctx: RequestContext) {
       if (!auth) return;
       await sessions.revoke(auth.uid, auth.sid);

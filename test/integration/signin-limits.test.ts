@@ -2,6 +2,7 @@ import bcrypt from 'bcrypt';
 import { createAccount } from '../support/accounts';
 import { uniqueIp } from '../support/env';
 import { ApiClient, type HttpResponse } from '../support/http';
+import { waitForCode } from '../support/maildev';
 import { startSystem, type System } from '../support/system';
 
 /** The device cookie a sign-in answer set, as a `name=value` pair for a Cookie header. */
@@ -96,6 +97,19 @@ describe('sign-in limits hold under parallel attack and never lock the owner out
     expect(owner.body.user.id).toBe(acct.user.id);
     // ... and from another address too: the cookie, not the address, is what is trusted.
     expect((await from(sys, uniqueIp(), { cookie: device }).post('/signin', { email: acct.email, password: acct.password })).status).toBe(200);
+  });
+
+  it('the device that verified the signup is trusted from the start', async () => {
+    const email = `verified.${Date.now()}.${Math.random().toString(36).slice(2, 8)}@test.example.com`;
+    const password = 'a sturdy test passphrase';
+    const c = from(sys, uniqueIp());
+    expect((await c.post('/signup', { email })).status).toBe(202);
+    const verified = await c.post('/verify', { email, otp: await waitForCode(email), password, name: 'Verified Owner' });
+    expect(verified.status).toBe(201);
+    const device = deviceCookieOf(verified);
+    await burst(Array.from({ length: PER_EMAIL + 2 }, () => from(sys, uniqueIp())), email);
+    expect((await from(sys, uniqueIp()).post('/signin', { email, password })).status).toBe(429);
+    expect((await from(sys, uniqueIp(), { cookie: device }).post('/signin', { email, password })).status).toBe(200);
   });
 
   it('a device cookie counts only for its own account, cannot be forged, and has a small budget of its own', async () => {
