@@ -46,11 +46,21 @@ export function signSessionToken(cfg: TokenConfig, claims: TokenClaims, expiresI
   });
 }
 
-/** The key a token names: its `kid` from the ring; a token without `kid` (issued before ids) only the current key. */
+/**
+ * The key a token names: its `kid` from the ring; a token without `kid` (issued before ids) only
+ * the current key. Reads the header segment alone: this runs on every `/me`.
+ */
 function keyFor(cfg: TokenConfig, token: string): KeyObject | undefined {
-  const decoded = jwt.decode(token, { complete: true });
-  if (!decoded || typeof decoded !== 'object') return undefined;
-  const kid = decoded.header.kid;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!header || typeof header !== 'object') return undefined;
+  const kid = (header as { kid?: unknown }).kid;
   if (kid === undefined) return cfg.key;
   return typeof kid === 'string' ? cfg.keys.byId.get(kid) : undefined;
 }
