@@ -42,8 +42,8 @@ const NOOP_RESERVATION: SigninReservation = { succeeded: async () => undefined, 
  * source) with a back-off that doubles each time the limit is passed, per email per day (NIST
  * 800-63B 5.2.2: at most 100 consecutive failures) and per source per day (spraying). Sign-in
  * from a device with a valid device cookie for the account: only that device's own budget, so
- * failures from elsewhere never lock the owner out (OWASP device cookies). A source is an IPv4
- * address or an IPv6 /64.
+ * failures from elsewhere never lock the owner out (OWASP device cookies); once that budget is
+ * spent the device counts as untrusted. A source is an IPv4 address or an IPv6 /64.
  */
 export class RateLimits {
   private readonly signinEmailIp: RateLimiterRedis;
@@ -65,7 +65,7 @@ export class RateLimits {
     this.signinIp = make('signin-ip', config.RATE_SIGNIN_FAIL_PER_IP_DAY, DAY);
     // Counts how many times the (email, source) limit was passed: the exponent of the back-off.
     this.signinBackoff = make('signin-backoff', 1_000_000, DAY);
-    this.signinDevice = make('signin-device', config.RATE_SIGNIN_FAIL_PER_DEVICE, 15 * MINUTE);
+    this.signinDevice = make('signin-device', config.RATE_SIGNIN_FAIL_PER_DEVICE, DAY);
     this.codeIp = make('code-ip', config.RATE_SIGNUP_PER_IP_HOUR, HOUR);
     this.codeEmail = make('code-email', config.RATE_SIGNUP_PER_EMAIL_HOUR, HOUR);
     this.verifyIp = make('verify-ip', config.RATE_VERIFY_PER_IP_15MIN, 15 * MINUTE);
@@ -84,7 +84,15 @@ export class RateLimits {
    */
   async reserveSignin(emailKey: string, ip: string, deviceId?: string): Promise<SigninReservation> {
     if (!this.enabled) return NOOP_RESERVATION;
-    if (deviceId !== undefined) return this.reserveSigninOnDevice(deviceLimitKey(deviceId));
+    if (deviceId !== undefined) {
+      // A device over its own budget is treated as any untrusted client (OWASP): its attempts then
+      // draw on the per-email budget, so a stolen device cookie adds at most this budget a day.
+      const onDevice = await this.reserveSigninOnDevice(deviceLimitKey(deviceId)).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'RATE_LIMITED') return undefined;
+        throw err;
+      });
+      if (onDevice) return onDevice;
+    }
     const source = sourceKey(ip);
     const pairKey = `${emailKey}:${source}`;
     const taken = await this.consumeAll(

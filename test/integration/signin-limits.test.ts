@@ -112,7 +112,7 @@ describe('sign-in limits hold under parallel attack and never lock the owner out
     expect((await from(sys, uniqueIp(), { cookie: device }).post('/signin', { email, password })).status).toBe(200);
   });
 
-  it('a device cookie counts only for its own account, cannot be forged, and has a small budget of its own', async () => {
+  it('a device cookie counts only for its own account and cannot be forged', async () => {
     const victim = await createAccount(sys.apiUrl, 'victim');
     const attacker = await createAccount(sys.apiUrl, 'attacker');
     const mine = deviceCookieOf(await from(sys, uniqueIp()).post('/signin', { email: attacker.email, password: attacker.password }));
@@ -127,12 +127,26 @@ describe('sign-in limits hold under parallel attack and never lock the owner out
     const forged = `${name}=${[parts[0], parts[1], 'A'.repeat(22), parts[3]].join('.')}`;
     expect((await from(sys, uniqueIp(), { cookie: forged }).post('/signin', { email: victim.email, password: 'guess' })).status).toBe(429);
     expect(compare).not.toHaveBeenCalled();
+  });
 
-    // On its own account, a device gets RATE_SIGNIN_FAIL_PER_DEVICE (3) failures, then 429.
+  it('a device has a small budget of its own; past it, it is an untrusted client again', async () => {
+    const acct = await createAccount(sys.apiUrl, 'device-budget');
+    const device = deviceCookieOf(await from(sys, uniqueIp()).post('/signin', { email: acct.email, password: acct.password }));
+    // The per-email budget is spent by someone else: only the device's own budget (3) is left.
+    await burst(Array.from({ length: PER_EMAIL + 2 }, () => from(sys, uniqueIp())), acct.email);
     compare.mockClear();
-    const answers = await Promise.all(Array.from({ length: 10 }, () => from(sys, uniqueIp(), { cookie: mine }).post('/signin', { email: attacker.email, password: 'wrong wrong wrong' })));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => from(sys, uniqueIp(), { cookie: device }).post('/signin', { email: acct.email, password: 'wrong wrong wrong' })));
     expect(compare.mock.calls.length).toBeLessThanOrEqual(3);
     expectOnlyLimitedOrWrong(answers, 3);
+    expect((await from(sys, uniqueIp(), { cookie: device }).post('/signin', { email: acct.email, password: acct.password })).status).toBe(429);
+  });
+
+  it('an owner who mistyped on their device past its budget still signs in there, as an untrusted client', async () => {
+    const acct = await createAccount(sys.apiUrl, 'typos');
+    const ip = uniqueIp();
+    const device = deviceCookieOf(await from(sys, ip).post('/signin', { email: acct.email, password: acct.password }));
+    for (let i = 0; i < 3; i++) expect((await from(sys, uniqueIp(), { cookie: device }).post('/signin', { email: acct.email, password: 'typo typo typo' })).status).toBe(401);
+    expect((await from(sys, uniqueIp(), { cookie: device }).post('/signin', { email: acct.email, password: acct.password })).status).toBe(200);
   });
 
   it('IPv6 addresses of one /64 share a limit; another /64 has its own', async () => {
