@@ -1,7 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Failure } from '../common/failures';
 import { SealContext, unseal, type Keys } from '../common/crypto';
-import type { PublicUser } from '../common/kafka/messages';
 import { RemoteError, type KafkaRequester } from '../common/kafka/request-reply';
 
 export function createUserActivities(deps: { requester: KafkaRequester; keys: Keys }) {
@@ -15,16 +14,21 @@ export function createUserActivities(deps: { requester: KafkaRequester; keys: Ke
       return exists;
     },
 
-    /** Idempotent per signup run: a retry returns the user the first attempt created. */
-    async createUser(input: { signupId: string; signupRef: string; emailSealed: string; name: string; passwordSealed: string }): Promise<PublicUser> {
+    /**
+     * Idempotent per signup run: a retry returns the user the first attempt created. Returns ids
+     * only, so no email or name enters Temporal history. `name` is what release v2 sent.
+     */
+    async createUser(input: { signupId: string; signupRef: string; emailSealed: string; nameSealed?: string; name?: string; passwordSealed: string }): Promise<{ id: string; createdAt: string }> {
       const email = emailOf(input.signupId, input.emailSealed);
+      const name = input.nameSealed !== undefined ? unseal(keys, input.nameSealed, SealContext.name(input.signupId)) : input.name;
+      if (!name) throw ApplicationFailure.create({ type: Failure.invalidRequest, message: 'no name given', nonRetryable: true });
       try {
         const { user } = await requester.request(
           'user.create',
-          { signupRef: input.signupRef, email, name: input.name, passwordSealed: input.passwordSealed },
+          { signupRef: input.signupRef, email, name, passwordSealed: input.passwordSealed },
           { key: email },
         );
-        return user;
+        return { id: user.id, createdAt: user.createdAt };
       } catch (err) {
         if (err instanceof RemoteError && err.code === Failure.emailTaken) {
           throw ApplicationFailure.create({ type: Failure.emailTaken, message: 'email already registered', nonRetryable: true });

@@ -10,6 +10,7 @@ import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
+import { dataConverter } from '../temporal-config/payload-codec';
 import { createApp } from './app';
 import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
@@ -50,7 +51,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
   const [dummyHash] = await Promise.all([makeDummyHash(config.BCRYPT_COST), requester.start()]);
   const connection = Connection.lazy(connectionOptions(config));
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
 
   const idleMs = config.SESSION_IDLE_TTL_S * 1000;
   // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.

@@ -52,6 +52,8 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   TEMPORAL_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   VERIFY_TIMEOUT_MS: z.coerce.number().int().positive().default(10000),
+  TEMPORAL_PAYLOAD_KEYS: z.string().optional(),
+  CODEC_SERVER_PORT: port(8234),
 
   SMTP_URL: z.string().url().default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().default('CFD Broker <no-reply@cfd-broker.local>'),
@@ -75,6 +77,8 @@ const schema = z.object({
   MAX_CODE_ATTEMPTS: z.coerce.number().int().positive().default(5),
   LOCKOUT_S: seconds(15 * 60),
   EMAIL_RETRY_BUDGET_S: seconds(6 * 3600),
+  EMAIL_RETRY_MAX_ATTEMPTS: z.coerce.number().int().positive().default(60),
+  MAIL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(16),
 
   RATE_SIGNIN_FAIL_PER_EMAIL_IP: z.coerce.number().int().positive().default(5),
   RATE_SIGNIN_FAIL_PER_EMAIL_DAY: z.coerce.number().int().positive().default(100),

@@ -89,6 +89,11 @@ export function signupWorkflowId(keys: Keys, normalisedEmail: string): string {
   return SIGNUP_WORKFLOW_ID_PREFIX + emailHash(keys, normalisedEmail);
 }
 
+/** Keyed handle of a request source (IP or IPv6 /64), for per-source counting inside workflows. */
+export function sourceHash(keys: Keys, source: string): string {
+  return hmacHex(keys.emailId, `source:${source}`).slice(0, 32);
+}
+
 /** Keyed digest of a submitted code, bound to its signup, so the code itself never leaves the API. */
 export function codeDigest(keys: Keys, signupId: string, code: string): string {
   return hmacHex(keys.code, `${signupId}:${code}`);
@@ -174,6 +179,7 @@ export function unseal(keys: Keys, sealed: string, context: string): string {
 /** Contexts (AAD) of the sealed values this project passes around. */
 export const SealContext = {
   email: (signupId: string) => `email:${signupId}`,
+  name: (signupId: string) => `name:${signupId}`,
   passwordHash: (normalisedEmail: string) => `password-hash:${normalisedEmail}`,
   pendingCode: (signupId: string, seq: number) => `code:${signupId}:${seq}`,
 } as const;

@@ -1,70 +1,153 @@
 /**
- * Records real signup workflow histories (against the running stack) into test/histories/, for
- * the replay tests. Run after a deliberate, versioned change to the workflow:
- *   npm run histories:record
+ * Records real signup workflow histories (against the running stack) for a new workflow release:
+ *   npm run histories:record -- v4
+ * Writes test/histories/v4/*.json and its manifest (the workflow sources' hash). A kept release is
+ * never re-recorded: the replay test replays every kept release against the current code.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { deriveKeys, signupWorkflowId } from '../common/crypto';
-import { BUNDLE_PATH, sleep, uniqueEmail } from '../test/support/env';
+import { PATCHES } from '../temporal-config';
+import { withDb } from '../test/support/db';
+import { BUNDLE_PATH, sleep, uniqueEmail, uniqueIp } from '../test/support/env';
 import { ApiClient } from '../test/support/http';
 import { waitForCode } from '../test/support/maildev';
 import { startSystem, type System } from '../test/support/system';
+import { startTcpProxy } from '../test/support/tcp-proxy';
+import { HISTORIES_DIR, workflowSourceHash, type ReleaseManifest } from './lib/workflow-release';
 
-const OUT = path.resolve(__dirname, '../test/histories');
 const PASSWORD = 'recorded history passphrase';
+const wrongCodeFor = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
-async function save(sys: System, name: string, email: string) {
-  const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
-  await handle.result();
-  const json = historyToJSON(await handle.fetchHistory());
-  writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(JSON.parse(json), null, 1) + '\n');
-  process.stdout.write(`recorded ${name}\n`);
-}
-
-async function main() {
+async function main(release: string | undefined) {
+  if (!release || !/^v\d+$/.test(release)) throw new Error('usage: npm run histories:record -- v<N> (the new release)');
+  const out = path.join(HISTORIES_DIR, release);
+  if (existsSync(out)) throw new Error(`${path.relative(process.cwd(), out)} exists: kept releases are never re-recorded`);
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index') });
   mkdirSync(path.dirname(BUNDLE_PATH), { recursive: true });
   writeFileSync(BUNDLE_PATH, code);
-  mkdirSync(OUT, { recursive: true });
-  const sys = await startSystem({ env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '4', CODE_TTL_S: '60' } });
+
+  const smtpPort = Number(new URL(process.env.SMTP_URL ?? 'smtp://127.0.0.1:1025').port || 1025);
+  const smtp = await startTcpProxy(smtpPort);
+  const sys = await startSystem({
+    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '6', CODE_TTL_S: '60', EMAIL_RETRY_BUDGET_S: '4', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+  });
   const api = new ApiClient(sys.apiUrl);
+  const recorded: Record<string, string> = {};
+  const pending: Promise<void>[] = [];
+  /** Waits for the signup to end, checks it ended as the scenario says, and writes its history. */
+  const save = (name: string, email: string, expected: string) => {
+    pending.push(
+      (async () => {
+        const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
+        const outcome = await handle.result();
+        if (outcome.status !== expected) throw new Error(`scenario ${name} ended ${outcome.status}, not ${expected}`);
+        const json = historyToJSON(await handle.fetchHistory());
+        mkdirSync(out, { recursive: true });
+        writeFileSync(path.join(out, `${name}.json`), JSON.stringify(JSON.parse(json), null, 1) + '\n');
+        recorded[name] = expected;
+        process.stdout.write(`recorded ${release}/${name}\n`);
+      })(),
+    );
+  };
+  const verify = (email: string, otp: string, client = api) => client.post('/verify', { email, otp, password: PASSWORD, name: 'Recorded' });
   try {
     const happy = uniqueEmail('history-happy');
     await api.post('/signup', { email: happy });
-    await api.post('/verify', { email: happy, otp: await waitForCode(happy), password: PASSWORD, name: 'Happy' });
-    await save(sys, 'happy', happy);
+    await verify(happy, await waitForCode(happy));
+    save('happy', happy, 'completed');
 
     const wrong = uniqueEmail('history-wrong');
     await api.post('/signup', { email: wrong });
     const wrongCode = await waitForCode(wrong);
-    await api.post('/verify', { email: wrong, otp: String((Number(wrongCode) + 1) % 1e6).padStart(6, '0'), password: PASSWORD, name: 'Wrong' });
-    await api.post('/verify', { email: wrong, otp: wrongCode, password: PASSWORD, name: 'Wrong' });
-    await save(sys, 'wrong-code', wrong);
+    await verify(wrong, wrongCodeFor(wrongCode));
+    await verify(wrong, wrongCode);
+    save('wrong-code', wrong, 'completed');
+
+    const exhausted = uniqueEmail('history-exhausted');
+    await api.post('/signup', { email: exhausted });
+    const exhaustedCode = await waitForCode(exhausted);
+    const guesser = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    for (let i = 0; i < 6; i++) await verify(exhausted, wrongCodeFor(exhaustedCode), guesser);
+    await verify(exhausted, exhaustedCode, new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }));
+    save('attempts-exhausted', exhausted, 'completed');
 
     const resend = uniqueEmail('history-resend');
     await api.post('/signup', { email: resend });
     await waitForCode(resend);
     await sleep(1200);
     await api.post('/resend', { email: resend });
-    await api.post('/verify', { email: resend, otp: await waitForCode(resend, 2), password: PASSWORD, name: 'Resend' });
-    await save(sys, 'resend', resend);
+    await verify(resend, await waitForCode(resend, 2));
+    save('resend', resend, 'completed');
+
+    const refused = uniqueEmail('history-resend-refused');
+    await api.post('/signup', { email: refused });
+    await api.post('/resend', { email: refused });
+    await verify(refused, await waitForCode(refused));
+    save('resend-refused', refused, 'completed');
+
+    const concurrent = uniqueEmail('history-concurrent');
+    await api.post('/signup', { email: concurrent });
+    const concurrentCode = await waitForCode(concurrent);
+    await Promise.all([verify(concurrent, concurrentCode), verify(concurrent, concurrentCode, new ApiClient(sys.apiUrl))]);
+    save('concurrent-verifies', concurrent, 'completed');
+
+    const taken = uniqueEmail('history-taken');
+    await api.post('/signup', { email: taken });
+    const takenCode = await waitForCode(taken);
+    await withDb(sys.config.DATABASE_URL, (sql) =>
+      sql(`insert into users (id, email, name, password_hash, email_verified_at, signup_ref, created_at, updated_at)
+           values (gen_random_uuid(), ?, 'Other', 'x', now(), 'elsewhere', now(), now())`, [taken]),
+    );
+    await verify(taken, takenCode);
+    save('email-taken', taken, 'existing_account');
 
     const expired = uniqueEmail('history-expired');
     await api.post('/signup', { email: expired });
     await waitForCode(expired);
-    await save(sys, 'expired', expired);
+    save('expired', expired, 'expired');
 
     await api.post('/signup', { email: happy });
-    await save(sys, 'existing-account', happy);
+    save('existing-account', happy, 'existing_account');
+
+    await Promise.all(pending.splice(0));
+
+    // The mail server refuses every connection until the signup's mail budget (4 s) is spent.
+    smtp.setMode('refuse');
+    const budget = uniqueEmail('history-mail-budget');
+    await api.post('/signup', { email: budget });
+    save('mail-budget-spent', budget, 'mail_failed');
+    await Promise.all(pending.splice(0));
+
+    // The worker stops while the mail is failing; a new worker takes the signup over.
+    const restart = uniqueEmail('history-worker-restart');
+    await api.post('/signup', { email: restart });
+    await sleep(1500);
+    await sys.stopWorker();
+    smtp.setMode('forward');
+    await sys.startWorker();
+    await verify(restart, await waitForCode(restart));
+    save('worker-restart-mid-send', restart, 'completed');
+    await Promise.all(pending.splice(0));
+
+    const manifest: ReleaseManifest = {
+      release,
+      patch: Object.values(PATCHES).at(-1),
+      sourceHash: workflowSourceHash(),
+      recordedAt: new Date().toISOString(),
+      scenarios: Object.keys(recorded).sort(),
+      outcomes: recorded,
+    };
+    writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   } finally {
     await sys.close();
+    await smtp.close();
   }
 }
 
-main().catch((err) => {
+main(process.argv[2]).catch((err) => {
   process.stderr.write(`recording failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

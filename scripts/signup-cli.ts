@@ -8,13 +8,14 @@ import { loadConfig } from '../common/config';
 import { deriveKeys, normaliseEmail, signupWorkflowId } from '../common/crypto';
 import { SignupStatusKey } from '../temporal-config';
 import { connectionOptions } from '../temporal-config/connection';
+import { dataConverter } from '../temporal-config/payload-codec';
 import { stateQuery } from '../workflows/signup.contract';
 
 async function main(argv: string[]) {
   const [command, arg] = argv;
   const config = loadConfig();
   const connection = await Connection.connect(connectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
   const ui = (id: string, runId?: string) =>
     `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(id)}${runId ? `/${runId}` : ''}`;
   try {

@@ -587,6 +587,7 @@ up_temporal() {
   if cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"; then
     [[ -n "$pid" ]] || pid="$(adopt_pid temporal start-dev "$TEMPORAL_PORT")"
     if [[ -n "$pid" ]]; then say "$svc" "already running (pid $pid)"; else say "$svc" "a Temporal server already serves namespace $TEMPORAL_NAMESPACE on 127.0.0.1:$TEMPORAL_PORT; using it"; fi
+    temporal_ensure_search_attributes
     return 0
   fi
   if [[ -z "$pid" ]]; then
@@ -604,6 +605,25 @@ up_temporal() {
   fi
   wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" \
     cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
+  temporal_ensure_search_attributes
+}
+
+# A dev server started by an older checkout lacks search attributes added since: register every
+# one temporal-config/ lists (start-dev registers them only when it creates its database).
+temporal_ensure_search_attributes() {
+  local out flags=() i have
+  out="$(temporal_flags)" || exit 1
+  mapfile -t flags <<<"$out"
+  have="$("$TEMPORAL_BIN" operator search-attribute list --address "127.0.0.1:$TEMPORAL_PORT" --namespace "$TEMPORAL_NAMESPACE" 2>/dev/null || true)"
+  for ((i = 0; i < ${#flags[@]}; i++)); do
+    [[ "${flags[$i]}" == --search-attribute ]] || continue
+    local spec="${flags[$((i + 1))]}"
+    grep -qw -- "${spec%%=*}" <<<"$have" && continue
+    "$TEMPORAL_BIN" operator search-attribute create --address "127.0.0.1:$TEMPORAL_PORT" --namespace "$TEMPORAL_NAMESPACE" \
+      --name "${spec%%=*}" --type "${spec#*=}" >>"$LOGS/temporal.log" 2>&1 ||
+      fail temporal "could not register the search attribute ${spec%%=*}" "$LOGS/temporal.log"
+    say temporal "registered search attribute ${spec%%=*}"
+  done
 }
 
 down_temporal() {

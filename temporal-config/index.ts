@@ -18,15 +18,28 @@ export const SIGNUP_STATUSES = [
   'locked',
   'expired',
   'failed',
+  'mail_failed',
 ] as const;
 export type SignupStatus = (typeof SIGNUP_STATUSES)[number];
 
 export const SignupStatusKey = defineSearchAttributeKey('SignupStatus', SearchAttributeType.KEYWORD);
+/** When the signup entered its current SignupStatus: "stuck" means long in one state, not old. */
+export const SignupStatusSinceKey = defineSearchAttributeKey('SignupStatusSince', SearchAttributeType.DATETIME);
 
 /** Every custom search attribute, as `temporal server start-dev --search-attribute` wants them. */
-export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' }> = [
+export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' | 'Datetime' }> = [
   { name: SignupStatusKey.name, type: 'Keyword' },
+  { name: SignupStatusSinceKey.name, type: 'Datetime' },
 ];
+
+/**
+ * Patch ids of released workflow changes (Temporal patching). A history without a patch's marker
+ * was started by an earlier release and runs that release's frozen code.
+ */
+export const PATCHES = {
+  /** Release v3: per-code attempts, one mail budget, cancellable sender, ids-only results. */
+  signupV3: 'signup-v3-lifecycle',
+} as const;
 
 /** Flags for the local dev server; scripts/stack.sh prints them with `tsx temporal-config/dev-server-flags.ts`. */
 export function devServerFlags(opts: { dbFile: string; port: number; uiPort: number; namespace: string }): string[] {

@@ -1,25 +1,28 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   allHandlersFinished,
   condition,
+  currentUpdateInfo,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { PublicUser } from '../common/kafka/messages';
 import { Failure } from '../common/failures';
-import { SignupStatusKey, type SignupStatus } from '../temporal-config';
+import { PATCHES, SignupStatusKey, SignupStatusSinceKey, type SignupStatus } from '../temporal-config';
+import { signupWorkflowV2 } from './releases/signup-v2.workflow';
 import {
   requestCodeSignal,
   stateQuery,
   verifyUpdate,
+  type CreatedUser,
   type SignupInput,
   type SignupOutcome,
   type VerifyInput,
@@ -27,28 +30,49 @@ import {
 } from './signup.contract';
 
 const HOUR_MS = 3_600_000;
+/** When an input of an older API carries no attempt budget for mail. */
+const DEFAULT_EMAIL_MAX_ATTEMPTS = 60;
 
-// Short calls run as local activities: no activity task round trip through the server, one marker
-// event instead of three, which roughly halves what each signup costs the Temporal server.
-// Redis answers in milliseconds: retry fast and briefly.
-const redisActs = proxyLocalActivities<Pick<Activities, 'issueCode' | 'consumeCode' | 'discardCode'>>({
+// A verify update waits on these: their whole budget (4 s) fits inside the API's verify deadline
+// (VERIFY_TIMEOUT_MS, 10 s), so a Redis outage answers 503 instead of timing out.
+const verifyActs = proxyLocalActivities<Pick<Activities, 'consumeCode'>>({
+  startToCloseTimeout: '2 seconds',
+  scheduleToCloseTimeout: '4 seconds',
+  retry: { initialInterval: '100 ms', backoffCoefficient: 2, maximumInterval: '1 second' },
+});
+// Issuing a code is off the request path: keep trying through a short Redis outage.
+const issueActs = proxyLocalActivities<Pick<Activities, 'issueCode'>>({
   startToCloseTimeout: '5 seconds',
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 20 },
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 });
-
-// The DB processor sits behind Kafka and may be restarting: keep trying for a while.
-const dbRetry: RetryPolicy = { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.emailTaken, Failure.invalidRequest] };
-const dbCheck = proxyLocalActivities<Pick<Activities, 'isEmailRegistered'>>({
-  startToCloseTimeout: '10 seconds',
+// A regular activity, so a signup waiting on the database shows as pending with its last failure.
+// One attempt lasts at most one Kafka request deadline (5 s); the DB processor may be restarting.
+const dbCheck = proxyActivities<Pick<Activities, 'isEmailRegistered'>>({
+  startToCloseTimeout: '5 seconds',
   scheduleToCloseTimeout: '1 hour',
-  retry: dbRetry,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.invalidRequest] },
 });
-// Creating the user stays a regular activity: while it waits on the DB processor it shows in the UI.
 const dbActs = proxyActivities<Pick<Activities, 'createUser'>>({
   startToCloseTimeout: '15 seconds',
   scheduleToCloseTimeout: '1 hour',
-  retry: dbRetry,
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.emailTaken, Failure.invalidRequest] },
 });
+
+/** Mail activities bounded by what is left of the signup's one mail budget. */
+function mailActs(remainingMs: number, remainingAttempts: number) {
+  return proxyActivities<Pick<Activities, 'sendCodeEmail' | 'sendExistingAccountNotice'>>({
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: Math.max(1000, remainingMs),
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: Math.max(1, remainingAttempts),
+      nonRetryableErrorTypes: [Failure.smtpPermanent, Failure.codeGone],
+    },
+  });
+}
 
 function failureType(err: unknown): string | undefined {
   let e: unknown = err;
@@ -59,41 +83,73 @@ function failureType(err: unknown): string | undefined {
   return undefined;
 }
 
+/** SMTP attempts a failed mail activity made (reported by the activity; 1 when unknown). */
+function attemptsOf(err: unknown): number {
+  let e: unknown = err;
+  while (e) {
+    if (e instanceof ApplicationFailure) {
+      const n = Number((e.details ?? [])[0]);
+      return Number.isInteger(n) && n > 0 ? n : 1;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return 1;
+}
+
 /**
- * One signup per normalised email (the workflow id is a keyed hash of it). Checks the email, mails
- * a code, then waits for a `verify` update, honouring resend requests, until the window closes.
+ * One signup per normalised email (the workflow id is a keyed hash of it). Signups started by an
+ * earlier release run that release's frozen code; see README, "Releasing a workflow change".
  */
 export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome> {
+  if (!patched(PATCHES.signupV3)) return signupWorkflowV2(input);
+  return signupV3(input);
+}
+
+/**
+ * Release v3. Checks the email, issues a code and mails it (or, for a registered email, mails a
+ * notice and keeps an unmailed code, so every answer matches a new email's), then answers `verify`
+ * updates and resend requests until the window closes.
+ */
+async function signupV3(input: SignupInput): Promise<SignupOutcome> {
   const { limits: L, emailSealed } = input;
   const signupId = workflowInfo().workflowId;
   const signupRef = `${signupId}/${workflowInfo().runId}`;
-
-  // SMTP may be down for hours: retry with backoff within a budget; 5xx refusals are final.
-  const emailActs = proxyActivities<Pick<Activities, 'sendCodeEmail' | 'sendExistingAccountNotice'>>({
-    startToCloseTimeout: '30 seconds',
-    scheduleToCloseTimeout: L.emailBudgetMs,
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [Failure.smtpPermanent, Failure.codeGone] },
-  });
+  const emailMaxAttempts = L.emailMaxAttempts ?? DEFAULT_EMAIL_MAX_ATTEMPTS;
 
   let status: SignupStatus = 'checking';
   const setStatus = (next: SignupStatus) => {
     status = next;
-    upsertSearchAttributes([{ key: SignupStatusKey, value: next }]);
+    upsertSearchAttributes([
+      { key: SignupStatusKey, value: next },
+      { key: SignupStatusSinceKey, value: new Date(Date.now()) },
+    ]);
   };
 
   const deadline = Date.now() + L.windowMs;
-  let attempts = 0;
+  let registered = false;
   let seq = 0;
   let codeIssuedAt = 0;
   const issuedAt: number[] = [];
   let resendRequested = false;
-  let lockedUntil = 0;
   let busy = false;
-  let user: PublicUser | undefined;
+  let user: CreatedUser | undefined;
   let acceptedDigest: string | undefined;
   let ended: SignupOutcome | undefined;
+  /** Wrong codes per `${seq}:${source}`: someone else's guesses never use up the owner's tries. */
+  const wrong = new Map<string, number>();
+  let wrongTotal = 0;
+  /** Results by update id: a retried update gets the first answer and consumes nothing. */
+  const answered = new Map<string, VerifyResult>();
 
-  setHandler(stateQuery, () => ({ status, attempts, codesIssued: seq }));
+  // The sender runs beside the main loop in a scope of its own, so the end of the signup stops it.
+  let sender: CancellationScope | undefined;
+  let sending = false;
+  let mailFailure: SignupOutcome | undefined;
+  let mailDeadline = 0;
+  let mailAttempts = 0;
+  let noticeSent = false;
+
+  setHandler(stateQuery, () => ({ status, attempts: wrongTotal, codesIssued: seq }));
   setHandler(requestCodeSignal, () => {
     resendRequested = true;
   });
@@ -101,58 +157,72 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
     validator: (v: VerifyInput) => {
       if (!v || typeof v !== 'object') throw new Error('verify input must be an object');
       if (typeof v.codeDigest !== 'string' || !/^[0-9a-f]{64}$/.test(v.codeDigest)) throw new Error('codeDigest malformed');
-      if (typeof v.name !== 'string' || v.name.length < 1 || v.name.length > 100) throw new Error('name malformed');
-      // v2 values name their sealing key; v1 values (before key ids) still arrive from older APIs.
-      if (typeof v.passwordSealed !== 'string' || !/^v[12]\./.test(v.passwordSealed)) throw new Error('passwordSealed malformed');
+      if (typeof v.nameSealed !== 'string' || v.nameSealed.length < 10 || v.nameSealed.length > 1024) throw new Error('nameSealed malformed');
+      if (typeof v.passwordSealed !== 'string' || v.passwordSealed.length < 10 || v.passwordSealed.length > 1024) throw new Error('passwordSealed malformed');
+      if (v.source !== undefined && (typeof v.source !== 'string' || !/^[0-9a-f]{1,64}$/.test(v.source))) throw new Error('source malformed');
     },
   });
 
   async function verify(v: VerifyInput): Promise<VerifyResult> {
-    // One verification at a time: attempt counting and consumption must not interleave. The SDK
-    // may unblock several waiting handlers in one activation, so each re-checks before it enters.
+    const updateId = currentUpdateInfo()?.id;
+    // One verification at a time: counting and consumption must not interleave. The SDK may
+    // unblock several waiting handlers in one activation, so each re-checks before it enters.
     while (busy) await condition(() => !busy);
     busy = true;
     try {
-      // A code is single-use. The same code again is a client retrying after a timeout: tell it the
-      // account exists (never a second session: a replayed code must not skip the password).
-      if (user) {
-        return acceptedDigest === v.codeDigest
-          ? { ok: false, code: 'ALREADY_VERIFIED' }
-          : { ok: false, code: 'INVALID_CODE', attemptsLeft: Math.max(0, L.maxAttempts - attempts) };
-      }
-      if (ended) return { ok: false, code: ended.status === 'locked' ? 'TOO_MANY_ATTEMPTS' : 'CODE_EXPIRED' };
-      if (lockedUntil || attempts >= L.maxAttempts) return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
-      if (seq === 0 || Date.now() >= codeIssuedAt + L.codeTtlMs) return { ok: false, code: 'CODE_EXPIRED' };
-
-      const result = await redisActs.consumeCode({ signupId, digest: v.codeDigest });
-      if (result === 'missing') return { ok: false, code: 'CODE_EXPIRED' };
-      if (result === 'mismatch') {
-        attempts += 1;
-        if (attempts < L.maxAttempts) return { ok: false, code: 'INVALID_CODE', attemptsLeft: L.maxAttempts - attempts };
-        lockedUntil = Date.now() + L.lockoutMs;
-        setStatus('locked');
-        await redisActs.discardCode({ signupId });
-        log.warn('signup locked after too many wrong codes', { attempts });
-        return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
-      }
-
-      acceptedDigest = v.codeDigest;
-      setStatus('creating_user');
-      try {
-        user = await dbActs.createUser({ signupId, signupRef, emailSealed, name: v.name, passwordSealed: v.passwordSealed });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        const taken = failureType(err) === Failure.emailTaken;
-        ended = { status: taken ? 'existing_account' : 'failed', reason: taken ? 'email_taken' : 'create_user_failed' };
-        setStatus(ended.status);
-        return { ok: false, code: taken ? 'EMAIL_TAKEN' : 'UNAVAILABLE' };
-      }
-      ended = { status: 'completed' };
-      setStatus('completed');
-      return { ok: true, user };
+      const earlier = updateId ? answered.get(updateId) : undefined;
+      if (earlier) return earlier;
+      const result = await verifyOnce(v, updateId ?? '');
+      // UNAVAILABLE is our fault and changed nothing: a retry must try again, not get it back.
+      if (updateId && !(!result.ok && result.code === 'UNAVAILABLE')) answered.set(updateId, result);
+      return result;
     } finally {
       busy = false;
     }
+  }
+
+  async function verifyOnce(v: VerifyInput, updateId: string): Promise<VerifyResult> {
+    const key = `${seq}:${v.source ?? '-'}`;
+    const left = () => Math.max(0, L.maxAttempts - (wrong.get(key) ?? 0));
+    // A code is single-use. The same code again is a client retrying after a timeout: tell it the
+    // account exists (never a second session: a replayed code must not skip the password).
+    if (user) {
+      return acceptedDigest === v.codeDigest ? { ok: false, code: 'ALREADY_VERIFIED' } : { ok: false, code: 'INVALID_CODE', attemptsLeft: left() };
+    }
+    if (ended) return { ok: false, code: 'CODE_EXPIRED' };
+    if (seq === 0 || Date.now() >= codeIssuedAt + L.codeTtlMs) return { ok: false, code: 'CODE_EXPIRED' };
+    if (left() === 0) return { ok: false, code: 'TOO_MANY_ATTEMPTS' };
+
+    let outcome: Awaited<ReturnType<Activities['consumeCode']>>;
+    try {
+      outcome = await verifyActs.consumeCode({ signupId, digest: v.codeDigest, consumer: updateId });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('code check failed; the attempt does not count', { failure: failureType(err) ?? (err as Error).name });
+      return { ok: false, code: 'UNAVAILABLE' };
+    }
+    if (outcome === 'missing') return { ok: false, code: 'CODE_EXPIRED' };
+    if (outcome === 'mismatch') {
+      wrong.set(key, (wrong.get(key) ?? 0) + 1);
+      wrongTotal += 1;
+      return left() > 0 ? { ok: false, code: 'INVALID_CODE', attemptsLeft: left() } : { ok: false, code: 'TOO_MANY_ATTEMPTS' };
+    }
+
+    acceptedDigest = v.codeDigest;
+    setStatus('creating_user');
+    try {
+      const created = await dbActs.createUser({ signupId, signupRef, emailSealed, nameSealed: v.nameSealed, passwordSealed: v.passwordSealed });
+      user = { id: created.id, createdAt: created.createdAt };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const taken = failureType(err) === Failure.emailTaken;
+      ended = { status: taken ? 'existing_account' : 'failed', reason: taken ? 'email_taken' : 'create_user_failed' };
+      setStatus(ended.status);
+      return { ok: false, code: taken ? 'EMAIL_TAKEN' : 'UNAVAILABLE' };
+    }
+    ended = { status: 'completed' };
+    setStatus('completed');
+    return { ok: true, user };
   }
 
   const canIssue = () => {
@@ -160,63 +230,107 @@ export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome>
     return now - codeIssuedAt >= L.resendCooldownMs && issuedAt.filter((t) => now - t < HOUR_MS).length < L.resendMaxPerHour;
   };
 
-  /** Issues a fresh code and mails it; a code that died before SMTP came back is replaced. */
+  /**
+   * Issues a fresh code and mails it within what is left of the mail budget; a code that died
+   * before SMTP came back is replaced, still within that one budget. A registered email gets a
+   * code too (never mailed) and, once per signup, the "you already have an account" notice.
+   */
   async function sendCode(): Promise<void> {
-    resendRequested = false;
-    setStatus('sending_code');
+    if (!registered) setStatus('sending_code');
     for (;;) {
       seq += 1;
       codeIssuedAt = Date.now();
       issuedAt.push(codeIssuedAt);
-      await redisActs.issueCode({ signupId, seq, ttlMs: L.codeTtlMs });
+      await issueActs.issueCode({ signupId, seq, ttlMs: L.codeTtlMs });
+      if (registered && noticeSent) return;
+      const remainingMs = mailDeadline - Date.now();
+      const remainingAttempts = emailMaxAttempts - mailAttempts;
+      if (remainingMs <= 0 || remainingAttempts <= 0) {
+        throw ApplicationFailure.create({ type: Failure.mailBudgetSpent, message: 'the mail budget of this signup is spent', nonRetryable: true });
+      }
+      const mail = mailActs(remainingMs, remainingAttempts);
       try {
-        await emailActs.sendCodeEmail({ signupId, emailSealed, seq, ttlMs: L.codeTtlMs });
+        if (registered) {
+          const sent = await mail.sendExistingAccountNotice({ signupId, emailSealed, dedupKey: workflowInfo().runId });
+          mailAttempts += sent?.attempts ?? 1;
+          noticeSent = true;
+          return;
+        }
+        const sent = await mail.sendCodeEmail({ signupId, emailSealed, seq, ttlMs: L.codeTtlMs });
+        mailAttempts += sent?.attempts ?? 1;
         break;
       } catch (err) {
-        if (failureType(err) !== Failure.codeGone || Date.now() >= deadline) throw err;
-        log.info('code expired before delivery; issuing a new one');
+        mailAttempts += attemptsOf(err);
+        if (failureType(err) !== Failure.codeGone) throw err;
+        log.info('code expired before delivery; issuing a new one', { mailAttempts });
       }
     }
     if (status === 'sending_code') setStatus('awaiting_code');
   }
 
+  function startSending(): void {
+    resendRequested = false;
+    sending = true;
+    const scope = new CancellationScope();
+    sender = scope;
+    scope
+      .run(sendCode)
+      .catch((err: unknown) => {
+        if (isCancellation(err)) return;
+        const refused = failureType(err) === Failure.smtpPermanent;
+        log.error('mail could not be delivered', { failure: failureType(err) ?? (err instanceof ActivityFailure ? 'activity' : 'unknown'), mailAttempts });
+        mailFailure = { status: 'mail_failed', reason: refused ? 'email_refused' : 'email_undeliverable' };
+      })
+      .finally(() => {
+        sending = false;
+      });
+  }
+
+  async function stopSending(): Promise<void> {
+    if (sending) sender?.cancel();
+    await condition(() => !sending);
+  }
+
   async function run(): Promise<SignupOutcome> {
     // 'checking' was set by the API when it started the workflow.
-    if (await dbCheck.isEmailRegistered({ signupId, emailSealed })) {
-      await emailActs.sendExistingAccountNotice({ signupId, emailSealed, dedupKey: workflowInfo().runId });
-      setStatus('existing_account');
-      return { status: 'existing_account' };
+    try {
+      registered = await dbCheck.isEmailRegistered({ signupId, emailSealed });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.error('the registered-email check gave up', { failure: failureType(err) ?? 'timeout' });
+      setStatus('failed');
+      return { status: 'failed', reason: 'database_unavailable' };
     }
-    await sendCode();
+    if (registered) setStatus('existing_account');
+    mailDeadline = Date.now() + L.emailBudgetMs;
+    startSending();
     for (;;) {
+      const woke = await condition(
+        () => ended !== undefined || mailFailure !== undefined || (resendRequested && !sending),
+        Math.max(0, deadline - Date.now()),
+      );
       if (ended) return ended;
-      if (lockedUntil) {
-        // Stay reachable while locked, so every further attempt answers TOO_MANY_ATTEMPTS.
-        await sleep(Math.max(0, lockedUntil - Date.now()));
-        return { status: 'locked' };
+      if (mailFailure) {
+        setStatus('mail_failed');
+        return mailFailure;
       }
-      const woke = await condition(() => resendRequested || ended !== undefined || lockedUntil > 0, Math.max(0, deadline - Date.now()));
       if (!woke) {
         await condition(() => !busy);
         if (ended) return ended;
+        if (registered) return { status: 'existing_account' };
         setStatus('expired');
         return { status: 'expired' };
       }
-      if (resendRequested && !ended && !lockedUntil) {
-        if (canIssue()) await sendCode();
-        else resendRequested = false;
-      }
+      if (canIssue()) startSending();
+      else resendRequested = false;
     }
   }
 
   let outcome: SignupOutcome;
   try {
     outcome = await run();
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    log.error('signup failed', { failure: failureType(err) ?? 'unknown' });
-    setStatus('failed');
-    outcome = { status: 'failed', reason: failureType(err) === Failure.smtpPermanent ? 'email_refused' : 'email_undeliverable' };
+  } finally {
+    await CancellationScope.nonCancellable(stopSending);
   }
   await condition(allHandlersFinished);
   return outcome;

@@ -8,9 +8,10 @@ import { startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
-import { createMailer } from '../common/mailer';
+import { createMailer, SMTP_SEND_TIMEOUT_MS } from '../common/mailer';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
+import { dataConverter } from '../temporal-config/payload-codec';
 
 export interface WorkerHandle {
   taskQueue: string;
@@ -40,9 +41,14 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: queue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./index') }),
+    dataConverter: dataConverter(config),
     activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config) }),
-    maxConcurrentActivityTaskExecutions: 100,
+    // One setting for both: as many activities at once as SMTP connections in the pool.
+    maxConcurrentActivityTaskExecutions: config.MAIL_CONCURRENCY,
     maxCachedWorkflows: 1000,
+    // A stopping worker lets a send in flight finish (its socket gives up after SMTP_SEND_TIMEOUT_MS)
+    // instead of cancelling it and having the retry mail a second copy.
+    shutdownGraceTime: SMTP_SEND_TIMEOUT_MS + 5_000,
   });
   const running = worker.run();
   running.catch((err) => logger.error({ err: { message: (err as Error).message } }, 'worker stopped with an error'));

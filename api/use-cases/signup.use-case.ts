@@ -2,13 +2,14 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import bcrypt from 'bcrypt';
 import type { Config } from '../../common/config';
-import { codeDigest, emailHash, seal, SealContext, signupWorkflowId, type Keys } from '../../common/crypto';
+import { codeDigest, emailHash, seal, SealContext, signupWorkflowId, sourceHash, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
-import { SignupStatusKey } from '../../temporal-config';
+import { SignupStatusKey, SignupStatusSinceKey } from '../../temporal-config';
 import { requestCodeSignal, verifyUpdate, type SignupLimits } from '../../workflows/signup.contract';
 import type { signupWorkflow } from '../../workflows/signup.workflow';
 import type { RateLimits } from '../security/rate-limits';
 import { passwordProblem } from '../security/password-policy';
+import { sourceOf } from '../security/source';
 import type { RequestContext } from './context';
 import type { IssuedSession, SessionIssuer } from './issue-session';
 
@@ -24,6 +25,7 @@ export function signupLimits(config: Config): SignupLimits {
     maxAttempts: config.MAX_CODE_ATTEMPTS,
     lockoutMs: config.LOCKOUT_S * 1000,
     emailBudgetMs: config.EMAIL_RETRY_BUDGET_S * 1000,
+    emailMaxAttempts: config.EMAIL_RETRY_MAX_ATTEMPTS,
   };
 }
 
@@ -73,7 +75,10 @@ export function createSignupUseCases(deps: SignupDeps) {
           args: [{ emailSealed: seal(keys, email, SealContext.email(workflowId)), limits: workflowLimits }],
           signal: requestCodeSignal,
           signalArgs: [],
-          typedSearchAttributes: [{ key: SignupStatusKey, value: 'checking' }],
+          typedSearchAttributes: [
+            { key: SignupStatusKey, value: 'checking' },
+            { key: SignupStatusSinceKey, value: new Date() },
+          ],
         }),
       );
       ctx.logger.info({ event, emailHash: eh, ip: ctx.ip, workflowId }, 'code requested');
@@ -94,8 +99,9 @@ export function createSignupUseCases(deps: SignupDeps) {
       const passwordHash = await bcrypt.hash(input.password, config.BCRYPT_COST);
       const args = {
         codeDigest: codeDigest(keys, workflowId, input.otp),
-        name: input.name,
+        nameSealed: seal(keys, input.name, SealContext.name(workflowId)),
         passwordSealed: seal(keys, passwordHash, SealContext.passwordHash(input.email)),
+        source: sourceHash(keys, sourceOf(ctx.ip)),
       };
       let result;
       try {
@@ -114,12 +120,14 @@ export function createSignupUseCases(deps: SignupDeps) {
         if (result.code === 'INVALID_CODE') {
           throw invalidCode(result.attemptsLeft);
         }
-        if (result.code === 'UNAVAILABLE') throw unavailable('db-processor');
+        if (result.code === 'UNAVAILABLE') throw unavailable('worker');
         throw new AppError(result.code);
       }
-      const session = await issueSession(result.user, ctx);
-      ctx.logger.info({ event: 'verified', userId: result.user.id, emailHash: eh, ip: ctx.ip, workflowId }, 'email verified, account created');
-      return { user: result.user, session };
+      // The workflow answers with ids only; the profile comes from what this request carried.
+      const user = { id: result.user.id, email: input.email, name: input.name, createdAt: result.user.createdAt };
+      const session = await issueSession(user, ctx);
+      ctx.logger.info({ event: 'verified', userId: user.id, emailHash: eh, ip: ctx.ip, workflowId }, 'email verified, account created');
+      return { user, session };
     },
   };
 }

@@ -6,6 +6,7 @@ import { start as startApi, type ApiHandle } from '../../api/main';
 import { start as startDbProcessor, type DbProcessor } from '../../db-processor/main';
 import { start as startWorker, type WorkerHandle } from '../../workflows/worker';
 import { connectionOptions } from '../../temporal-config/connection';
+import { dataConverter } from '../../temporal-config/payload-codec';
 import { BUNDLE_PATH, installQuietRuntime, quietLogger, testConfig } from './env';
 
 export interface System {
@@ -52,7 +53,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const taskQueue = `test-${randomUUID()}`;
   const logger = opts.logger ?? quietLogger();
   const temporalConnection = Connection.lazy(connectionOptions(config));
-  const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
 
   const system: System = {
     config,

@@ -6,9 +6,9 @@ const acts = proxyActivities<Activities>({ startToCloseTimeout: '5 seconds' });
 
 /**
  * A deliberately incompatible edit of signupWorkflow: it skips the "is the email registered"
- * check. Replaying a recorded history against it must fail.
+ * check and the release patch. Replaying a recorded history of any release against it must fail.
  */
 export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome> {
-  await acts.issueCode({ signupId: 'x', seq: 1, ttlMs: input.limits.codeTtlMs });
+  await acts.sendCodeEmail({ signupId: 'x', emailSealed: input.emailSealed, seq: 1, ttlMs: input.limits.codeTtlMs });
   return { status: 'completed' };
 }
