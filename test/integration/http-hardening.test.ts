@@ -115,7 +115,9 @@ describe('cookies in production', () => {
   let sys: System;
   beforeAll(async () => {
     const strong = () => randomBytes(32).toString('base64');
-    sys = await startSystem({ env: { NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong() } });
+    sys = await startSystem({
+      env: { NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), TEMPORAL_PAYLOAD_KEYS: `prod-test:${strong()}` },
+    });
   });
   afterAll(async () => {
     await sys?.close();
