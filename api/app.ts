@@ -6,9 +6,9 @@ import swaggerUi from 'swagger-ui-express';
 import type { Config } from '../common/config';
 import { readiness, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
-import { csrfGuard, errorHandler, notFound, requestContext, requireObjectBody } from './http/middleware';
+import { csrfGuard, errorHandler, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
-import { authRoutes, toHandler } from './routes/auth.routes';
+import { authRoutes, cookieNames, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
 import type { SigninUseCases } from './use-cases/signin.use-case';
@@ -30,7 +30,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', config.TRUST_PROXY);
   app.set('json escape', true);
 
-  const auth = { sessions: deps.sessions, tokens: tokenConfig(config) };
+  const auth = { sessions: deps.sessions, tokens: tokenConfig(config), sessionCookie: cookieNames(config).session };
   const routes = authRoutes({ ...deps, ...auth });
   const openapi = buildOpenApi(routes);
 
@@ -43,6 +43,8 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(requestContext(logger));
+  // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
+  app.use(API_BASE, noStore);
   app.use(helmet());
   app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 600 }));
   app.use(csrfGuard(config.WEB_ORIGINS));

@@ -12,6 +12,7 @@ import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
 import { createApp } from './app';
+import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
@@ -62,7 +63,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     logger,
     sessions,
     signup: createSignupUseCases({ temporal, taskQueue: opts.taskQueue ?? taskQueue(config, TASK_QUEUE), config, keys, limits, issueSession }),
-    signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, dummyHash }),
+    signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, devices: createDeviceCookies(config), dummyHash }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

@@ -6,7 +6,12 @@ export const API_BASE = '/api/v1/auth';
 /** OpenAPI 3.1, built from the same route table and zod schemas the routes parse with. */
 export function buildOpenApi(routes: RouteSpec[]) {
   const registry = new OpenAPIRegistry();
-  registry.registerComponent('securitySchemes', 'cookieAuth', { type: 'apiKey', in: 'cookie', name: 'auth_token' });
+  registry.registerComponent('securitySchemes', 'cookieAuth', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'auth_token',
+    description: 'Named `__Host-auth_token` in production (Secure, Path=/, no Domain); `auth_token` elsewhere. A `Bearer` Authorization header with the same token also works.',
+  });
   for (const r of routes) {
     registry.registerPath({
       method: r.method,
@@ -15,7 +20,7 @@ export function buildOpenApi(routes: RouteSpec[]) {
       ...(r.auth ? { security: [{ cookieAuth: [] }] } : {}),
       request: {
         ...(r.params ? { params: r.params } : {}),
-        ...(r.body ? { body: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
+        ...(r.body ? { body: { required: !r.bodyOptional, content: { 'application/json': { schema: r.body } } } } : {}),
       },
       responses: Object.fromEntries(
         Object.entries(r.responses).map(([status, resp]) => [

@@ -104,6 +104,8 @@ const RESULTS = path.join(ROOT, 'bench', 'results');
 const TMP = path.join(RESULTS, 'tmp', RUN);
 mkdirSync(TMP, { recursive: true });
 
+// A local benchmark: development secrets unless the environment says otherwise (children inherit it).
+process.env.NODE_ENV ??= 'development';
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
 /**
  * The configured cost (common/config.ts, 12 unless BCRYPT_COST says otherwise). --quick uses 10

@@ -21,7 +21,8 @@ const list = (def: string) =>
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  // No default: development secrets need NODE_ENV set to exactly development or test.
+  NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   API_HOST: z.string().default('127.0.0.1'),
@@ -59,10 +60,12 @@ const schema = z.object({
   MAIL_FROM: z.string().default('CFD Broker <no-reply@cfd-broker.local>'),
 
   JWT_SECRET: z.string().optional(),
+  JWT_PREVIOUS_SECRETS: list(''),
   JWT_ISSUER: z.string().default('cfd-broker-auth'),
   JWT_AUDIENCE: z.string().default('cfd-broker'),
   HMAC_KEY: z.string().optional(),
   SEALING_KEY: z.string().optional(),
+  SEALING_PREVIOUS_KEYS: list(''),
 
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
   SESSION_ABSOLUTE_TTL_S: seconds(7 * 24 * 3600),
@@ -81,6 +84,9 @@ const schema = z.object({
   RATE_SIGNIN_FAIL_PER_EMAIL_IP: z.coerce.number().int().positive().default(5),
   RATE_SIGNIN_FAIL_PER_EMAIL_DAY: z.coerce.number().int().positive().default(100),
   RATE_SIGNIN_FAIL_PER_IP_DAY: z.coerce.number().int().positive().default(200),
+  RATE_SIGNIN_FAIL_PER_DEVICE: z.coerce.number().int().positive().default(10),
+  DEVICE_COOKIE_TTL_S: seconds(180 * 24 * 3600),
+  RATE_VERIFY_PER_EMAIL_DAY: z.coerce.number().int().positive().default(20),
   RATE_SIGNUP_PER_IP_HOUR: z.coerce.number().int().positive().default(30),
   RATE_SIGNUP_PER_EMAIL_HOUR: z.coerce.number().int().positive().default(10),
   RATE_VERIFY_PER_IP_15MIN: z.coerce.number().int().positive().default(60),
@@ -102,11 +108,13 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses the environment once. Secrets have development defaults only outside production; in
- * production they are required, at least 32 characters, and must not be the development values.
+ * Parses the environment once. Secrets have development defaults only when NODE_ENV is exactly
+ * `development` or `test`; otherwise (production, or NODE_ENV unset) they are required, at least
+ * 32 characters, and must not be the development values, so a deployment that forgot NODE_ENV
+ * refuses to start instead of signing sessions with a key published in this repository.
  * Called without an argument it reads process.env after adding the checkout's `.env` to it
- * (common/env-file.js, the loader scripts/lib/env.sh uses too), so every entry point (api, worker,
- * db-processor, the CLIs in scripts/) sees the same settings as the shell scripts.
+ * (common/env-file.js, the loader scripts/lib/env.sh uses too), so every entry point sees the same
+ * settings as the shell scripts.
  */
 export function loadConfig(env?: NodeJS.ProcessEnv): Config {
   if (env === undefined) {
@@ -120,15 +128,24 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
   }
   const c = parsed.data;
   const isProduction = c.NODE_ENV === 'production';
+  const devSecretsAllowed = c.NODE_ENV === 'development' || c.NODE_ENV === 'test';
+  const where = c.NODE_ENV ? c.NODE_ENV : 'an unset NODE_ENV (set NODE_ENV=development for local work)';
+  const strong = (name: string, value: string) => {
+    if (value.length < 32 || (Object.values(DEV_SECRETS) as string[]).includes(value) || new Set(value).size < 10) {
+      throw new ConfigError(`${name} is too weak for ${c.NODE_ENV ?? 'production'} (use at least 32 random characters)`);
+    }
+  };
   const secret = (name: keyof typeof DEV_SECRETS): string => {
     const value = c[name];
-    if (!isProduction) return value || DEV_SECRETS[name];
-    if (!value) throw new ConfigError(`${name} is required in production`);
-    if (value.length < 32 || value === DEV_SECRETS[name] || new Set(value).size < 10) {
-      throw new ConfigError(`${name} is too weak for production (use at least 32 random characters)`);
-    }
+    if (devSecretsAllowed) return value || DEV_SECRETS[name];
+    if (!value) throw new ConfigError(`${name} is required in ${where}`);
+    strong(name, value);
     return value;
   };
+  if (!devSecretsAllowed) {
+    c.JWT_PREVIOUS_SECRETS.forEach((v) => strong('JWT_PREVIOUS_SECRETS', v));
+    c.SEALING_PREVIOUS_KEYS.forEach((v) => strong('SEALING_PREVIOUS_KEYS', v));
+  }
   return Object.freeze({
     ...c,
     JWT_SECRET: secret('JWT_SECRET'),

@@ -10,20 +10,69 @@ export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * A current key plus the previous ones still accepted, each under a key id. The id is a short
+ * fingerprint of the key (HMAC of a fixed label), so operators rotate by changing secrets only:
+ * no id to keep in sync, and an id says nothing usable about its key.
+ */
+export interface Keyring<K = Buffer> {
+  readonly current: { readonly id: string; readonly key: K };
+  /** Every accepted key by id, the current one included. */
+  readonly byId: ReadonlyMap<string, K>;
+}
+
+/** Key id of 32 bytes of key material: 8 base64url characters (48 bits), enough to tell keys apart. */
+export function keyId(material: Buffer, purpose: string): string {
+  return createHmac('sha256', material).update(`cfd-auth/key-id/${purpose}`, 'utf8').digest('base64url').slice(0, 8);
+}
+
+/** Comma-separated secrets of a `*_PREVIOUS_*` variable; empty entries are ignored. */
+export function parseSecretList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * Builds a keyring from the current secret and the previous ones (newest first). `derive` turns a
+ * secret into the key actually used (an HKDF subkey, a KeyObject ...); the id is taken from
+ * `material(secret)` (by default the HKDF subkey for `purpose`), so the same secret always has the
+ * same id for one purpose and different ids for different purposes.
+ */
+export function buildKeyring<K = Buffer>(
+  purpose: string,
+  current: string,
+  previous: readonly string[] = [],
+  derive: (secret: string) => K = (secret) => deriveKey(secret, purpose) as unknown as K,
+  material: (secret: string) => Buffer = (secret) => deriveKey(secret, purpose),
+): Keyring<K> {
+  const byId = new Map<string, K>();
+  const entries = [current, ...previous].map((secret) => ({ id: keyId(material(secret), purpose), key: derive(secret) }));
+  for (const e of entries) if (!byId.has(e.id)) byId.set(e.id, e.key);
+  return Object.freeze({ current: Object.freeze(entries[0]), byId });
+}
+
 export interface Keys {
   /** HMAC key for workflow ids and hashed emails in logs. */
   readonly emailId: Buffer;
   /** HMAC key for one-time codes. */
   readonly code: Buffer;
-  /** AES-256-GCM key for values that cross Temporal, Kafka or Redis and must not be read there. */
+  /** AES-256-GCM key for values that cross Temporal, Kafka or Redis and must not be read there (the current one). */
   readonly seal: Buffer;
+  /** The sealing keys by id: the current one seals, every one of them unseals. */
+  readonly sealRing: Keyring;
 }
 
-export function deriveKeys(secrets: { HMAC_KEY: string; SEALING_KEY: string }): Keys {
+/**
+ * `SEALING_PREVIOUS_KEYS` (comma-separated, newest first) keeps values sealed under retired keys
+ * readable during a rotation; see the README's key rotation section.
+ */
+export function deriveKeys(secrets: { HMAC_KEY: string; SEALING_KEY: string; SEALING_PREVIOUS_KEYS?: string | readonly string[] }): Keys {
+  const previous = typeof secrets.SEALING_PREVIOUS_KEYS === 'string' ? parseSecretList(secrets.SEALING_PREVIOUS_KEYS) : [...(secrets.SEALING_PREVIOUS_KEYS ?? [])];
+  const sealRing = buildKeyring('seal', secrets.SEALING_KEY, previous);
   return Object.freeze({
     emailId: deriveKey(secrets.HMAC_KEY, 'email-id'),
     code: deriveKey(secrets.HMAC_KEY, 'otp'),
-    seal: deriveKey(secrets.SEALING_KEY, 'seal'),
+    seal: sealRing.current.key,
+    sealRing,
   });
 }
 
@@ -64,33 +113,67 @@ export function generateCode(): string {
   }
 }
 
+/** GCM's full 128-bit tag: pinned on both sides, so a truncated tag (easier to forge) is refused. */
+export const GCM_TAG_BYTES = 16;
+const GCM_IV_BYTES = 12;
+
 /**
  * AES-256-GCM, bound to a context string (AAD) so a sealed value cannot be replayed under another
- * email or purpose. Format: v1.<iv>.<tag>.<ciphertext>, base64url.
+ * email or purpose. Format: v2.<key id>.<iv>.<tag>.<ciphertext>, base64url. Values of the older
+ * format v1.<iv>.<tag>.<ciphertext> (no key id) still open: every key of the ring is tried.
  */
 export function seal(keys: Keys, plaintext: string, context: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', keys.seal, iv);
+  const iv = randomBytes(GCM_IV_BYTES);
+  const { id, key } = keys.sealRing.current;
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
   cipher.setAAD(Buffer.from(context, 'utf8'));
   const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+  return ['v2', id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
 }
 
 export class SealError extends Error {
   override name = 'SealError';
 }
 
+/**
+ * AES-256-GCM decryption with the tag length pinned: a tag of any other length is refused before
+ * the cipher sees it (Node would otherwise accept tags as short as 4 bytes).
+ */
+export function gcmOpen(key: Buffer, iv: Buffer, tag: Buffer, ciphertext: Buffer, aad: Buffer): Buffer {
+  if (tag.length !== GCM_TAG_BYTES) throw new SealError(`GCM tag must be ${GCM_TAG_BYTES} bytes`);
+  if (iv.length !== GCM_IV_BYTES) throw new SealError(`GCM iv must be ${GCM_IV_BYTES} bytes`);
+  const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+}
+
 export function unseal(keys: Keys, sealed: string, context: string): string {
   const parts = sealed.split('.');
-  if (parts.length !== 4 || parts[0] !== 'v1') throw new SealError('malformed sealed value');
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', keys.seal, Buffer.from(parts[1], 'base64url'));
-    decipher.setAAD(Buffer.from(context, 'utf8'));
-    decipher.setAuthTag(Buffer.from(parts[2], 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(parts[3], 'base64url')), decipher.final()]).toString('utf8');
-  } catch (err) {
-    throw new SealError('sealed value does not open with this key and context', { cause: err });
+  let candidates: Buffer[];
+  let fields: string[];
+  if (parts.length === 5 && parts[0] === 'v2') {
+    const key = keys.sealRing.byId.get(parts[1]);
+    if (!key) throw new SealError('sealed under a key that is not in the keyring');
+    candidates = [key];
+    fields = parts.slice(2);
+  } else if (parts.length === 4 && parts[0] === 'v1') {
+    candidates = [...keys.sealRing.byId.values()];
+    fields = parts.slice(1);
+  } else {
+    throw new SealError('malformed sealed value');
   }
+  const [iv, tag, ct] = fields.map((f) => Buffer.from(f, 'base64url'));
+  const aad = Buffer.from(context, 'utf8');
+  let last: unknown;
+  for (const key of candidates) {
+    try {
+      return gcmOpen(key, iv, tag, ct, aad).toString('utf8');
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new SealError('sealed value does not open with this key and context', { cause: last });
 }
 
 /** Contexts (AAD) of the sealed values this project passes around. */

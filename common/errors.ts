@@ -13,7 +13,7 @@ export const ERRORS = {
   EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists. Sign in instead.' },
   ALREADY_VERIFIED: { status: 409, message: 'This code already verified your email and your account is ready. Sign in.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 400, message: 'Send the body as application/json.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many wrong codes. Request a new code.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests. Try again later.' },
   INTERNAL: { status: 500, message: 'Something went wrong.' },

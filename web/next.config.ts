@@ -15,6 +15,8 @@ const nextConfig: NextConfig = {
           { key: 'Referrer-Policy', value: 'same-origin' },
           { key: 'X-Content-Type-Options', value: 'nosniff' },
           { key: 'X-Frame-Options', value: 'DENY' },
+          // The full, nonce-based policy comes from proxy.ts for every page; this one covers what
+          // the proxy does not see (static files).
           { key: 'Content-Security-Policy', value: "frame-ancestors 'none'" },
         ],
       },

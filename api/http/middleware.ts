@@ -32,8 +32,27 @@ export function requestContext(logger: Logger): RequestHandler {
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
+ * Auth answers carry cookies, user data and one-time outcomes: no browser or proxy may keep them
+ * (`Pragma` for HTTP/1.0 caches). Set before any handler runs, so error answers have it too.
+ */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('pragma', 'no-cache');
+  next();
+};
+
+/** True when the request carries no body bytes: no body at all, or Content-Length: 0. */
+function hasEmptyBody(req: Request): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return false;
+  const length = req.headers['content-length'];
+  return length === undefined || length === '0';
+}
+
+/**
  * CSRF defence: a browser request from a foreign origin is refused; requests without Origin
- * (non-browser clients) pass. Bodies must be JSON, which a cross-site form cannot send.
+ * (non-browser clients) pass. A body, when there is one, must be JSON (which a cross-site form
+ * cannot send): any other media type is 415. A request without body bytes has no media type to
+ * check; routes that need a body refuse it as a validation error.
  */
 export function csrfGuard(allowedOrigins: readonly string[]): RequestHandler {
   const allowed = new Set(allowedOrigins);
@@ -41,7 +60,7 @@ export function csrfGuard(allowedOrigins: readonly string[]): RequestHandler {
     if (!STATE_CHANGING.has(req.method)) return next();
     const origin = req.get('origin');
     if (origin !== undefined && !allowed.has(origin)) return next(new AppError('FORBIDDEN_ORIGIN'));
-    if (req.method !== 'DELETE' && !req.is('application/json')) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+    if (req.method !== 'DELETE' && !hasEmptyBody(req) && !req.is('application/json')) return next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
     next();
   };
 }
@@ -58,6 +77,8 @@ function hasForbiddenKey(value: unknown, depth = 0): boolean {
 /** Bodies must be JSON objects without prototype-polluting keys. */
 export const requireObjectBody: RequestHandler = (req, _res, next) => {
   if (!STATE_CHANGING.has(req.method) || req.method === 'DELETE') return next();
+  // No body bytes: an empty object, which each route's schema then judges.
+  if (req.body === undefined && hasEmptyBody(req)) req.body = {};
   const body: unknown = req.body;
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     return next(new AppError('VALIDATION_FAILED', 'The request body must be a JSON object.'));
@@ -123,6 +144,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.setHeader('retry-after', String(appErr.details.retryAfterSeconds ?? 60));
       log.info({ event: 'rate_limited', ip: res.locals.ctx?.ip, path: req.path, scope: String(appErr.cause ?? '') }, 'rate limited');
     }
+    // A dependency that failed is usually back within seconds: tell clients when to try again.
+    if (appErr.code === 'UNAVAILABLE') res.setHeader('retry-after', '5');
     if (res.headersSent) return;
     res.status(appErr.status).json(appErr.toBody());
   };

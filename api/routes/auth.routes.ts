@@ -10,11 +10,21 @@ import type { IssuedSession } from '../use-cases/issue-session';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
 
-export const COOKIE = 'auth_token';
+/**
+ * Cookie names. In production the `__Host-` prefix makes the browser refuse the cookie unless it is
+ * Secure, has Path=/ and no Domain: a sibling subdomain or a plain-HTTP page cannot set or
+ * shadow it. Elsewhere (local HTTP) the prefix would make browsers drop the cookie, so no prefix.
+ */
+export function cookieNames(config: { isProduction: boolean }) {
+  const prefix = config.isProduction ? '__Host-' : '';
+  return { session: `${prefix}auth_token`, device: `${prefix}auth_device` };
+}
 
 export interface AuthDeps {
   sessions: SessionStore;
   tokens: TokenConfig;
+  /** Name of the session cookie (see cookieNames). */
+  sessionCookie: string;
 }
 
 export interface Auth {
@@ -29,6 +39,8 @@ export interface RouteSpec {
   path: string;
   summary: string;
   body?: z.ZodType;
+  /** The body may be left out (no body, or an empty one of any media type). */
+  bodyOptional?: boolean;
   params?: z.ZodObject;
   auth?: boolean;
   /** Every status the route can answer, with its body schema (undefined: no body). */
@@ -37,7 +49,8 @@ export interface RouteSpec {
 }
 
 const err = (description: string) => ({ description, schema: S.ErrorResponse });
-const invalid = err('Validation failed (VALIDATION_FAILED, MALFORMED_JSON, UNSUPPORTED_MEDIA_TYPE)');
+const invalid = err('Validation failed (VALIDATION_FAILED, MALFORMED_JSON)');
+const unsupported = err('A non-empty body that is not application/json (UNSUPPORTED_MEDIA_TYPE)');
 const forbidden = err('Origin not allowed (FORBIDDEN_ORIGIN)');
 const tooLarge = err('Body over 16 KB (PAYLOAD_TOO_LARGE)');
 const limited = err('Rate limited (RATE_LIMITED); see Retry-After');
@@ -46,19 +59,25 @@ const unauth = err('Not signed in (UNAUTHENTICATED)');
 
 export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; config: Config } & AuthDeps): RouteSpec[] {
   const { signup, signin, config } = deps;
+  const names = cookieNames(config);
+  // Path=/ and no Domain in every environment: what the __Host- prefix demands in production.
   const cookieOptions = {
     httpOnly: true,
     sameSite: 'lax' as const,
     secure: config.isProduction,
     path: '/',
   };
-  const setSession = (res: Response, s: IssuedSession) => res.cookie(COOKIE, s.token, { ...cookieOptions, maxAge: s.maxAgeMs });
-  const clearSession = (res: Response) => res.clearCookie(COOKIE, cookieOptions);
+  const setSession = (res: Response, s: IssuedSession) => res.cookie(names.session, s.token, { ...cookieOptions, maxAge: s.maxAgeMs });
+  const clearSession = (res: Response) => res.clearCookie(names.session, cookieOptions);
+  // The device cookie is never needed on a cross-site navigation: Strict.
+  const setDevice = (res: Response, value: string) =>
+    res.cookie(names.device, value, { ...cookieOptions, sameSite: 'strict', maxAge: config.DEVICE_COOKIE_TTL_S * 1000 });
+  const deviceOf = (req: Request) => (req.cookies as Record<string, string> | undefined)?.[names.device];
 
   return [
     {
       method: 'post', path: '/signup', summary: 'Start a signup: mails a 6-digit code (same answer for every email).', body: S.SignupBody,
-      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 429: limited, 503: down },
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
       handler: async (req, res) => {
         const { email } = S.SignupBody.parse(req.body);
         res.status(202).json({ message: await signup.requestCode(email, res.locals.ctx, 'signup_requested') });
@@ -66,7 +85,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     },
     {
       method: 'post', path: '/resend', summary: 'Ask for a new code (at most one per cooldown; same answer always).', body: S.ResendBody,
-      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 429: limited, 503: down },
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
       handler: async (req, res) => {
         const { email } = S.ResendBody.parse(req.body);
         res.status(202).json({ message: await signup.requestCode(email, res.locals.ctx, 'resend_requested') });
@@ -77,25 +96,28 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: {
         201: { description: 'Account created; auth_token cookie set', schema: S.UserResponse },
         400: err('INVALID_CODE (with attemptsLeft), CODE_EXPIRED, WEAK_PASSWORD, VALIDATION_FAILED'),
-        403: forbidden, 409: err('EMAIL_TAKEN, or ALREADY_VERIFIED for a retried code that already created the account'), 413: tooLarge, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
+        403: forbidden, 409: err('EMAIL_TAKEN, or ALREADY_VERIFIED for a retried code that already created the account'), 413: tooLarge, 415: unsupported, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
       },
       handler: async (req, res) => {
         const body = S.VerifyBody.parse(req.body);
         const { user, session } = await signup.verify(body, res.locals.ctx);
         setSession(res, session);
+        // The device that verified the signup is the owner's: trusted from its first sign-in on.
+        setDevice(res, signin.deviceCookieFor(body.email));
         res.status(201).json({ message: 'Your email is verified and your account is ready.', user: { id: user.id, email: user.email, name: user.name } });
       },
     },
     {
       method: 'post', path: '/signin', summary: 'Sign in with email and password.', body: S.SigninBody,
-      responses: { 200: { description: 'Signed in; auth_token cookie set', schema: S.UserResponse }, 400: invalid, 401: err('INVALID_CREDENTIALS'), 403: forbidden, 413: tooLarge, 429: limited, 503: down },
+      responses: { 200: { description: 'Signed in; auth_token cookie set', schema: S.UserResponse }, 400: invalid, 401: err('INVALID_CREDENTIALS'), 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
       handler: async (req, res) => {
         const body = S.SigninBody.parse(req.body);
         if (tooLongForBcrypt(body.password)) {
           throw new AppError('VALIDATION_FAILED', `The password is longer than ${MAX_BYTES} bytes.`, { errors: [{ path: 'password', message: `at most ${MAX_BYTES} bytes` }] });
         }
-        const { user, session } = await signin.signin(body, res.locals.ctx);
+        const { user, session, deviceCookie } = await signin.signin(body, res.locals.ctx, deviceOf(req));
         setSession(res, session);
+        setDevice(res, deviceCookie);
         res.status(200).json({ message: 'Signed in.', user: { id: user.id, email: user.email, name: user.name } });
       },
     },
@@ -107,20 +129,20 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       },
     },
     {
-      method: 'post', path: '/logout', summary: 'Revoke the current session and clear the cookie (idempotent).', body: S.EmptyBody,
-      responses: { 204: { description: 'Logged out' }, 400: invalid, 403: forbidden, 413: tooLarge, 503: down },
+      method: 'post', path: '/logout', summary: 'Revoke the current session and clear the cookie (idempotent). No body, an empty body or {}.', body: S.EmptyBody, bodyOptional: true,
+      responses: { 204: { description: 'Logged out' }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 503: down },
       handler: async (req, res) => {
-        S.EmptyBody.parse(req.body);
+        S.EmptyBody.parse(req.body ?? {});
         await signin.logout(await optionalAuth(req, deps), res.locals.ctx);
         clearSession(res);
         res.status(204).end();
       },
     },
     {
-      method: 'post', path: '/logout-all', summary: 'Revoke every session of the signed-in user.', body: S.EmptyBody, auth: true,
-      responses: { 204: { description: 'All sessions revoked' }, 400: invalid, 401: unauth, 403: forbidden, 413: tooLarge, 503: down },
+      method: 'post', path: '/logout-all', summary: 'Revoke every session of the signed-in user. No body, an empty body or {}.', body: S.EmptyBody, bodyOptional: true, auth: true,
+      responses: { 204: { description: 'All sessions revoked' }, 400: invalid, 401: unauth, 403: forbidden, 413: tooLarge, 415: unsupported, 503: down },
       handler: async (req, res, auth) => {
-        S.EmptyBody.parse(req.body);
+        S.EmptyBody.parse(req.body ?? {});
         await signin.logoutAll(auth!, res.locals.ctx);
         clearSession(res);
         res.status(204).end();
@@ -146,8 +168,8 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
   ];
 }
 
-function tokenOf(req: Request): string | undefined {
-  const cookie = (req.cookies as Record<string, string> | undefined)?.[COOKIE];
+function tokenOf(req: Request, cookieName: string): string | undefined {
+  const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieName];
   if (cookie) return cookie;
   const header = req.get('authorization');
   return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
@@ -155,7 +177,7 @@ function tokenOf(req: Request): string | undefined {
 
 /** The session behind the request's token, if the token is ours and the session still exists. */
 async function optionalAuth(req: Request, deps: AuthDeps): Promise<Auth | undefined> {
-  const token = tokenOf(req);
+  const token = tokenOf(req, deps.sessionCookie);
   if (!token || token.length > 4096) return undefined;
   const claims = verifySessionToken(deps.tokens, token);
   if (!claims) return undefined;

@@ -103,6 +103,9 @@ export function createSignupUseCases(deps: SignupDeps) {
         passwordSealed: seal(keys, passwordHash, SealContext.passwordHash(input.email)),
         source: sourceHash(keys, sourceOf(ctx.ip)),
       };
+      // The per-email cap across every signup run is taken before the code is compared, so
+      // parallel guesses cannot overrun it; a right code or our own failure gives the point back.
+      await limits.consumeVerifyEmailAttempt(eh);
       let result;
       try {
         result = await bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [args] }));
@@ -113,8 +116,10 @@ export function createSignupUseCases(deps: SignupDeps) {
           if (attemptsLeft === 0) throw new AppError('TOO_MANY_ATTEMPTS');
           throw invalidCode(attemptsLeft);
         }
+        await limits.refundVerifyEmailAttempt(eh);
         throw err;
       }
+      if (result.ok || result.code === 'UNAVAILABLE') await limits.refundVerifyEmailAttempt(eh);
       if (!result.ok) {
         ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: eh, ip: ctx.ip, workflowId }, 'verification failed');
         if (result.code === 'INVALID_CODE') {

@@ -21,7 +21,7 @@ needs_build() {
   [[ -f "$STAMP" ]] || return 0
   local newer
   newer="$(find "$WEB/app" "$WEB/components" "$WEB/lib" "$WEB/public" \
-    "$WEB/package.json" "$WEB/package-lock.json" "$WEB/next.config.ts" "$WEB/tsconfig.json" \
+    "$WEB/package.json" "$WEB/package-lock.json" "$WEB/next.config.ts" "$WEB/proxy.ts" "$WEB/tsconfig.json" \
     -newer "$STAMP" -print -quit 2>/dev/null || true)"
   [[ -n "$newer" ]]
 }

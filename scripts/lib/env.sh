@@ -87,6 +87,8 @@ cfd_mark_external EXTERNAL_TEMPORAL_BIN TEMPORAL_BIN
 
 cfd_env_default CFD_CACHE "$HOME/.cache/cfd-auth"
 
+# The scripts run the local stack: development secrets are only allowed with NODE_ENV set explicitly.
+cfd_env_default NODE_ENV development
 cfd_env_default POSTGRES_PORT 5432
 cfd_env_default REDIS_PORT 6379
 cfd_env_default KAFKA_PORT 9092

@@ -22,9 +22,9 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     expectError(await api.post('/signup', '{"email": '), 400, 'MALFORMED_JSON');
   });
 
-  it('a body that is not JSON → 400 UNSUPPORTED_MEDIA_TYPE', async () => {
-    expectError(await api.post('/signup', 'email=a@b.c', { 'content-type': 'application/x-www-form-urlencoded' }), 400, 'UNSUPPORTED_MEDIA_TYPE');
-    expectError(await api.post('/signup', 'x', { 'content-type': 'text/plain' }), 400, 'UNSUPPORTED_MEDIA_TYPE');
+  it('a body that is not JSON → 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    expectError(await api.post('/signup', 'email=a@b.c', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(await api.post('/signup', 'x', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('arrays, scalars, unknown fields and __proto__ keys → 400', async () => {

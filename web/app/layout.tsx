@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from 'next';
+import { connection } from 'next/server';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
 import './globals.css';
@@ -15,7 +16,9 @@ export const viewport: Viewport = {
   themeColor: '#0f2a4a',
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // Render per request: the CSP nonce (proxy.ts) is new for every response, so no page may be prerendered.
+  await connection();
   return (
     <html lang="en">
       <body>

@@ -112,7 +112,7 @@ export async function signupWorkflowV2(input: SignupInput): Promise<SignupOutcom
       if (typeof v.codeDigest !== 'string' || !/^[0-9a-f]{64}$/.test(v.codeDigest)) throw new Error('codeDigest malformed');
       // v3 APIs send the name sealed; v2 APIs sent it in clear.
       if (typeof v.nameSealed !== 'string' || !v.nameSealed.startsWith('v')) throw new Error('nameSealed malformed');
-      if (typeof v.passwordSealed !== 'string' || !v.passwordSealed.startsWith('v1.')) throw new Error('passwordSealed malformed');
+      if (typeof v.passwordSealed !== 'string' || !/^v[12]\./.test(v.passwordSealed)) throw new Error('passwordSealed malformed');
     },
   });
 

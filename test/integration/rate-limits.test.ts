@@ -1,0 +1,72 @@
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { RateLimits } from '../../api/security/rate-limits';
+import { AppError } from '../../common/errors';
+import { testConfig } from '../support/env';
+
+/** The verify primitives against the real Redis of the stack. */
+describe('verification limits (primitives for the verify flow)', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(testConfig().REDIS_URL);
+  });
+  afterAll(() => redis.disconnect());
+
+  const limits = (env: Record<string, string> = {}) => new RateLimits(redis, testConfig({ RATE_LIMIT_KEY_PREFIX: 'rl-test', ...env }));
+  const emailKey = () => randomBytes(16).toString('hex');
+  const refusal = async (p: Promise<unknown>) => {
+    const err = await p.then(() => undefined, (e: unknown) => e);
+    return err instanceof AppError ? { code: err.code, retry: (err.details.retryAfterSeconds as number) > 0 } : err;
+  };
+
+  it('the per-email cap holds under 40 parallel attempts: exactly the cap passes, the rest are 429 with a retry time', async () => {
+    const rl = limits({ RATE_VERIFY_PER_EMAIL_DAY: '20' });
+    const key = emailKey();
+    const results = await Promise.allSettled(Array.from({ length: 40 }, () => rl.consumeVerifyEmailAttempt(key)));
+    const passed = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ remaining: number }>[];
+    expect(passed).toHaveLength(20);
+    expect(passed.map((p) => p.value.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    for (const r of results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[]) {
+      expect(r.reason).toBeInstanceOf(AppError);
+      expect((r.reason as AppError).code).toBe('RATE_LIMITED');
+      expect((r.reason as AppError).details.retryAfterSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it('the cap spans signup runs (it is per email, not per workflow) and a refund gives one attempt back', async () => {
+    const rl = limits({ RATE_VERIFY_PER_EMAIL_DAY: '3' });
+    const key = emailKey();
+    for (let i = 0; i < 3; i++) await rl.consumeVerifyEmailAttempt(key);
+    // The right code: its attempt is given back, so one more is possible.
+    await rl.refundVerifyEmailAttempt(key);
+    expect((await rl.consumeVerifyEmailAttempt(key)).remaining).toBe(0);
+    expect(await refusal(rl.consumeVerifyEmailAttempt(key))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // A second RateLimits (another API instance, or a later signup run) sees the same budget.
+    expect(await refusal(limits({ RATE_VERIFY_PER_EMAIL_DAY: '3' }).consumeVerifyEmailAttempt(key))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // Another email is untouched.
+    expect((await rl.consumeVerifyEmailAttempt(emailKey())).remaining).toBe(2);
+  });
+
+  it('the per-source verify limit groups IPv6 by /64 and refunds', async () => {
+    const rl = limits({ RATE_VERIFY_PER_IP_15MIN: '2' });
+    const p = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+    await rl.consumeVerifySource(`${p}::1`);
+    await rl.consumeVerifySource(`${p}::2`);
+    await rl.refundVerifySource(`${p}::99`);
+    await rl.consumeVerifySource(`${p}::3`);
+    expect(await refusal(rl.consumeVerifySource(`${p}:1:2:3:4`))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    await rl.consumeVerifySource(`2001:db8:ffff:${randomBytes(2).toString('hex')}::1`);
+  });
+
+  it('a sign-in reservation that never reached the password check is given back', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_EMAIL_IP: '2', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '2' });
+    const key = emailKey();
+    for (let i = 0; i < 5; i++) await (await rl.reserveSignin(key, '10.9.8.7')).cancel();
+    const a = await rl.reserveSignin(key, '10.9.8.7');
+    const b = await rl.reserveSignin(key, '10.9.8.7');
+    expect(await refusal(rl.reserveSignin(key, '10.9.8.7'))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    await a.failed();
+    await b.succeeded();
+    await rl.reserveSignin(key, '10.9.8.7');
+  });
+});

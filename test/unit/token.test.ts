@@ -1,0 +1,41 @@
+import jwt from 'jsonwebtoken';
+import { signSessionToken, tokenConfig, verifySessionToken } from '../../api/sessions/token';
+
+const base = { JWT_ISSUER: 'cfd-broker-auth', JWT_AUDIENCE: 'cfd-broker' };
+const OLD = 'old-secret-'.repeat(4);
+const NEW = 'new-secret-'.repeat(4);
+const claims = { sub: 'user-1', sid: 'session-1' };
+
+describe('session token keys: kid header and rotation', () => {
+  it('names its signing key in the kid header', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    const token = signSessionToken(cfg, claims, 60);
+    expect(jwt.decode(token, { complete: true })!.header.kid).toBe(cfg.keyId);
+    expect(cfg.keyId).not.toBe(tokenConfig({ ...base, JWT_SECRET: OLD }).keyId);
+  });
+
+  it('after a rotation, tokens of the previous key verify while it is listed, and not after', () => {
+    const before = tokenConfig({ ...base, JWT_SECRET: OLD });
+    const token = signSessionToken(before, claims, 60);
+    const during = tokenConfig({ ...base, JWT_SECRET: NEW, JWT_PREVIOUS_SECRETS: [OLD] });
+    expect(verifySessionToken(during, token)).toEqual(claims);
+    expect(verifySessionToken(during, signSessionToken(during, claims, 60))).toEqual(claims);
+    const after = tokenConfig({ ...base, JWT_SECRET: NEW });
+    expect(verifySessionToken(after, token)).toBeUndefined();
+  });
+
+  it('a kid naming no key of the ring, or a kid pointing at the wrong key, is refused', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW, JWT_PREVIOUS_SECRETS: [OLD] });
+    const opts = { algorithm: 'HS256' as const, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, subject: claims.sub, expiresIn: 60 };
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, keyid: 'unknown1' }))).toBeUndefined();
+    const oldId = tokenConfig({ ...base, JWT_SECRET: OLD }).keyId;
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, keyid: oldId }))).toBeUndefined();
+  });
+
+  it('a token from before key ids (no kid) verifies under the current key only', () => {
+    const opts = { algorithm: 'HS256' as const, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, subject: claims.sub, expiresIn: 60 };
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW, JWT_PREVIOUS_SECRETS: [OLD] });
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, opts))).toEqual(claims);
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, OLD, opts))).toBeUndefined();
+  });
+});
