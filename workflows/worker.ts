@@ -29,7 +29,9 @@ export interface WorkerStartOptions {
 export async function start(config: Config, opts: WorkerStartOptions = {}): Promise<WorkerHandle> {
   const logger = opts.logger ?? createLogger('worker', config.LOG_LEVEL);
   const queue = opts.taskQueue ?? taskQueue(config, TASK_QUEUE);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, enableOfflineQueue: true });
+  // commandTimeout: a command to an unreachable Redis fails within the local activity's attempt (2 s),
+  // so the verify handler answers UNAVAILABLE inside the API's deadline instead of hanging past it.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, commandTimeout: 1500, enableOfflineQueue: true });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-worker`);
   await ensureTopics(kafka);
   const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });

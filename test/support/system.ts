@@ -31,6 +31,8 @@ export interface SystemOptions {
   withWorker?: boolean;
   withDbProcessor?: boolean;
   logger?: Logger;
+  /** Settings of the worker alone (e.g. its Redis or SMTP behind a test proxy). */
+  workerEnv?: Record<string, string>;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   installQuietRuntime();
   const env = { ...opts.env };
   if (opts.webOrigins) env.WEB_ORIGINS = opts.webOrigins.join(',');
-  const config = testConfig({
+  const overrides = {
     // Test traffic must not use up the limits of a locally running `npm start` (same Redis).
     RATE_LIMIT_KEY_PREFIX: 'rl-test',
     RATE_SIGNUP_PER_IP_HOUR: '100000',
@@ -49,7 +51,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     RATE_VERIFY_PER_IP_15MIN: '100000',
     RATE_SIGNIN_FAIL_PER_IP_DAY: '100000',
     ...env,
-  });
+  };
+  const config = testConfig(overrides);
   const taskQueue = `test-${randomUUID()}`;
   const logger = opts.logger ?? quietLogger();
   const temporalConnection = Connection.lazy(connectionOptions(config));
@@ -63,7 +66,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     apiPort: 0,
     api: undefined as unknown as ApiHandle,
     async startWorker() {
-      system.worker = await startWorker(config, { workflowBundle: { codePath: BUNDLE_PATH }, taskQueue, logger });
+      const workerConfig = opts.workerEnv ? testConfig({ ...overrides, ...opts.workerEnv }) : config;
+      system.worker = await startWorker(workerConfig, { workflowBundle: { codePath: BUNDLE_PATH }, taskQueue, logger });
       return system.worker;
     },
     async stopWorker() {
