@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseKeyRing } from './kafka/keyring';
 
 const DEV_SECRETS = {
   JWT_SECRET: 'dev-only-jwt-secret-change-me-0123456789abcdef',
@@ -81,6 +82,14 @@ const schema = z.object({
   RATE_VERIFY_PER_IP_15MIN: z.coerce.number().int().positive().default(60),
   RATE_LIMITS_ENABLED: bool(true),
   RATE_LIMIT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/).default('rl'),
+
+  // Kafka message security (common/kafka/envelope-security.ts): keyrings `id:secret[,id:secret]`,
+  // the first signs/encrypts, all verify/decrypt. Outside production they default to keys derived
+  // from HMAC_KEY / SEALING_KEY.
+  KAFKA_REQUEST_MAC_KEYS: z.string().optional(),
+  KAFKA_REPLY_MAC_KEYS: z.string().optional(),
+  KAFKA_PAYLOAD_KEYS: z.string().optional(),
+  KAFKA_MESSAGE_MAX_AGE_S: z.coerce.number().int().min(5).max(3600).default(300),
 });
 
 export type Config = Readonly<
@@ -117,11 +126,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     return value;
   };
+  const secrets = { JWT_SECRET: secret('JWT_SECRET'), HMAC_KEY: secret('HMAC_KEY'), SEALING_KEY: secret('SEALING_KEY') };
+  for (const name of ['KAFKA_REQUEST_MAC_KEYS', 'KAFKA_REPLY_MAC_KEYS', 'KAFKA_PAYLOAD_KEYS'] as const) {
+    const value = c[name];
+    if (isProduction && !value) throw new ConfigError(`${name} is required in production`);
+    try {
+      if (value) parseKeyRing(name, value, isProduction ? 32 : 1);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
   return Object.freeze({
     ...c,
-    JWT_SECRET: secret('JWT_SECRET'),
-    HMAC_KEY: secret('HMAC_KEY'),
-    SEALING_KEY: secret('SEALING_KEY'),
+    ...secrets,
     isProduction,
   });
 }

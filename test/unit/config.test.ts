@@ -15,8 +15,20 @@ describe('config', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: dev.JWT_SECRET, HMAC_KEY: 'h'.repeat(40), SEALING_KEY: 's'.repeat(40) })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short', HMAC_KEY: 'x', SEALING_KEY: 'y' })).toThrow(/too weak/);
     const strong = () => require('node:crypto').randomBytes(32).toString('base64');
-    const prod = loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong() });
+    const kafkaKeys = () => ({ KAFKA_REQUEST_MAC_KEYS: `k2:${strong()},k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}` });
+    const prod = loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), ...kafkaKeys() });
     expect(prod.isProduction).toBe(true);
+  });
+
+  it('refuses production without Kafka keyrings, with a weak key or a malformed keyring', () => {
+    const strong = () => require('node:crypto').randomBytes(32).toString('base64');
+    const base = { NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong() };
+    const keys = { KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}` };
+    expect(() => loadConfig({ ...base, ...keys, KAFKA_REPLY_MAC_KEYS: '' })).toThrow(/KAFKA_REPLY_MAC_KEYS is required in production/);
+    expect(() => loadConfig({ ...base, ...keys, KAFKA_PAYLOAD_KEYS: `k2:${strong()},k1:short-secret` })).toThrow(/KAFKA_PAYLOAD_KEYS: key k1 is too weak/);
+    expect(() => loadConfig({ ...base, ...keys, KAFKA_REQUEST_MAC_KEYS: strong() })).toThrow(/KAFKA_REQUEST_MAC_KEYS: every entry must be id:secret/);
+    expect(() => loadConfig({ ...base, ...keys, KAFKA_REQUEST_MAC_KEYS: `k1:${strong()},k1:${strong()}` })).toThrow(/appears twice/);
+    expect(loadConfig({ ...base, ...keys }).KAFKA_PAYLOAD_KEYS).toBe(keys.KAFKA_PAYLOAD_KEYS);
   });
 
   it('names every invalid variable', () => {
