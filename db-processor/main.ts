@@ -69,7 +69,8 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
           messages: [{
             key: message.key,
             value: message.value,
-            headers: { 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
+            // The original headers (message id, MAC) stay, for inspection and replay forensics.
+            headers: { ...message.headers, 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
           }],
         });
       } else if (outcome.kind === 'drop') {

@@ -93,8 +93,9 @@ export class EnvelopeSecurity {
   }
 
   /** Keys from config; outside production missing keyrings are derived from the development secrets. */
-  static fromConfig(config: Config): EnvelopeSecurity {
+  static fromConfig(config: Config, now?: () => number): EnvelopeSecurity {
     return new EnvelopeSecurity({
+      now,
       requestMacKeys: config.KAFKA_REQUEST_MAC_KEYS || devSpec(config.HMAC_KEY, 'mac-request'),
       replyMacKeys: config.KAFKA_REPLY_MAC_KEYS || devSpec(config.HMAC_KEY, 'mac-reply'),
       payloadKeys: config.KAFKA_PAYLOAD_KEYS || devSpec(config.SEALING_KEY, 'payload'),
