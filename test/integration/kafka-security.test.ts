@@ -8,7 +8,7 @@
 import bcrypt from 'bcrypt';
 import type { Consumer, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { deriveKeys, seal, SealContext } from '../../common/crypto';
+import { deriveKeys, seal, SealContext, SealError, unseal } from '../../common/crypto';
 import { EnvelopeSecurity, SECURITY_HEADERS } from '../../common/kafka/envelope-security';
 import { MESSAGE_VERSION } from '../../common/kafka/messages';
 import { KafkaRequester, RemoteError, RequestTimeoutError } from '../../common/kafka/request-reply';
@@ -92,6 +92,21 @@ describe('Kafka messages are authenticated: forged, tampered, replayed and stale
     expect(security.verify('reply', TOPICS.dbReplies, { key: reply.keyBytes, value: reply.value, headers: reply.headers })).toMatchObject({ ok: true });
     expect(security.openReplyResult(body)).toMatchObject({ user: { email } });
     expect(await usersWith(email)).toHaveLength(1);
+  });
+
+  it('a user.find reply seals the password hash for that user only', async () => {
+    const email = uniqueEmail('kafka-find');
+    const created = await createRequest(email);
+    await send(created.message);
+    await eventually(async () => (repliesTo(created.route.correlationId).length ? true : undefined), 60_000, 'the create reply');
+    const route = { type: 'user.find', correlationId: randomUUID(), replyTo, deadline: Date.now() + 120_000 };
+    await send(security.requestMessage(route, { email }, email));
+    const [reply] = await eventually(async () => (repliesTo(route.correlationId).length ? repliesTo(route.correlationId) : undefined), 60_000, 'the find reply');
+    const { user } = security.openReplyResult(JSON.parse(reply.value!.toString('utf8'))) as { user: { id: string; passwordSealed: string } };
+    const keys = deriveKeys(sys.config);
+    expect(unseal(keys, user.passwordSealed, SealContext.passwordHashForUser(user.id))).toMatch(/^\$2[aby]\$/);
+    expect(() => unseal(keys, user.passwordSealed, SealContext.passwordHashForUser(randomUUID()))).toThrow(SealError);
+    expect(() => unseal(keys, user.passwordSealed, SealContext.passwordHash(email))).toThrow(SealError);
   });
 
   it('a request without MAC headers is dead-lettered as mac_missing', async () => {
