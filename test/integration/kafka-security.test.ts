@@ -12,6 +12,7 @@ import { deriveKeys, seal, SealContext, SealError, unseal } from '../../common/c
 import { EnvelopeSecurity, SECURITY_HEADERS } from '../../common/kafka/envelope-security';
 import { MESSAGE_VERSION } from '../../common/kafka/messages';
 import { KafkaRequester, RemoteError, RequestTimeoutError } from '../../common/kafka/request-reply';
+import { joinAtHighWatermarks } from '../../common/kafka/reply-offsets';
 import { TOPICS } from '../../common/kafka/topics';
 import { withDb } from '../support/db';
 import { eventually, quietLogger, uniqueEmail } from '../support/env';
@@ -269,6 +270,42 @@ describe('Kafka topics carry no email and no name', () => {
       expect(plantedKey.some((h) => h.startsWith('planted key'))).toBe(true);
     } finally {
       for (const t of taps) await t.consumer.disconnect().catch(() => undefined);
+    }
+  });
+});
+
+describe('a requester reads replies from the moment it starts, without writing the replies topic', () => {
+  let sys: System;
+  beforeAll(async () => {
+    sys = await startSystem({ withWorker: false, withDbProcessor: false });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('a reply produced after start began and before the consumer joined arrives; one produced before does not', async () => {
+    const kafka = rawKafka(sys.config, 'reply-offsets');
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const groupId = `test-reply-offsets-${randomUUID()}`;
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+    const marker = randomUUID();
+    const got: string[] = [];
+    try {
+      await producer.send({ topic: TOPICS.dbReplies, messages: [{ key: marker, value: 'before' }] });
+      await consumer.connect();
+      await consumer.subscribe({ topic: TOPICS.dbReplies, fromBeginning: false });
+      await joinAtHighWatermarks(kafka, consumer, groupId, TOPICS.dbReplies, async () => {
+        // Offsets are set, the group not yet joined: "latest" would be resolved after this send.
+        await producer.send({ topic: TOPICS.dbReplies, messages: [{ key: marker, value: 'in the window' }] });
+        await consumer.run({ eachMessage: async ({ message }) => void (message.key?.toString() === marker && got.push(message.value!.toString())) });
+      });
+      await producer.send({ topic: TOPICS.dbReplies, messages: [{ key: marker, value: 'after' }] });
+      await eventually(async () => (got.includes('after') ? true : undefined), 30_000, 'the reply sent after start');
+      expect(got.sort()).toEqual(['after', 'in the window']);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
     }
   });
 });
