@@ -14,6 +14,9 @@ import { MESSAGE_VERSION } from '../../common/kafka/messages';
 import { KafkaRequester, RemoteError, RequestTimeoutError } from '../../common/kafka/request-reply';
 import { joinAtHighWatermarks } from '../../common/kafka/reply-offsets';
 import { TOPICS } from '../../common/kafka/topics';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { ReplayGuard } from '../../db-processor/replay-guard';
+import { ormConfig } from '../../entities/mikro-orm.config';
 import { withDb } from '../support/db';
 import { eventually, quietLogger, uniqueEmail } from '../support/env';
 import { ApiClient } from '../support/http';
@@ -178,6 +181,23 @@ describe('Kafka messages are authenticated: forged, tampered, replayed and stale
     expect(repliesTo(route.correlationId)).toHaveLength(1);
     const rows = await withDb(sys.config.DATABASE_URL, (sql) => sql('select id, name from users where email = ?', [email]));
     expect(rows).toEqual([{ id, name: 'Renamed Meanwhile' }]);
+  });
+
+  it('the seen-id store keeps ids for the freshness window and purges older ones', async () => {
+    const orm = await MikroORM.init(ormConfig(sys.config.DATABASE_URL, { pool: { min: 0, max: 2 } }));
+    try {
+      const windowMs = sys.config.KAFKA_MESSAGE_MAX_AGE_S * 1000;
+      const guard = new ReplayGuard(orm, windowMs);
+      const [old, recent] = [randomUUID(), randomUUID()];
+      expect(await guard.claim(old, Date.now() - 2 * windowMs - 60_000)).toBe(true);
+      expect(await guard.claim(recent, Date.now() - windowMs)).toBe(true);
+      expect(await guard.claim(recent, Date.now())).toBe(false);
+      expect(await guard.purge()).toBeGreaterThanOrEqual(1);
+      const left = await withDb(sys.config.DATABASE_URL, (sql) => sql('select message_id from kafka_seen_messages where message_id in (?, ?)', [old, recent]));
+      expect(left.map((r) => r.message_id)).toEqual([recent]);
+    } finally {
+      await orm.close(true);
+    }
   });
 
   it('a password hash sealed for one signup cannot be used by another signup', async () => {
