@@ -1,11 +1,14 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Failure } from '../common/failures';
-import { SealContext, unseal, type Keys } from '../common/crypto';
+import { seal, SealContext, unseal, type Keys } from '../common/crypto';
 import { RemoteError, type KafkaRequester } from '../common/kafka/request-reply';
 
 export function createUserActivities(deps: { requester: KafkaRequester; keys: Keys }) {
   const { requester, keys } = deps;
   const emailOf = (signupId: string, emailSealed: string) => unseal(keys, emailSealed, SealContext.email(signupId));
+  // The API seals the hash for the email; on Kafka it travels bound to this signup run only.
+  const bindToSignup = (email: string, signupRef: string, sealed: string) =>
+    seal(keys, unseal(keys, sealed, SealContext.passwordHash(email)), SealContext.passwordHashForSignup(signupRef));
 
   return {
     async isEmailRegistered(input: { signupId: string; emailSealed: string }): Promise<boolean> {
@@ -25,7 +28,7 @@ export function createUserActivities(deps: { requester: KafkaRequester; keys: Ke
       try {
         const { user } = await requester.request(
           'user.create',
-          { signupRef: input.signupRef, email, name, passwordSealed: input.passwordSealed },
+          { signupRef: input.signupRef, email, name, passwordSealed: bindToSignup(email, input.signupRef, input.passwordSealed) },
           { key: email },
         );
         return { id: user.id, createdAt: user.createdAt };

@@ -6,6 +6,7 @@ import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
 import { createKafka, ensureTopics } from '../common/kafka/client';
+import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
 import { TASK_QUEUE } from '../temporal-config';
@@ -48,7 +49,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-api`);
   await ensureTopics(kafka);
-  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
+  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config) });
   const [dummyHash] = await Promise.all([makeDummyHash(config.BCRYPT_COST), requester.start()]);
   const connection = Connection.lazy(connectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });

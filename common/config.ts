@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { applyDotenv } from './env-file';
+import { parseKeyRing } from './kafka/keyring';
 
 const DEV_SECRETS = {
   JWT_SECRET: 'dev-only-jwt-secret-change-me-0123456789abcdef',
@@ -92,6 +93,14 @@ const schema = z.object({
   RATE_VERIFY_PER_IP_15MIN: z.coerce.number().int().positive().default(60),
   RATE_LIMITS_ENABLED: bool(true),
   RATE_LIMIT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/).default('rl'),
+
+  // Kafka message security (common/kafka/envelope-security.ts): keyrings `id:secret[,id:secret]`,
+  // the first signs/encrypts, all verify/decrypt. Outside production they default to keys derived
+  // from HMAC_KEY / SEALING_KEY.
+  KAFKA_REQUEST_MAC_KEYS: z.string().optional(),
+  KAFKA_REPLY_MAC_KEYS: z.string().optional(),
+  KAFKA_PAYLOAD_KEYS: z.string().optional(),
+  KAFKA_MESSAGE_MAX_AGE_S: z.coerce.number().int().min(5).max(3600).default(300),
 });
 
 export type Config = Readonly<
@@ -146,11 +155,19 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
     c.JWT_PREVIOUS_SECRETS.forEach((v) => strong('JWT_PREVIOUS_SECRETS', v));
     c.SEALING_PREVIOUS_KEYS.forEach((v) => strong('SEALING_PREVIOUS_KEYS', v));
   }
+  const secrets = { JWT_SECRET: secret('JWT_SECRET'), HMAC_KEY: secret('HMAC_KEY'), SEALING_KEY: secret('SEALING_KEY') };
+  for (const name of ['KAFKA_REQUEST_MAC_KEYS', 'KAFKA_REPLY_MAC_KEYS', 'KAFKA_PAYLOAD_KEYS'] as const) {
+    const value = c[name];
+    if (!devSecretsAllowed && !value) throw new ConfigError(`${name} is required in ${where}`);
+    try {
+      if (value) parseKeyRing(name, value, devSecretsAllowed ? 1 : 32);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
   return Object.freeze({
     ...c,
-    JWT_SECRET: secret('JWT_SECRET'),
-    HMAC_KEY: secret('HMAC_KEY'),
-    SEALING_KEY: secret('SEALING_KEY'),
+    ...secrets,
     isProduction,
   });
 }

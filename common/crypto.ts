@@ -182,4 +182,8 @@ export const SealContext = {
   name: (signupId: string) => `name:${signupId}`,
   passwordHash: (normalisedEmail: string) => `password-hash:${normalisedEmail}`,
   pendingCode: (signupId: string, seq: number) => `code:${signupId}:${seq}`,
+  /** A password hash on its way into a user.create request: only that signup run can use it. */
+  passwordHashForSignup: (signupRef: string) => `password-hash:signup:${signupRef}`,
+  /** A password hash in a user.find reply: bound to the user it belongs to. */
+  passwordHashForUser: (userId: string) => `password-hash:user:${userId}`,
 } as const;

@@ -5,10 +5,13 @@ import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
 import { startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
+import { EnvelopeSecurity, type Verified } from '../common/kafka/envelope-security';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
 import { createLogger, type Logger } from '../common/logger';
 import { ormConfig } from '../entities/mikro-orm.config';
+import { ReplayGuard } from './replay-guard';
+import { safeDbError } from './safe-db-error';
 import { createUserHandlers, HandlerError, type Handlers } from './user.handlers';
 
 export interface DbProcessor {
@@ -31,6 +34,12 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-db-processor`);
   await ensureTopics(kafka);
   const handlers = createUserHandlers(config);
+  const security = EnvelopeSecurity.fromConfig(config);
+  const guard = new ReplayGuard(orm, security.maxAgeMs);
+  const purge = setInterval(() => {
+    guard.purge().catch((err: unknown) => logger.warn({ err: safeDbError(err) }, 'purging seen message ids failed'));
+  }, 60_000);
+  purge.unref();
   const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   // A short session timeout: when an instance dies (kill -9), its partitions move to the others
   // after 10 s instead of kafkajs' default 30 s, and a restarted group forms as quickly.
@@ -51,7 +60,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   await consumer.run({
     partitionsConsumedConcurrently: 6,
     eachMessage: async ({ message, partition }) => {
-      const { outcome, route } = await handle(message, handlers, orm, logger);
+      const { outcome, route } = await handle(message, { handlers, orm, logger, security, guard });
       const meta = { partition, offset: message.offset };
       if (outcome.kind === 'dead-letter') {
         logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
@@ -60,7 +69,8 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
           messages: [{
             key: message.key,
             value: message.value,
-            headers: { 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
+            // The original headers (message id, MAC) stay, for inspection and replay forensics.
+            headers: { ...message.headers, 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
           }],
         });
       } else if (outcome.kind === 'drop') {
@@ -73,10 +83,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
             ? { ok: true, result: outcome.result }
             : { ok: false, error: { code: outcome.code, message: outcome.message } }
           : { ok: false, error: { code: 'INVALID_REQUEST', message: outcome.reason } };
-        await producer.send({
-          topic: TOPICS.dbReplies,
-          messages: [{ key: route.replyTo, value: JSON.stringify({ v: MESSAGE_VERSION, ...route, ...body }) }],
-        });
+        await producer.send({ topic: TOPICS.dbReplies, messages: [security.replyMessage(route, body as Parameters<EnvelopeSecurity['replyMessage']>[1])] });
       }
     },
   });
@@ -94,6 +101,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   return {
     healthPort: health.port,
     async close() {
+      clearInterval(purge);
       await consumer.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await health.close();
@@ -112,19 +120,34 @@ function routeOf(raw: unknown): Route | undefined {
     : undefined;
 }
 
-async function handle(message: KafkaMessage, handlers: Handlers, orm: MikroORM, logger: Logger): Promise<{ outcome: Outcome; route?: Route }> {
+interface Deps {
+  handlers: Handlers;
+  orm: MikroORM;
+  logger: Logger;
+  security: EnvelopeSecurity;
+  guard: ReplayGuard;
+}
+
+/**
+ * Unauthenticated, stale and replayed messages are dead-lettered without an answer: only a request
+ * that proves it comes from a requester may cause a reply.
+ */
+async function handle(message: KafkaMessage, deps: Deps): Promise<{ outcome: Outcome; route?: Route }> {
   if (!message.value || message.value.length === 0) return { outcome: { kind: 'dead-letter', reason: 'empty' } };
   if (message.value.length > MAX_MESSAGE_BYTES) return { outcome: { kind: 'dead-letter', reason: 'too_large' } };
+  const checked = deps.security.verify('request', TOPICS.dbRequests, message);
+  if (!checked.ok) return { outcome: { kind: 'dead-letter', reason: checked.reason } };
   let raw: unknown;
   try {
     raw = JSON.parse(message.value.toString('utf8'));
   } catch {
     return { outcome: { kind: 'dead-letter', reason: 'not_json' } };
   }
-  return { outcome: await processRequest(raw, handlers, orm, logger), route: routeOf(raw) };
+  const outcome = await processRequest(raw, checked, deps);
+  return { outcome, route: outcome.kind === 'dead-letter' && outcome.reason === 'replayed' ? undefined : routeOf(raw) };
 }
 
-async function processRequest(raw: unknown, handlers: Handlers, orm: MikroORM, logger: Logger): Promise<Outcome> {
+async function processRequest(raw: unknown, checked: Extract<Verified, { ok: true }>, { handlers, orm, logger, security, guard }: Deps): Promise<Outcome> {
   const envelope = RequestEnvelope.safeParse(raw);
   if (!envelope.success) {
     const v = (raw as { v?: unknown } | null)?.v;
@@ -132,16 +155,23 @@ async function processRequest(raw: unknown, handlers: Handlers, orm: MikroORM, l
   }
   const { type, deadline, payload } = envelope.data;
   if (deadline < Date.now()) return { kind: 'drop', reason: 'deadline_passed' };
-  const parsed = REQUESTS[type].payload.safeParse(payload);
+  let opened: unknown;
+  try {
+    opened = security.openRequestPayload({ ...envelope.data, payload });
+  } catch {
+    return { kind: 'dead-letter', reason: 'undecryptable' };
+  }
+  const parsed = REQUESTS[type].payload.safeParse(opened);
   if (!parsed.success) return { kind: 'dead-letter', reason: 'invalid_payload' };
   try {
+    if (!(await guard.claim(checked.messageId, checked.timestamp))) return { kind: 'dead-letter', reason: 'replayed' };
     const handler = handlers[type] as (em: ReturnType<MikroORM['em']['fork']>, p: unknown) => Promise<unknown>;
     const result = await handler(orm.em.fork(), parsed.data);
     return { kind: 'reply', ok: true, result };
   } catch (err) {
     if (err instanceof HandlerError) return { kind: 'reply', ok: false, code: err.code, message: err.message };
     if (err instanceof SealError) return { kind: 'dead-letter', reason: 'unsealable_payload' };
-    logger.error({ type: type as RequestType, err: { name: (err as Error).name, message: (err as Error).message } }, 'request failed');
+    logger.error({ type: type as RequestType, err: safeDbError(err) }, 'request failed');
     return { kind: 'reply', ok: false, code: 'UNAVAILABLE', message: 'the database is not available' };
   }
 }

@@ -22,11 +22,11 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
     'user.find': async (em, { email }) => {
       const user = await em.findOne(User, { email });
       if (!user) return { user: null };
-      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHash(email)) } };
+      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)) } };
     },
 
     'user.create': async (em, { signupRef, email, name, passwordSealed }) => {
-      const passwordHash = unseal(keys, passwordSealed, SealContext.passwordHash(email));
+      const passwordHash = unseal(keys, passwordSealed, SealContext.passwordHashForSignup(signupRef));
       const user = em.create(User, { email, name, passwordHash, signupRef, emailVerifiedAt: new Date() } as User);
       try {
         await em.persistAndFlush(user);

@@ -3,9 +3,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import { BaseEntitySchema } from './base.entity';
 import { UserSchema } from './user.entity';
 import { Migration20261125000000_users } from './migrations/Migration20261125000000_users';
+import { Migration20261202000000_kafka_seen_messages } from './migrations/Migration20261202000000_kafka_seen_messages';
 
 /** Migrations are listed here, in order, so they load the same under tsx, jest and a build. */
-const MIGRATIONS = [{ name: 'Migration20261125000000_users', class: Migration20261125000000_users }];
+const MIGRATIONS = [
+  { name: 'Migration20261125000000_users', class: Migration20261125000000_users },
+  { name: 'Migration20261202000000_kafka_seen_messages', class: Migration20261202000000_kafka_seen_messages },
+];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
   return defineConfig({

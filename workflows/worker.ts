@@ -6,6 +6,7 @@ import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
 import { startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
+import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
 import { createMailer, SMTP_SEND_TIMEOUT_MS } from '../common/mailer';
@@ -34,7 +35,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, commandTimeout: 1500, enableOfflineQueue: true });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-worker`);
   await ensureTopics(kafka);
-  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
+  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config) });
   await requester.start();
   const mailer = createMailer(config);
   const connection = await NativeConnection.connect(connectionOptions(config));

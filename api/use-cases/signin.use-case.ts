@@ -48,7 +48,7 @@ export function createSigninUseCases(deps: SigninDeps) {
           throw unavailable('db-processor', err);
         }
         // Same work whether or not the email exists: one bcrypt compare at the same cost.
-        const hash = found ? unseal(keys, found.passwordSealed, SealContext.passwordHash(input.email)) : dummyHash;
+        const hash = found ? unseal(keys, found.passwordSealed, SealContext.passwordHashForUser(found.id)) : dummyHash;
         matches = await bcrypt.compare(input.password, hash);
       } catch (err) {
         await reservation.cancel().catch(() => undefined);

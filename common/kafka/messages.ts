@@ -1,10 +1,12 @@
 import { z } from 'zod';
 
 /**
- * Wire format of the DB processor's request/reply protocol. Version 1. Emails travel normalised;
- * password hashes only sealed (AES-GCM), never in clear.
+ * Wire format of the DB processor's request/reply protocol. Version 2: the routing fields travel in
+ * clear, the request `payload` and the reply `result` only encrypted, and every message carries a MAC
+ * in its headers (common/kafka/envelope-security.ts). The schemas below describe the decrypted values.
+ * Password hashes are sealed once more, bound to their record (signup reference or user id).
  */
-export const MESSAGE_VERSION = 1;
+export const MESSAGE_VERSION = 2;
 
 const email = z.string().min(3).max(254);
 const sealed = z.string().min(10).max(1024);

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Logger } from '../logger';
+import type { EnvelopeSecurity } from './envelope-security';
+import { joinAtHighWatermarks } from './reply-offsets';
 import {
-  MESSAGE_VERSION,
   ReplyEnvelope,
   REQUESTS,
   type RequestPayload,
@@ -33,23 +34,27 @@ interface Pending {
 /**
  * Request/reply over Kafka. Each instance reads the shared replies topic in a consumer group of
  * its own (so every instance sees every reply and keeps only those addressed to it) starting at the
- * latest offset, so a restart never replays old replies. Several instances can run at once.
+ * offsets the topic had when it started, so a restart never replays old replies. Several instances
+ * can run at once. Requests are encrypted and MACed; replies without a valid MAC are ignored.
+ * `opts.key` of a request is its business key (the email): only its keyed hash reaches the topic.
  */
 export class KafkaRequester {
   readonly instanceId: string;
   private readonly producer: Producer;
   private readonly consumer: Consumer;
+  private readonly groupId: string;
   private readonly pending = new Map<string, Pending>();
   private ready = false;
 
   constructor(
-    kafka: Kafka,
-    private readonly opts: { role: string; timeoutMs: number; logger: Logger },
+    private readonly kafka: Kafka,
+    private readonly opts: { role: string; timeoutMs: number; logger: Logger; security: EnvelopeSecurity },
   ) {
     this.instanceId = `${opts.role}.${randomUUID()}`;
+    this.groupId = `auth-replies.${this.instanceId}`;
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     this.consumer = kafka.consumer({
-      groupId: `auth-replies.${this.instanceId}`,
+      groupId: this.groupId,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       maxWaitTimeInMs: 100,
@@ -64,56 +69,43 @@ export class KafkaRequester {
   async start(): Promise<void> {
     await Promise.all([this.producer.connect(), this.consumer.connect()]);
     await this.consumer.subscribe({ topic: TOPICS.dbReplies, fromBeginning: false });
-    await this.consumer.run({
-      eachMessage: async ({ message }) => {
-        if (!message.value) return;
-        let reply: ReplyEnvelope;
-        try {
-          reply = ReplyEnvelope.parse(JSON.parse(message.value.toString('utf8')));
-        } catch {
-          this.opts.logger.warn({ offset: message.offset }, 'malformed reply ignored');
-          return;
-        }
-        if (reply.replyTo !== this.instanceId) return;
-        const waiter = this.pending.get(reply.correlationId);
-        if (!waiter) return;
-        this.pending.delete(reply.correlationId);
-        clearTimeout(waiter.timer);
-        if (reply.ok) waiter.resolve(reply.result);
-        else waiter.reject(new RemoteError(reply.error.code, reply.error.message));
-      },
-    });
-    await this.waitUntilReceiving();
+    await joinAtHighWatermarks(this.kafka, this.consumer, this.groupId, TOPICS.dbReplies, () =>
+      this.consumer.run({ eachMessage: async ({ message }) => this.onReply(message) }),
+    );
     this.ready = true;
   }
 
-  /**
-   * A new group starts at the latest offset only once its first fetch resolved it; a reply sent
-   * before that would be missed. Sending ourselves a probe until it comes back closes that gap.
-   */
-  private async waitUntilReceiving(): Promise<void> {
-    const until = Date.now() + 60_000;
-    while (Date.now() < until) {
-      const correlationId = randomUUID();
-      const arrived = new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.pending.delete(correlationId);
-          reject(new RequestTimeoutError('probe'));
-        }, 1000);
-        this.pending.set(correlationId, { resolve, reject, timer });
-      });
-      await this.producer.send({
-        topic: TOPICS.dbReplies,
-        messages: [{ key: this.instanceId, value: JSON.stringify({ v: MESSAGE_VERSION, correlationId, replyTo: this.instanceId, ok: true, result: null }) }],
-      });
-      try {
-        await arrived;
-        return;
-      } catch {
-        // not assigned yet; probe again
-      }
+  private onReply(message: KafkaMessage): void {
+    if (!message.value) return;
+    const checked = this.opts.security.verify('reply', TOPICS.dbReplies, message);
+    if (!checked.ok) {
+      // The requester may not write any dead-letter topic; a forged reply is logged and ignored.
+      this.opts.logger.warn({ offset: message.offset, reason: checked.reason }, 'unauthenticated reply ignored');
+      return;
     }
-    throw new RequestTimeoutError('reply consumer never received its own probe within 60 s');
+    let reply: ReplyEnvelope;
+    try {
+      reply = ReplyEnvelope.parse(JSON.parse(message.value.toString('utf8')));
+    } catch {
+      this.opts.logger.warn({ offset: message.offset }, 'malformed reply ignored');
+      return;
+    }
+    if (reply.replyTo !== this.instanceId) return;
+    // A correlation id is answered once: a replayed reply finds no waiter.
+    const waiter = this.pending.get(reply.correlationId);
+    if (!waiter) return;
+    this.pending.delete(reply.correlationId);
+    clearTimeout(waiter.timer);
+    if (!reply.ok) {
+      waiter.reject(new RemoteError(reply.error.code, reply.error.message));
+      return;
+    }
+    try {
+      waiter.resolve(this.opts.security.openReplyResult(reply));
+    } catch (err) {
+      this.opts.logger.warn({ offset: message.offset, reason: 'undecryptable' }, 'reply result does not open');
+      waiter.reject(new RemoteError('INVALID_REPLY', (err as Error).message));
+    }
   }
 
   async request<T extends RequestType>(
@@ -131,10 +123,10 @@ export class KafkaRequester {
       }, timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer });
     });
-    const envelope = { v: MESSAGE_VERSION, type, correlationId, replyTo: this.instanceId, deadline, payload };
+    const message = this.opts.security.requestMessage({ type, correlationId, replyTo: this.instanceId, deadline }, payload, opts.key);
     // A send that kafkajs keeps retrying must not outlive the deadline: the timer above rejects first.
     this.producer
-      .send({ topic: TOPICS.dbRequests, messages: [{ key: opts.key, value: JSON.stringify(envelope) }] })
+      .send({ topic: TOPICS.dbRequests, messages: [message] })
       .catch((err: Error) => {
         const waiter = this.pending.get(correlationId);
         if (!waiter) return;

@@ -69,7 +69,7 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
 
   it('runs the Temporal dev server with the flags and search attributes of temporal-config/', () => {
     expect(withGeneratedBlock(readFileSync(COMPOSE_FILE, 'utf8'))).toBe(readFileSync(COMPOSE_FILE, 'utf8'));
-    const expected = temporalCommand().map((a) => a.replace('${TEMPORAL_NAMESPACE:-default}', 'default'));
+    const expected = temporalCommand().map((a) => a.replace('${TEMPORAL_NAMESPACE:-default}', 'default').replace('${CODEC_SERVER_PORT:-8234}', '8234'));
     for (const { services } of [dev, prod]) {
       expect(services.temporal.command).toEqual(expected);
       for (const a of SEARCH_ATTRIBUTES) expect(services.temporal.command).toContain(`${a.name}=${a.type}`);

@@ -54,7 +54,7 @@ describe('the .env loader (dotenv semantics)', () => {
   it('when .env.example is copied to .env, the config equals the defaults', () => {
     const file = tempEnvFile(require('node:fs').readFileSync(path.join(ROOT, '.env.example'), 'utf8'));
     const fromExample = loadConfig(dotenvAdditions({}, file));
-    expect(fromExample).toEqual(loadConfig({}));
+    expect(fromExample).toEqual(loadConfig({ NODE_ENV: 'development' }));
   });
 
   it('loadConfig() without arguments reads the .env of CFD_ENV_FILE, the environment winning', () => {
@@ -63,7 +63,7 @@ describe('the .env loader (dotenv semantics)', () => {
     const out = require('node:child_process').execFileSync(
       process.execPath,
       [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), '-e', script],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, CFD_ENV_FILE: file, API_PORT: '4100' }, encoding: 'utf8' },
+      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, CFD_ENV_FILE: file, API_PORT: '4100', NODE_ENV: 'development' }, encoding: 'utf8' },
     );
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual(['debug', 4100, 'debug']);
   });
