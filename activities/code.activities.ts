@@ -4,13 +4,15 @@ import { digestsEqual, generateCode, seal, SealContext, codeDigest, type Keys } 
 /**
  * Redis layout of a pending code:
  *   otp:{signupId}             -> "{seq}:{hmac digest}"  (what verification compares against)
- *   otp-mail:{signupId}:{seq}  -> the code sealed for the mail activity (never the workflow)
+ *   otp-mail:{signupId}:{run}:{seq} -> the code sealed for the mail activity (never the workflow);
+ *                                  per run, since a new signup of the same email reuses the workflow id
  *   otp-consumed:{signupId}    -> the id of the update that consumed the last code
  * All expire with the code.
  */
 const otpKey = (signupId: string) => `otp:${signupId}`;
 const consumedKey = (signupId: string) => `otp-consumed:${signupId}`;
-export const mailboxKey = (signupId: string, seq: number) => `otp-mail:${signupId}:${seq}`;
+/** `run` is absent for release v2 workflows, which keyed by signup and sequence only. */
+export const mailboxKey = (signupId: string, seq: number, run?: string) => (run ? `otp-mail:${signupId}:${run}:${seq}` : `otp-mail:${signupId}:${seq}`);
 
 // Issues a code once per (signup, seq): a retried activity finds the sealed code already there.
 const ISSUE = `
@@ -42,11 +44,11 @@ export function createCodeActivities(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys } = deps;
   return {
     /** Creates code number `seq` for a signup; it replaces (invalidates) any earlier one. */
-    async issueCode(input: { signupId: string; seq: number; ttlMs: number }): Promise<void> {
+    async issueCode(input: { signupId: string; seq: number; ttlMs: number; run?: string }): Promise<void> {
       const code = generateCode();
       const digest = codeDigest(keys, input.signupId, code);
       const sealed = seal(keys, code, SealContext.pendingCode(input.signupId, input.seq));
-      await redis.eval(ISSUE, 2, otpKey(input.signupId), mailboxKey(input.signupId, input.seq), `${input.seq}:${digest}`, sealed, input.ttlMs);
+      await redis.eval(ISSUE, 2, otpKey(input.signupId), mailboxKey(input.signupId, input.seq, input.run), `${input.seq}:${digest}`, sealed, input.ttlMs);
     },
 
     /**

@@ -81,14 +81,14 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
   }
 
   return {
-    async sendCodeEmail(input: { signupId: string; emailSealed: string; seq: number; ttlMs: number }): Promise<{ attempts: number }> {
-      const sealedCode = await redis.get(mailboxKey(input.signupId, input.seq));
+    async sendCodeEmail(input: { signupId: string; emailSealed: string; seq: number; ttlMs: number; run?: string }): Promise<{ attempts: number }> {
+      const sealedCode = await redis.get(mailboxKey(input.signupId, input.seq, input.run));
       if (!sealedCode) {
         throw ApplicationFailure.create({ type: Failure.codeGone, message: 'the code expired before it could be mailed', nonRetryable: true, details: [attempt()] });
       }
       const code = unseal(keys, sealedCode, SealContext.pendingCode(input.signupId, input.seq));
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
-      const sent = await sendOnce(`otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000)));
+      const sent = await sendOnce(input.run ? `otp-sent:${input.signupId}:${input.run}:${input.seq}` : `otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000)));
       log.info('verification code sent', { event: 'code_sent', signupId: input.signupId, seq: input.seq });
       return sent;
     },

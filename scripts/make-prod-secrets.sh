@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the secrets of `docker compose --profile prod` (random, from openssl), once:
-#   secrets/app.env       JWT_SECRET, HMAC_KEY, SEALING_KEY, TEMPORAL_PAYLOAD_KEYS, DATABASE_URL
+#   secrets/app.env       JWT_SECRET, HMAC_KEY, SEALING_KEY, TEMPORAL_PAYLOAD_KEYS, KAFKA_*_KEYS, DATABASE_URL
 #                         (app role), SMTP_URL
 #   secrets/postgres.env  POSTGRES_PASSWORD (superuser, administration only), CFD_APP_DB_PASSWORD
 # Mode 600, ignored by git and by the Docker build context. Refuses to overwrite existing files:
@@ -26,6 +26,9 @@ JWT_SECRET=$(rand)
 HMAC_KEY=$(rand)
 SEALING_KEY=$(rand)
 TEMPORAL_PAYLOAD_KEYS=k1:$(rand)
+KAFKA_REQUEST_MAC_KEYS=k1:$(rand)
+KAFKA_REPLY_MAC_KEYS=k1:$(rand)
+KAFKA_PAYLOAD_KEYS=k1:$(rand)
 DATABASE_URL=postgres://cfd_auth:$db_pw@postgres-prod:5432/cfd_auth
 SMTP_URL=smtp://maildev:1025
 ENV

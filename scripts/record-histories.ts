@@ -32,7 +32,7 @@ async function main(release: string | undefined) {
   const smtpPort = Number(new URL(process.env.SMTP_URL ?? 'smtp://127.0.0.1:1025').port || 1025);
   const smtp = await startTcpProxy(smtpPort);
   const sys = await startSystem({
-    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '6', CODE_TTL_S: '60', EMAIL_RETRY_BUDGET_S: '4', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '20', CODE_TTL_S: '60', EMAIL_RETRY_BUDGET_S: '120', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
   });
   const api = new ApiClient(sys.apiUrl);
   const recorded: Record<string, string> = {};
@@ -114,14 +114,27 @@ async function main(release: string | undefined) {
 
     await Promise.all(pending.splice(0));
 
-    // The mail server refuses every connection until the signup's mail budget (4 s) is spent.
-    smtp.setMode('refuse');
-    const budget = uniqueEmail('history-mail-budget');
-    await api.post('/signup', { email: budget });
-    save('mail-budget-spent', budget, 'mail_failed');
-    await Promise.all(pending.splice(0));
+    // The mail server refuses every connection until the signup's mail budget (4 s here) is spent.
+    const refusing = await startTcpProxy(smtpPort, 'refuse');
+    const short = await startSystem({
+      env: { SIGNUP_WINDOW_S: '60', EMAIL_RETRY_BUDGET_S: '4', SMTP_URL: `smtp://127.0.0.1:${refusing.port}` },
+    });
+    try {
+      const budget = uniqueEmail('history-mail-budget');
+      await new ApiClient(short.apiUrl).post('/signup', { email: budget });
+      const handle = short.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(short.config), budget));
+      const outcome = await handle.result();
+      if (outcome.status !== 'mail_failed') throw new Error(`scenario mail-budget-spent ended ${outcome.status}, not mail_failed`);
+      writeFileSync(path.join(out, 'mail-budget-spent.json'), JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 1) + '\n');
+      recorded['mail-budget-spent'] = 'mail_failed';
+      process.stdout.write(`recorded ${release}/mail-budget-spent\n`);
+    } finally {
+      await short.close();
+      await refusing.close();
+    }
 
     // The worker stops while the mail is failing; a new worker takes the signup over.
+    smtp.setMode('refuse');
     const restart = uniqueEmail('history-worker-restart');
     await api.post('/signup', { email: restart });
     await sleep(1500);

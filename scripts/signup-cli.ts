@@ -1,12 +1,14 @@
 /**
  * Operator command: find the signup workflow of an email without the email ever being stored.
  *   npm run signup -- find <email>
- *   npm run signup -- stuck            (signups waiting on SMTP or the DB for over 5 minutes)
+ *   npm run signup -- stuck [minutes]  (signups in sending_code / creating_user / checking for over 5 minutes,
+ *                                       and signups that gave up on mail in the last 24 h)
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../common/config';
 import { deriveKeys, normaliseEmail, signupWorkflowId } from '../common/crypto';
-import { SignupStatusKey } from '../temporal-config';
+import { temporal } from '@temporalio/proto';
+import { SignupStatusKey, SignupStatusSinceKey } from '../temporal-config';
 import { connectionOptions } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
 import { stateQuery } from '../workflows/signup.contract';
@@ -39,17 +41,50 @@ async function main(argv: string[]) {
       return;
     }
     if (command === 'stuck') {
-      const since = new Date(Date.now() - 5 * 60_000).toISOString();
-      const query = `ExecutionStatus = "Running" AND SignupStatus IN ("sending_code", "creating_user", "checking") AND StartTime < "${since}"`;
+      const minutes = arg === undefined ? 5 : Number(arg);
+      if (!Number.isFinite(minutes) || minutes < 0) throw new Error('usage: npm run signup -- stuck [minutes, default 5]');
+      const since = new Date(Date.now() - minutes * 60_000).toISOString();
+      // Time in the current state, not age: SignupStatusSince changes with every status. Signups
+      // of release v2 have no such attribute and are judged by their start time.
+      const query =
+        `ExecutionStatus = "Running" AND SignupStatus IN ("sending_code", "creating_user", "checking") AND ` +
+        `(SignupStatusSince < "${since}" OR (SignupStatusSince IS NULL AND StartTime < "${since}"))`;
+      const polled = new Map<string, boolean>();
+      const hasWorkers = async (taskQueue: string) => {
+        if (!polled.has(taskQueue)) {
+          const res = await client.workflowService.describeTaskQueue({
+            namespace: config.TEMPORAL_NAMESPACE,
+            taskQueue: { name: taskQueue },
+            taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+          });
+          polled.set(taskQueue, (res.pollers ?? []).length > 0);
+        }
+        return polled.get(taskQueue)!;
+      };
       let n = 0;
+      let orphans = 0;
       for await (const wf of client.workflow.list({ query })) {
+        // A leftover on a task queue nobody polls (an old test, a retired deployment) is not stuck
+        // waiting on SMTP or the database: it waits for a worker that will never come.
+        if (!(await hasWorkers(wf.taskQueue))) {
+          orphans++;
+          continue;
+        }
         n++;
-        console.log(`${wf.workflowId}  ${wf.typedSearchAttributes.get(SignupStatusKey)}  started ${wf.startTime.toISOString()}  ${ui(wf.workflowId, wf.runId)}`);
+        const inState = wf.typedSearchAttributes.get(SignupStatusSinceKey) ?? wf.startTime;
+        console.log(`${wf.workflowId}  ${wf.typedSearchAttributes.get(SignupStatusKey)}  since ${inState.toISOString()}  ${ui(wf.workflowId, wf.runId)}`);
       }
-      console.log(`${n} stuck signup(s)   query: ${query}`);
+      console.log(`${n} stuck signup(s) in the same state for over ${minutes} min` + (orphans ? ` (${orphans} more on task queues without workers, ignored)` : ''));
+      const dayAgo = new Date(Date.now() - 24 * 3_600_000).toISOString();
+      let failed = 0;
+      for await (const wf of client.workflow.list({ query: `SignupStatus = "mail_failed" AND CloseTime > "${dayAgo}"` })) {
+        failed++;
+        console.log(`${wf.workflowId}  mail_failed  closed ${wf.closeTime?.toISOString()}  ${ui(wf.workflowId, wf.runId)}`);
+      }
+      console.log(`${failed} signup(s) gave up on mail in the last 24 h`);
       return;
     }
-    console.error('usage: npm run signup -- find <email>\n       npm run signup -- stuck');
+    console.error('usage: npm run signup -- find <email>\n       npm run signup -- stuck [minutes]');
     process.exitCode = 64;
   } finally {
     await connection.close();

@@ -241,10 +241,13 @@ async function signupV3(input: SignupInput): Promise<SignupOutcome> {
   async function sendCode(): Promise<void> {
     if (!registered) setStatus('sending_code');
     for (;;) {
-      seq += 1;
+      // The new code counts as issued once Redis holds it: until then a verify meets the previous
+      // code (or none), the same for every email.
+      const next = seq + 1;
+      await issueActs.issueCode({ signupId, seq: next, ttlMs: L.codeTtlMs, run: workflowInfo().runId });
+      seq = next;
       codeIssuedAt = Date.now();
       issuedAt.push(codeIssuedAt);
-      await issueActs.issueCode({ signupId, seq, ttlMs: L.codeTtlMs });
       if (registered && noticeSent) return;
       const remainingMs = mailDeadline - Date.now();
       const remainingAttempts = emailMaxAttempts - mailAttempts;
@@ -259,7 +262,7 @@ async function signupV3(input: SignupInput): Promise<SignupOutcome> {
           noticeSent = true;
           return;
         }
-        const sent = await mail.sendCodeEmail({ signupId, emailSealed, seq, ttlMs: L.codeTtlMs });
+        const sent = await mail.sendCodeEmail({ signupId, emailSealed, seq, ttlMs: L.codeTtlMs, run: workflowInfo().runId });
         mailAttempts += sent?.attempts ?? 1;
         break;
       } catch (err) {

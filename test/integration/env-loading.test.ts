@@ -52,8 +52,8 @@ describe('.env.example copied to .env (the scripts and the processes read it the
       expect([key, a[key]]).toEqual([key, b[key]]);
     }
     // Settings only the config module defaults: .env.example gives the config's defaults.
-    const d = loadConfig({});
-    const expected = { NODE_ENV: d.NODE_ENV, LOG_LEVEL: d.LOG_LEVEL, WEB_ORIGINS: d.WEB_ORIGINS.join(','), MAIL_FROM: d.MAIL_FROM, TRUST_PROXY: d.TRUST_PROXY, BCRYPT_COST: String(d.BCRYPT_COST) };
+    const d = loadConfig({ NODE_ENV: 'development' });
+    const expected = { NODE_ENV: 'development', LOG_LEVEL: d.LOG_LEVEL, WEB_ORIGINS: d.WEB_ORIGINS.join(','), MAIL_FROM: d.MAIL_FROM, TRUST_PROXY: d.TRUST_PROXY, BCRYPT_COST: String(d.BCRYPT_COST) };
     for (const [key, value] of Object.entries(expected)) expect([key, a[key]]).toEqual([key, value]);
   });
 

@@ -116,7 +116,10 @@ describe('cookies in production', () => {
   beforeAll(async () => {
     const strong = () => randomBytes(32).toString('base64');
     sys = await startSystem({
-      env: { NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), TEMPORAL_PAYLOAD_KEYS: `prod-test:${strong()}` },
+      env: {
+        NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), TEMPORAL_PAYLOAD_KEYS: `prod-test:${strong()}`,
+        KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`,
+      },
     });
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { eventually, uniqueEmail } from '../support/env';
 import { ApiClient } from '../support/http';
 import { startSystem, type System } from '../support/system';
+import { SignupStatusKey, SignupStatusSinceKey } from '../../temporal-config';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -49,5 +50,39 @@ describe('operations: health endpoints and the signup CLI', () => {
     expect(out).toMatch(/execution:\s+RUNNING/);
     expect(out).toContain(`${sys.config.TEMPORAL_UI_URL}/namespaces/${sys.config.TEMPORAL_NAMESPACE}/workflows/${id}/`);
     expect(out).not.toContain(email);
+  });
+
+  it('`npm run signup -- stuck` lists signups long in one state, and ignores task queues without workers', async () => {
+    const email = uniqueEmail('stuck');
+    await sys.stopDbProcessor();
+    try {
+      await new ApiClient(sys.apiUrl).post('/signup', { email });
+      const id = signupWorkflowId(deriveKeys(sys.config), email);
+      // A signup nobody will ever run: started on a task queue without a worker.
+      const orphan = `signup-orphan-${Date.now()}`;
+      await sys.temporal.workflow.start('signupWorkflow', {
+        taskQueue: `nobody-${Date.now()}`,
+        workflowId: orphan,
+        args: [{ emailSealed: 'v1.x.y.z', limits: {} as never }],
+        typedSearchAttributes: [
+          { key: SignupStatusKey, value: 'checking' },
+          { key: SignupStatusSinceKey, value: new Date(Date.now() - 3_600_000) },
+        ],
+      });
+      try {
+        const out = await eventually(async () => {
+          const { stdout } = await run('npx', ['tsx', 'scripts/signup-cli.ts', 'stuck', '0'], { cwd: ROOT, timeout: 60_000, env: { ...process.env, NODE_ENV: 'development' } });
+          return stdout.includes(id) ? stdout : undefined;
+        }, 60_000, 'the stuck signup in the CLI');
+        expect(out).toMatch(new RegExp(`${id}\\s+checking\\s+since `));
+        expect(out).not.toContain(orphan);
+        expect(out).toMatch(/more on task queues without workers, ignored/);
+        expect(out).not.toContain(email);
+      } finally {
+        await sys.temporal.workflow.getHandle(orphan).terminate();
+      }
+    } finally {
+      await sys.startDbProcessor();
+    }
   });
 });

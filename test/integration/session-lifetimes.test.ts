@@ -40,12 +40,12 @@ describe('mail that cannot be delivered', () => {
     await sys?.close();
   });
 
-  it('when the retry budget runs out the signup ends "failed" and says why', async () => {
+  it('when the mail budget runs out the signup ends "mail_failed" and says why', async () => {
     sys = await startSystem({ env: { SMTP_URL: 'smtp://127.0.0.1:9', EMAIL_RETRY_BUDGET_S: '4' } });
     const email = uniqueEmail('undeliverable');
     expect((await new ApiClient(sys.apiUrl).post('/signup', { email })).status).toBe(202);
     const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
-    expect(await handle.result()).toEqual({ status: 'failed', reason: 'email_undeliverable' });
-    expect((await handle.describe()).typedSearchAttributes.get(SignupStatusKey)).toBe('failed');
+    expect(await handle.result()).toEqual({ status: 'mail_failed', reason: 'email_undeliverable' });
+    expect((await handle.describe()).typedSearchAttributes.get(SignupStatusKey)).toBe('mail_failed');
   });
 });

@@ -92,7 +92,9 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
     for (const app of ['api-prod', 'worker-prod', 'db-processor-prod']) {
       const svc = prod.services[app];
       expect(svc.environment?.JWT_SECRET).toMatch(/^.{32,}$/);
-      expect(svc.environment?.TEMPORAL_PAYLOAD_KEYS).toMatch(/^[\w.-]+:.{32,}$/);
+      for (const ring of ['TEMPORAL_PAYLOAD_KEYS', 'KAFKA_REQUEST_MAC_KEYS', 'KAFKA_REPLY_MAC_KEYS', 'KAFKA_PAYLOAD_KEYS']) {
+        expect({ app, ring, value: svc.environment?.[ring] }).toEqual({ app, ring, value: expect.stringMatching(/^[\w.-]+:.{32,}$/) });
+      }
       expect(svc.environment?.DATABASE_URL).toMatch(/^postgres:\/\/cfd_auth:[^@]{20,}@postgres-prod:5432\/cfd_auth$/);
       expect(svc.healthcheck?.test.join(' ')).toMatch(/\/health\/live/);
     }

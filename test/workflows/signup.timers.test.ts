@@ -105,6 +105,11 @@ describe('signup timer rules in virtual time', () => {
     const input: SignupInput = { emailSealed: 'v1.sealed-email-stub', limits };
     return env.client.workflow.start<typeof signupWorkflow>('signupWorkflow', { taskQueue, workflowId: `signup-${randomUUID()}`, args: [input] });
   }
+  /** Cancels and waits until the workflow has closed, while its worker still runs: no activity is left started. */
+  const cancelAndWait = async (h: Awaited<ReturnType<typeof start>>) => {
+    await h.cancel();
+    await h.result().catch(() => undefined);
+  };
   const untilCodeSent = async (h: Awaited<ReturnType<typeof start>>) => {
     for (let i = 0; i < 100 && (await h.query(stateQuery)).status !== 'awaiting_code'; i++) await env.sleep(100);
   };
@@ -121,7 +126,7 @@ describe('signup timer rules in virtual time', () => {
       await untilCodeSent(h);
       await env.sleep(LIMITS.codeTtlMs + 1000);
       expect(await h.executeUpdate(verifyUpdate, { args: [VERIFY] })).toEqual({ ok: false, code: 'CODE_EXPIRED' });
-      await h.cancel();
+      await cancelAndWait(h);
     });
     expect(late.consumed).toBe(0);
   });
@@ -144,7 +149,7 @@ describe('signup timer rules in virtual time', () => {
       }
       // Eight requests in about eight minutes: the hourly cap (5) holds.
       expect((await h.query(stateQuery)).codesIssued).toBe(5);
-      await h.cancel();
+      await cancelAndWait(h);
     });
   });
 
@@ -164,7 +169,7 @@ describe('signup timer rules in virtual time', () => {
     const rec = new Recorder('unavailable');
     await run(rec, {}, async (h) => {
       await env.sleep(2 * HOUR);
-      await h.cancel();
+      await cancelAndWait(h);
     });
     const firstCode = rec.mailAttempts.filter((a) => a.seq === 1);
     const gaps = firstCode.slice(1).map((a, i) => Math.round((a.at - firstCode[i].at) / 1000));
