@@ -46,7 +46,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-api`);
   await ensureTopics(kafka);
-  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
+  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS });
   const [dummyHash] = await Promise.all([makeDummyHash(config.BCRYPT_COST), requester.start()]);
   const connection = Connection.lazy(connectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -72,6 +72,9 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
       temporal: async () => {
         await connection.withDeadline(Date.now() + 2000, () => connection.healthService.check({}));
       },
+    },
+    livenessChecks: {
+      kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
     },
   });
 

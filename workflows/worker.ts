@@ -31,7 +31,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, enableOfflineQueue: true });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-worker`);
   await ensureTopics(kafka);
-  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger });
+  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS });
   await requester.start();
   const mailer = createMailer(config);
   const connection = await NativeConnection.connect(connectionOptions(config));
@@ -60,6 +60,8 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     smtp: async () => {
       await mailer.transport.verify();
     },
+  }, {
+    kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
   });
   logger.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, healthPort: health.port }, 'worker started');
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../logger';
+import { SupervisedConsumer, supervisedConsumerConfig } from './supervised-consumer';
 import {
   MESSAGE_VERSION,
   ReplyEnvelope,
@@ -38,27 +39,41 @@ interface Pending {
 export class KafkaRequester {
   readonly instanceId: string;
   private readonly producer: Producer;
-  private readonly consumer: Consumer;
+  private readonly consumer: SupervisedConsumer;
   private readonly pending = new Map<string, Pending>();
   private ready = false;
 
   constructor(
     kafka: Kafka,
-    private readonly opts: { role: string; timeoutMs: number; logger: Logger },
+    private readonly opts: { role: string; timeoutMs: number; logger: Logger; rejoinBoundMs?: number },
   ) {
     this.instanceId = `${opts.role}.${randomUUID()}`;
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-    this.consumer = kafka.consumer({
+    const consumerConfig = supervisedConsumerConfig({
       groupId: `auth-replies.${this.instanceId}`,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
     });
+    // Restarted after any crash; a restart resumes from the group's committed offset.
+    this.consumer = new SupervisedConsumer({
+      name: 'replies',
+      create: () => kafka.consumer(consumerConfig),
+      logger: opts.logger,
+      rejoinBoundMs: opts.rejoinBoundMs ?? 60_000,
+      sessionTimeoutMs: 10_000,
+    });
   }
 
+  /** Started, and the reply consumer is in its group right now. */
   get isReady(): boolean {
-    return this.ready;
+    return this.ready && this.consumer.isReady;
+  }
+
+  /** False once the reply consumer has been out of its group longer than the bound: restart the process. */
+  get isLive(): boolean {
+    return this.consumer.isLive;
   }
 
   async start(): Promise<void> {
