@@ -27,7 +27,7 @@ run() {
 }
 # stack.sh status and npm run chaos read this file: while it names a live process, the app
 # processes are expected to run (status counts a missing one), and chaos will not restart services.
-APP_PIDFILE="$ROOT/.data/run/start.pid"
+APP_PIDFILE="$CFD_DATA_DIR/run/start.pid"
 stop_all() {
   trap - INT TERM EXIT
   echo "[start   ] stopping app processes (infrastructure and data stay; npm run stack:down stops the rest)"
