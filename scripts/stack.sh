@@ -789,8 +789,9 @@ cmd_status() {
     if ((rc == 28)); then printf 'app|%s|%s|not-ready|/health/ready gave no answer within %ss\n' "$name" "$base" "$CFD_PROBE_TIMEOUT"; return; fi
     down="$(grep -o '"[A-Za-z_-]*":"down"' <<<"$body" | cut -d'"' -f2 | paste -sd, -)" || true
     live="$(curl -s -o /dev/null --max-time "$CFD_PROBE_TIMEOUT" -w '%{http_code}' "$base/health/live")" || true
-    printf 'app|%s|%s|not-ready|%s%s\n' "$name" "$base" "${down:+down: $down}${down:-/health/ready answered $code}" \
-      "$([[ "$live" == 503 ]] && printf '; liveness failing (restart due)')"
+    if [[ -n "$down" ]]; then down="down: $down"; else down="/health/ready answered $code"; fi
+    if [[ "$live" == 503 ]]; then down+="; liveness failing (a supervisor restarts it)"; fi
+    printf 'app|%s|%s|not-ready|%s\n' "$name" "$base" "$down"
   }
 
   local h p note

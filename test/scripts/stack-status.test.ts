@@ -60,7 +60,7 @@ describe('stack:status', () => {
   it('exits 3 and names the dependency when a running process is not ready', async () => {
     const { code, out } = await status(env);
     expect(code).toBe(3);
-    expect(row(out, 'worker')).toMatch(/not-ready +down: kafka/);
+    expect(row(out, 'worker')).toMatch(/not-ready +down: kafka$/);
     expect(row(out, 'api')).toMatch(/ ready/);
     expect(row(out, 'db-processor')).toMatch(/not-running .*not counted/);
     for (const svc of ['postgres', 'redis', 'kafka', 'temporal', 'smtp']) expect(row(out, svc)).toMatch(/ up /);
