@@ -69,7 +69,7 @@ async function main(): Promise<number> {
   if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const selected = args.only.length ? SCENARIOS.filter((s) => args.only.includes(s.name)) : SCENARIOS;
   // The Kafka scenarios again and again: the crash they once missed is a race.
-  const runs = selected.flatMap((s) => (s.name.startsWith('kafka-') ? Array.from({ length: args.repeat }, (_, i) => ({ scenario: s, label: args.repeat > 1 ? `${s.name}#${i + 1}` : s.name })) : [{ scenario: s, label: s.name }]));
+  const runs = selected.flatMap((s) => (s.name.startsWith('kafka-') ? Array.from({ length: args.repeat }, (_, i) => ({ scenario: s, label: args.repeat > 1 ? `${s.name}-run${i + 1}` : s.name })) : [{ scenario: s, label: s.name }]));
   const started = Date.now();
   // Whole-run bound: 4.5 min per scenario run (3.5 quick), at most 45 min.
   const budgetMs = Math.min(45 * 60_000, runs.length * (args.quick ? 3.5 : 4.5) * 60_000);
