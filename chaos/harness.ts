@@ -280,7 +280,7 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
     const freshDeadline = Math.min(opts.hardDeadline, Date.now() + 120_000);
     await driver.complete(fresh, freshDeadline);
     const freshSignin = fresh.verified ? await driver.signinOk(fresh, freshDeadline, 30_000) : undefined;
-    result.fresh_flow = fresh.verified && freshSignin ? 'ok' : `failed: ${fresh.trace.slice(-6).join('; ')}${fresh.anomalies.length ? ` (${fresh.anomalies.join('; ')})` : ''}`;
+    result.fresh_flow = fresh.verified && freshSignin ? 'ok' : `failed: ${fresh.trace.slice(-6).join('; ') || 'no time left before the run\'s deadline'}${fresh.anomalies.length ? ` (${fresh.anomalies.join('; ')})` : ''}`;
     if (result.fresh_flow !== 'ok') log(`${scenario.name}: new signup after the fault ${result.fresh_flow}`);
   } catch (err) {
     result.error = (err as Error).message;

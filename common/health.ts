@@ -43,6 +43,26 @@ export function liveness(checks: Record<string, LivenessCheck> = {}) {
   return Object.keys(failing).length ? { status: 'not_live' as const, failing } : { status: 'live' as const };
 }
 
+/**
+ * For runtimes that restart a process only when it exits (docker compose's `restart:
+ * unless-stopped` ignores an unhealthy container): checks liveness every `intervalMs` and exits
+ * with code 70 once it fails. Enabled by EXIT_WHEN_NOT_LIVE; returns a function that stops it.
+ */
+export function exitWhenNotLive(
+  checks: Record<string, LivenessCheck>,
+  logger: { fatal(obj: object, msg: string): void },
+  intervalMs = 5_000,
+): () => void {
+  const timer = setInterval(() => {
+    const l = liveness(checks);
+    if (l.status === 'live') return;
+    logger.fatal({ failing: l.failing }, 'not live: exiting so that the supervisor starts the process again');
+    process.exit(70);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** A tiny HTTP server for processes that have no other (worker, DB processor). */
 export async function startHealthServer(
   host: string,

@@ -3,7 +3,7 @@ import { Partitioners, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
-import { startHealthServer } from '../common/health';
+import { exitWhenNotLive, startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/supervised-consumer';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
@@ -88,6 +88,9 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     },
   });
 
+  const liveChecks = {
+    kafka: () => (consumer.isLive ? undefined : `not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
+  };
   const health = await startHealthServer(config.API_HOST, config.DB_PROCESSOR_HEALTH_PORT, {
     postgres: async () => {
       if (!(await orm.isConnected())) throw new Error('postgres down');
@@ -95,14 +98,14 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     kafka: async () => {
       if (!consumer.isReady) throw new Error('not in the consumer group');
     },
-  }, {
-    kafka: () => (consumer.isLive ? undefined : `not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
-  });
+  }, liveChecks);
+  const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   logger.info({ healthPort: health.port, group: DB_PROCESSOR_GROUP }, 'db-processor started');
 
   return {
     healthPort: health.port,
     async close() {
+      stopLivenessExit();
       await consumer.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await health.close();

@@ -4,7 +4,7 @@ import { createActivities } from '../activities';
 import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
-import { startHealthServer } from '../common/health';
+import { exitWhenNotLive, startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
@@ -47,6 +47,9 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   const running = worker.run();
   running.catch((err) => logger.error({ err: { message: (err as Error).message } }, 'worker stopped with an error'));
 
+  const liveChecks = {
+    kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
+  };
   const health = await startHealthServer(config.API_HOST, config.WORKER_HEALTH_PORT, {
     temporal: async () => {
       if (worker.getState() !== 'RUNNING') throw new Error(worker.getState());
@@ -60,15 +63,15 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     smtp: async () => {
       await mailer.transport.verify();
     },
-  }, {
-    kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
-  });
+  }, liveChecks);
+  const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   logger.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, healthPort: health.port }, 'worker started');
 
   return {
     taskQueue: queue,
     healthPort: health.port,
     async close() {
+      stopLivenessExit();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await health.close();
