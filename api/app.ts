@@ -4,7 +4,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { Config } from '../common/config';
-import { readiness, type ReadinessCheck } from '../common/health';
+import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
 import { csrfGuard, errorHandler, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
@@ -21,6 +21,7 @@ export interface AppDeps {
   signin: SigninUseCases;
   sessions: SessionStore;
   readinessChecks: Record<string, ReadinessCheck>;
+  livenessChecks?: Record<string, LivenessCheck>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -35,7 +36,8 @@ export function createApp(deps: AppDeps): Express {
   const openapi = buildOpenApi(routes);
 
   app.get('/health/live', (_req, res) => {
-    res.json({ status: 'live' });
+    const l = liveness(deps.livenessChecks);
+    res.status(l.status === 'live' ? 200 : 503).json(l);
   });
   app.get('/health/ready', async (_req, res) => {
     const r = await readiness(deps.readinessChecks);

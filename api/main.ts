@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import type { Config } from '../common/config';
+import { exitWhenNotLive } from '../common/health';
 import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
 import { createKafka, ensureTopics } from '../common/kafka/client';
@@ -49,7 +50,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-api`);
   await ensureTopics(kafka);
-  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config) });
+  const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config), rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS });
   const [dummyHash] = await Promise.all([makeDummyHash(config.BCRYPT_COST), requester.start()]);
   const connection = Connection.lazy(connectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
@@ -59,6 +60,10 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs, touchEveryMs: Math.min(60_000, idleMs / 10) });
   const limits = new RateLimits(redis, config);
   const issueSession = createSessionIssuer({ sessions, config });
+  const liveChecks = {
+    kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
+  };
+  const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   const app = createApp({
     config,
     logger,
@@ -76,6 +81,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
         await connection.withDeadline(Date.now() + 2000, () => connection.healthService.check({}));
       },
     },
+    livenessChecks: liveChecks,
   });
 
   const server: Server = await new Promise((resolve, reject) => {
@@ -91,6 +97,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     port,
     url: `http://${config.API_HOST}:${port}`,
     async close() {
+      stopLivenessExit();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await requester.close();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { accountsWithPrefix } from './lib/db';
 import { MailArchive } from './lib/mail';
 import { makeUsers, SignupDriver, type Stage, type Tracked } from './lib/signups';
-import { pool, sleep } from './lib/util';
+import { pool, secondsSince, sleep, waitUntil } from './lib/util';
 import type { Scenario, ScenarioCtx } from './scenarios';
 import { CHAOS_SETTINGS } from './system';
 
@@ -35,6 +35,14 @@ export interface ScenarioResult {
   by_stage: Record<string, { n: number; verified: number; created: number }>;
   anomalies: string[];
   process_exits: string[];
+  /** Long-lived processes that were ready before the fault and were not ready again within the bound after it. */
+  not_ready_after_fault: string[];
+  /** Seconds from lifting the fault until every process that was ready before it was ready again. */
+  processes_ready_s: number | null;
+  /** A brand-new signup → verify → sign-in after the scenario: "ok" or what went wrong. */
+  fresh_flow: string;
+  /** Delay between the verifications in flight and the fault (ms), drawn from the run's seed. */
+  fault_offset_ms: number;
   ok: boolean;
   error?: string;
   /** Traces of users not verified or with anomalies (first few). */
@@ -46,6 +54,44 @@ export interface RunOptions {
   quick: boolean;
   /** The whole scenario must end by then (epoch ms). */
   hardDeadline: number;
+  /** Seeded source of the scenario's timing (where the fault falls among the requests in flight). */
+  random?: () => number;
+  /** How long the processes that were ready before the fault get to be ready again after it (ms). */
+  readyBoundMs?: number;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same fault timings. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A long-lived process judged after every fault: its readiness URL, or a way to find it. */
+export interface Watched {
+  name: string;
+  readyUrl: () => string;
+}
+
+async function readyStatus(url: string): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const body = await res.text();
+    return { ok: res.status === 200, detail: `${res.status} ${body.slice(0, 200)}` };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  }
+}
+
+/** The processes (ours and any watched from outside) that answer ready right now. */
+export async function readyNow(watched: Watched[]): Promise<Watched[]> {
+  const states = await Promise.all(watched.map(async (w) => ((await readyStatus(w.readyUrl())).ok ? w : undefined)));
+  return states.filter((w): w is Watched => w !== undefined);
 }
 
 /** 30 signups: 8 with the code in hand, 7 verifying as the fault hits, 8 just signed up, 7 during it. */
@@ -98,6 +144,10 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
     by_stage: {},
     anomalies: [],
     process_exits: processExits,
+    not_ready_after_fault: [],
+    processes_ready_s: null,
+    fresh_flow: 'not run',
+    fault_offset_ms: 0,
     ok: false,
   };
   const byStage = (s: Stage) => users.filter((u) => u.stage === s);
@@ -146,8 +196,10 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
 
     // Stage 3: the fault, with verifications in flight and signups arriving while it lasts.
     const runDeadline = Math.min(opts.hardDeadline, Date.now() + (ctx.quick ? 5 : 7) * 60_000);
+    const readyBefore = await readyNow([...sys.watched(), ...(ctx.watch ?? [])]);
     const inFlight = byStage('verifying').map((u) => driver.verifyWith(u, u.prefaultCode!, runDeadline));
-    await sleep(150);
+    result.fault_offset_ms = Math.round((opts.random ?? Math.random)() * 2_000);
+    await sleep(result.fault_offset_ms);
     faultAt = Date.now();
     await scenario.inject(ctx);
     const hold = scenario.holdMs(ctx.quick);
@@ -163,11 +215,27 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
     result.fault_s = Math.round((Date.now() - faultAt) / 100) / 10;
     log(`${scenario.name}: fault lifted after ${result.fault_s} s; completing verifications`);
 
+    // Every long-lived process that was ready before the fault must be ready again, by itself.
+    const readyBound = opts.readyBoundMs ?? 90_000;
+    const healed = waitUntil(async () => (await readyNow(readyBefore)).length === readyBefore.length, Math.min(readyBound, Math.max(0, opts.hardDeadline - Date.now())), 500).then(async (ok) => {
+      if (ok) {
+        result.processes_ready_s = secondsSince(liftedAt);
+        return;
+      }
+      for (const w of readyBefore) {
+        const st = await readyStatus(w.readyUrl());
+        if (!st.ok) result.not_ready_after_fault.push(`${w.name} not ready ${Math.round(readyBound / 1000)} s after the fault was lifted (${st.detail})`);
+      }
+    });
+
     // Stage 4: every user completes verification.
     await Promise.allSettled(inFlight);
     await pool(users, 8, (u) => driver.complete(u, runDeadline));
     const last = Math.max(...users.map((u) => u.verifiedAt ?? 0));
     if (users.every((u) => u.verified)) result.recovery_s = Math.round((last - liftedAt) / 100) / 10;
+
+    await healed;
+    for (const line of result.not_ready_after_fault) log(`${scenario.name}: ${line}`);
 
     // Checks: Postgres, then every account can sign in with its password, then the mail archive.
     await sleep(1_500);
@@ -205,6 +273,15 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
       const g = byStage(s);
       result.by_stage[s] = { n: g.length, verified: g.filter((u) => u.verified).length, created: g.filter((u) => db.rows.has(u.email.toLowerCase())).length };
     }
+
+    // After the fault: a brand-new user signs up, verifies and signs in, within a bound.
+    const [fresh] = makeUsers(`chaos-${runId}-fresh-${scenario.name}-`, 1, () => 'signed_up');
+    mail.watch([fresh.email]);
+    const freshDeadline = Math.min(opts.hardDeadline, Date.now() + 120_000);
+    await driver.complete(fresh, freshDeadline);
+    const freshSignin = fresh.verified ? await driver.signinOk(fresh, freshDeadline, 30_000) : undefined;
+    result.fresh_flow = fresh.verified && freshSignin ? 'ok' : `failed: ${fresh.trace.slice(-6).join('; ') || 'no time left before the run\'s deadline'}${fresh.anomalies.length ? ` (${fresh.anomalies.join('; ')})` : ''}`;
+    if (result.fresh_flow !== 'ok') log(`${scenario.name}: new signup after the fault ${result.fresh_flow}`);
   } catch (err) {
     result.error = (err as Error).message;
     log(`${scenario.name}: ERROR ${result.error}`);
@@ -235,14 +312,18 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
     result.signin_ok === opts.n &&
     result.prefault_code_refused === 0 &&
     result.anomalies.length === 0 &&
-    processExits.length === 0;
+    processExits.length === 0 &&
+    result.not_ready_after_fault.length === 0 &&
+    result.fresh_flow === 'ok';
   return result;
 }
 
 export function formatTable(results: ScenarioResult[]): string {
-  const cols = ['scenario', 'expected', 'created', 'duplicates', 'lost', 'recovery_s', 'verified', 'signin_ok', 'usable_code', 'client_errors', 'ok'] as const;
+  const cols = ['scenario', 'expected', 'created', 'duplicates', 'lost', 'recovery_s', 'verified', 'signin_ok', 'usable_code', 'processes_ready_s', 'fresh_flow', 'client_errors', 'ok'] as const;
   const cell = (r: ScenarioResult, c: (typeof cols)[number]): string => {
     if (c === 'ok') return r.ok ? 'yes' : 'NO';
+    if (c === 'fresh_flow') return r.fresh_flow === 'ok' ? 'ok' : 'FAILED';
+    if (c === 'processes_ready_s') return r.not_ready_after_fault.length ? `NOT READY: ${r.not_ready_after_fault.length}` : String(r.processes_ready_s ?? '-');
     if (c === 'client_errors') {
       const e = r.client_errors;
       return `503:${e.unavailable_503} 5xx:${e.other_5xx} conn:${e.connection} timeout:${e.timeout}`;

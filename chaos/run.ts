@@ -10,27 +10,33 @@
  * Prints a table and writes bench/results/chaos.json (a run of every scenario) or
  * .data/chaos/chaos-<names>.json (--only). Exits 1 on any loss, duplicate or anomaly.
  *
- * The faults stop SMTP, Kafka and Temporal for a while: on a shared machine, point the run at a
- * second stack so nobody else's work is disturbed. CHAOS_STACK_ROOT=<dir> takes the infrastructure
- * (scripts/stack.sh, its .env, its .data/) from another checkout; our processes still run this one:
- *   git worktree add --detach /tmp/chaos-stack && ln -s "$PWD/node_modules" /tmp/chaos-stack/
- *   printf '%s\n' KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 TEMPORAL_PORT=17233 \
- *     TEMPORAL_UI_PORT=18233 SMTP_PORT=21025 MAILDEV_WEB_PORT=21080 >/tmp/chaos-stack/.env
- *   CHAOS_STACK_ROOT=/tmp/chaos-stack npm run chaos
- * (Postgres and Redis are shared: every scenario uses emails and keys of its own.)
+ * Where it runs (the faults stop SMTP, Kafka and Temporal):
+ * - by default on a PRIVATE stack of this checkout: its own Redis, Kafka, Temporal and MailDev on
+ *   this checkout's ports + CHAOS_PORT_OFFSET (20000), data in .data/chaos-stack, brought up at the
+ *   start and down at the end (--keep-stack keeps it); only Postgres is shared. A running
+ *   `npm start` or `npm test` is not disturbed.
+ * - with --shared on this checkout's own stack (or CHAOS_STACK_ROOT=<dir>'s): when an `npm start`
+ *   (or any app process) is running there, the run REFUSES to restart the services under it, unless
+ *   --restart-shared is given too: then it says so loudly, counts down 10 s, and judges those
+ *   processes as well (ready again after every fault).
+ *
+ * After every scenario the long-lived processes that were ready before the fault must be ready
+ * again within --ready-bound seconds (default 90), and a brand-new signup, verify and sign-in must
+ * succeed. The Kafka scenarios run --repeat times each (default 3; --quick 1), their timing drawn
+ * from --seed (printed; pass it again to replay the same timings).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatTable, runScenario, type ScenarioResult } from './harness';
+import { formatTable, runScenario, seededRandom, type ScenarioResult, type Watched } from './harness';
 import { killAllManaged } from './lib/procs';
-import { loadStackEnv, migrate, stackCommand } from './lib/stack';
-import { log, REPO_ROOT } from './lib/util';
-import { SCENARIOS } from './scenarios';
+import { loadStackEnv, migrate, privateStackEnv, stackCommand, type StackEnv } from './lib/stack';
+import { log, REPO_ROOT, sleep } from './lib/util';
+import { FAST_SCENARIOS, SCENARIOS, type Scenario } from './scenarios';
 import { ChaosSystem } from './system';
 
 function parseArgs(argv: string[]) {
-  const args = { quick: false, only: [] as string[], n: 30, out: '' };
+  const args = { quick: false, only: [] as string[], n: 30, out: '', seed: NaN, repeat: NaN, shared: false, restartShared: false, keepStack: false, readyBound: 90 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
@@ -38,12 +44,22 @@ function parseArgs(argv: string[]) {
     else if (a.startsWith('--only=')) args.only.push(...a.slice(7).split(',').filter(Boolean));
     else if (a === '--n') args.n = Number(argv[++i]);
     else if (a === '--out') args.out = argv[++i] ?? '';
+    else if (a === '--seed') args.seed = Number(argv[++i]);
+    else if (a === '--repeat') args.repeat = Number(argv[++i]);
+    else if (a === '--ready-bound') args.readyBound = Number(argv[++i]);
+    else if (a === '--shared') args.shared = true;
+    else if (a === '--restart-shared') args.restartShared = true;
+    else if (a === '--keep-stack') args.keepStack = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run chaos -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join('|')}] [--n 30] [--out file]\n`);
+      process.stdout.write(`usage: npm run chaos -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join('|')}] [--n 30] [--out file] [--seed N] [--repeat N] [--ready-bound S] [--shared [--restart-shared]] [--keep-stack]\n`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(args.n) || args.n < 4 || args.n > 200) throw new Error('--n must be an integer from 4 to 200');
+  if (Number.isNaN(args.seed)) args.seed = Math.floor(Math.random() * 2 ** 31);
+  if (Number.isNaN(args.repeat)) args.repeat = args.quick ? 1 : 3;
+  if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 10) throw new Error('--repeat must be an integer from 1 to 10');
+  if (!(args.readyBound > 0 && args.readyBound <= 600)) throw new Error('--ready-bound must be 1 to 600 seconds');
   return args;
 }
 
@@ -51,14 +67,19 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const unknown = args.only.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const scenarios = args.only.length ? SCENARIOS.filter((s) => args.only.includes(s.name)) : SCENARIOS;
+  const selected = args.only.length ? SCENARIOS.filter((s) => args.only.includes(s.name)) : SCENARIOS;
+  // The Kafka scenarios again and again: the crash they once missed is a race.
+  const runs = selected.flatMap((s) => (s.name.startsWith('kafka-') ? Array.from({ length: args.repeat }, (_, i) => ({ scenario: s, label: args.repeat > 1 ? `${s.name}-run${i + 1}` : s.name })) : [{ scenario: s, label: s.name }]));
   const started = Date.now();
-  // Whole-run bound: 19 min for all scenarios (18 quick), proportionally less for a subset.
-  const budgetMs = Math.min(19 * 60_000, scenarios.length * (args.quick ? 3.5 : 4.5) * 60_000);
+  // Whole-run bound: 4.5 min per scenario run (3.5 quick), at most 45 min.
+  const budgetMs = Math.min(45 * 60_000, runs.length * (args.quick ? 3.5 : 4.5) * 60_000);
   const hardDeadline = started + budgetMs;
+  const random = seededRandom(args.seed);
+  log(`seed ${args.seed} (npm run chaos -- --seed ${args.seed} replays these fault timings); ${runs.length} scenario runs`);
 
-  const stack = loadStackEnv();
-  log(`stack at ${stack.root}: kafka ${stack.KAFKA_BROKERS}, temporal ${stack.TEMPORAL_ADDRESS}, smtp ${stack.SMTP_URL}`);
+  const stack = args.shared ? loadStackEnv() : privateStackEnv();
+  const watch = args.shared ? await guardSharedStack(stack, selected, args.restartShared) : [];
+  log(`${args.shared ? 'SHARED' : 'private'} stack (data ${path.relative(REPO_ROOT, stack.dataDir) || stack.dataDir}): kafka ${stack.KAFKA_BROKERS}, temporal ${stack.TEMPORAL_ADDRESS}, smtp ${stack.SMTP_URL}`);
   log('bringing the stack up (scripts/stack.sh up)');
   await stackCommand(stack, ['up'], 600_000);
   migrate(stack);
@@ -68,20 +89,25 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   try {
     await sys.ensureUp();
-    for (const scenario of scenarios) {
+    for (const { scenario: base, label } of runs) {
+      const scenario = { ...base, name: label };
       if (Date.now() > hardDeadline - 60_000) {
         log(`${scenario.name}: skipped, the run's time budget is spent`);
         results.push({ ...emptyResult(scenario.name, scenario.fault, args.n), error: 'skipped: time budget spent' });
         continue;
       }
       log(`=== ${scenario.name}: ${scenario.fault}`);
-      const r = await runScenario({ sys, stack, quick: args.quick, log }, scenario, { n: args.n, quick: args.quick, hardDeadline });
+      const r = await runScenario({ sys, stack, quick: args.quick, log, watch }, scenario, { n: args.n, quick: args.quick, hardDeadline, random, readyBoundMs: args.readyBound * 1000 });
       results.push(r);
-      log(`${scenario.name}: created ${r.created}/${r.expected}, duplicates ${r.duplicates}, lost ${r.lost}, recovery ${r.recovery_s ?? '-'} s, ${r.ok ? 'ok' : 'FAILED'}`);
-      if (!r.ok) for (const a of r.anomalies.slice(0, 10)) log(`  anomaly: ${a}`);
+      log(`${scenario.name}: created ${r.created}/${r.expected}, duplicates ${r.duplicates}, lost ${r.lost}, recovery ${r.recovery_s ?? '-'} s, processes ready ${r.not_ready_after_fault.length ? 'NO' : `after ${r.processes_ready_s ?? '-'} s`}, new signup ${r.fresh_flow}, ${r.ok ? 'ok' : 'FAILED'}`);
+      if (!r.ok) for (const a of [...r.not_ready_after_fault, ...r.anomalies].slice(0, 10)) log(`  anomaly: ${a}`);
     }
   } finally {
     await sys.close().catch(() => undefined);
+    if (!args.shared && !args.keepStack) {
+      log('stopping the private stack (scripts/stack.sh down; --keep-stack keeps it)');
+      await stackCommand(stack, ['down'], 180_000).catch((err) => log(`private stack down failed: ${(err as Error).message}`));
+    }
   }
 
   const ok = results.every((r) => r.ok);
@@ -90,10 +116,14 @@ async function main(): Promise<number> {
     command: `npm run chaos${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     mode: args.quick ? 'quick' : 'full',
     n: args.n,
+    seed: args.seed,
+    kafka_repeats: args.repeat,
+    ready_bound_s: args.readyBound,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, mem_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
     stack: {
       // "." is this checkout's stack (scripts/stack.sh); another path came from CHAOS_STACK_ROOT.
       root: stack.root === REPO_ROOT ? '.' : stack.root,
+      private: !args.shared,
       kafka: stack.KAFKA_BROKERS,
       temporal: stack.TEMPORAL_ADDRESS,
       smtp: stack.SMTP_URL,
@@ -108,6 +138,8 @@ async function main(): Promise<number> {
       duplicates: 'extra rows for one (normalised) email',
       lost: 'signups without an account at the end',
       recovery_s: 'seconds from lifting the fault until the last of the N accounts was verified',
+      processes_ready_s: 'seconds from lifting the fault until every long-lived process that was ready before it was ready again',
+      fresh_flow: 'a brand-new signup, verify and sign-in after the scenario',
     },
     total_s: Math.round((Date.now() - started) / 1000),
     ok,
@@ -120,12 +152,55 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/** Scenarios that stop or restart a service of the stack (not only our own processes). */
+const RESTARTS_SERVICES = (name: string) => !FAST_SCENARIOS.includes(name) && name !== 'scale-out';
+
+/**
+ * On a shared stack: the app processes of an `npm start` (its pid file, or anything answering on
+ * the app ports) would have their services restarted under them. Refuse, unless told to go on;
+ * then say so loudly, count down, and watch those processes like ours.
+ */
+async function guardSharedStack(stack: StackEnv, selected: Scenario[], restartShared: boolean): Promise<Watched[]> {
+  const apps = [
+    { name: 'npm-start api', readyUrl: () => `http://127.0.0.1:${stack.apps.api}/health/ready` },
+    { name: 'npm-start worker', readyUrl: () => `http://127.0.0.1:${stack.apps.worker}/health/ready` },
+    { name: 'npm-start db-processor', readyUrl: () => `http://127.0.0.1:${stack.apps.dbProcessor}/health/ready` },
+  ];
+  const answering: Watched[] = [];
+  for (const a of apps) {
+    const up = await fetch(a.readyUrl(), { signal: AbortSignal.timeout(2000) }).then((r) => (r.body?.cancel(), true), () => false);
+    if (up) answering.push(a);
+  }
+  let startPid = 0;
+  try {
+    startPid = Number(readFileSync(path.join(stack.dataDir, 'run', 'start.pid'), 'utf8').trim());
+    process.kill(startPid, 0);
+  } catch {
+    startPid = 0;
+  }
+  const disruptive = selected.filter((s) => RESTARTS_SERVICES(s.name)).map((s) => s.name);
+  if ((!answering.length && !startPid) || !disruptive.length) return answering;
+  const who = `${startPid ? `npm start (pid ${startPid})` : 'app processes'}${answering.length ? ` answering on ${answering.map((a) => a.name.replace('npm-start ', '')).join(', ')}` : ''}`;
+  const banner = '!'.repeat(100);
+  if (!restartShared) {
+    process.stderr.write(`\n${banner}\nchaos: REFUSING to run ${disruptive.join(', ')} on the shared stack at ${stack.root}:\n  ${who} runs on it, and these scenarios stop or restart its SMTP, Kafka or Temporal.\n  Run without --shared (a private stack, nothing shared is touched), or add --restart-shared to do it anyway.\n${banner}\n\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`\n${banner}\nchaos: WILL STOP AND RESTART SMTP, Kafka and Temporal of the shared stack at ${stack.root}\n  under ${who} (${disruptive.join(', ')}).\n  Those processes are judged too: ready again after every fault. Ctrl-C now to cancel.\n${banner}\n`);
+  for (let i = 10; i > 0; i--) {
+    process.stderr.write(`  starting in ${i} s...\r`);
+    await sleep(1000);
+  }
+  process.stderr.write('\n');
+  return answering;
+}
+
 function emptyResult(scenario: string, fault: string, n: number): ScenarioResult {
   return {
     scenario, fault, expected: n, created: 0, duplicates: 0, lost: n, recovery_s: null, fault_s: 0, total_s: 0, verified: 0, signin_ok: 0,
     usable_code: 0, codes_mailed: 0, duplicate_code_mails: 0, resends: 0, prefault_code_refused: 0, verified_after_ambiguous: 0,
     client_errors: { unavailable_503: 0, other_5xx: 0, connection: 0, timeout: 0 }, needed_resend_for_first_mail: 0,
-    by_stage: {}, anomalies: [], process_exits: [], ok: false,
+    by_stage: {}, anomalies: [], process_exits: [], not_ready_after_fault: [], processes_ready_s: null, fresh_flow: 'not run', fault_offset_ms: 0, ok: false,
   };
 }
 

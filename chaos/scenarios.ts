@@ -4,12 +4,15 @@ import path from 'node:path';
 import { stackCommand, type StackEnv } from './lib/stack';
 import type { ChaosSystem } from './system';
 import { waitUntil } from './lib/util';
+import type { Watched } from './harness';
 
 export interface ScenarioCtx {
   sys: ChaosSystem;
   stack: StackEnv;
   quick: boolean;
   log: (msg: string) => void;
+  /** Long-lived processes not started by the run (an `npm start` on the same stack), judged like ours. */
+  watch?: Watched[];
 }
 
 export interface Scenario {
@@ -77,7 +80,7 @@ function outageScenario(name: string, svc: 'kafka' | 'temporal', fault: string, 
     fault,
     async inject(ctx) {
       const { host, port } = svc === 'kafka' ? hostPort(ctx.stack.KAFKA_BROKERS, 9092) : hostPort(ctx.stack.TEMPORAL_ADDRESS, 7233);
-      const pid = Number(readFileSync(path.join(ctx.stack.root, '.data', 'run', `${svc}.pid`), 'utf8').trim());
+      const pid = Number(readFileSync(path.join(ctx.stack.dataDir, 'run', `${svc}.pid`), 'utf8').trim());
       if (!pid) throw new Error(`no pid in .data/run/${svc}.pid`);
       try {
         process.kill(-pid, 'SIGTERM'); // started by stack.sh with setsid: the process group

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { API_BASE_PATH } from './lib/api';
 import { ManagedProcess, tsScript } from './lib/procs';
 import type { StackEnv } from './lib/stack';
+import type { Watched } from './harness';
 import { freePort, REPO_ROOT } from './lib/util';
 
 export type Role = 'api' | 'worker' | 'db-processor';
@@ -120,6 +121,20 @@ export class ChaosSystem {
       }
     }
     return found;
+  }
+
+  /**
+   * Our long-lived processes by role (the current instance of each, so a replaced one counts) and
+   * the extra instances running now; judged ready again after every fault.
+   */
+  watched(): Watched[] {
+    const url = (p: ManagedProcess) => p.healthUrl.replace('/health/live', '/health/ready');
+    return [
+      { name: 'api', readyUrl: () => url(this.api) },
+      { name: 'worker', readyUrl: () => url(this.worker) },
+      { name: 'db-processor', readyUrl: () => url(this.dbProcessor) },
+      ...this.extras.filter((p) => p.running).map((p) => ({ name: p.name, readyUrl: () => url(p) })),
+    ];
   }
 
   /** Base URLs of the APIs clients use: the baseline one (even while it is down) and running extras. */

@@ -43,6 +43,8 @@ const schema = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  KAFKA_REJOIN_BOUND_MS: z.coerce.number().int().positive().default(60_000),
+  EXIT_WHEN_NOT_LIVE: bool(false),
 
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),

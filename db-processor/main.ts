@@ -1,11 +1,12 @@
 import { MikroORM } from '@mikro-orm/postgresql';
-import { Partitioners, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { Partitioners, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
-import { startHealthServer } from '../common/health';
+import { exitWhenNotLive, startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
 import { EnvelopeSecurity, type Verified } from '../common/kafka/envelope-security';
+import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/supervised-consumer';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
 import { createLogger, type Logger } from '../common/logger';
@@ -43,16 +44,22 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   // A short session timeout: when an instance dies (kill -9), its partitions move to the others
   // after 10 s instead of kafkajs' default 30 s, and a restarted group forms as quickly.
-  const consumer: Consumer = kafka.consumer({
+  const consumerConfig = supervisedConsumerConfig({
     groupId: DB_PROCESSOR_GROUP,
     maxWaitTimeInMs: 100,
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
     allowAutoTopicCreation: false,
   });
-  let consuming = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => (consuming = true));
-  consumer.on(consumer.events.CRASH, () => (consuming = false));
+  // Rebuilt after any crash (a non-retriable one after a broker restart included); liveness fails
+  // when it cannot rejoin within KAFKA_REJOIN_BOUND_MS, so a supervisor restarts the process.
+  const consumer = new SupervisedConsumer({
+    name: 'db-requests',
+    create: () => kafka.consumer(consumerConfig),
+    logger,
+    rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS,
+    sessionTimeoutMs: 10_000,
+  });
 
   await producer.connect();
   await consumer.connect();
@@ -88,20 +95,25 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     },
   });
 
+  const liveChecks = {
+    kafka: () => (consumer.isLive ? undefined : `not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
+  };
   const health = await startHealthServer(config.API_HOST, config.DB_PROCESSOR_HEALTH_PORT, {
     postgres: async () => {
       if (!(await orm.isConnected())) throw new Error('postgres down');
     },
     kafka: async () => {
-      if (!consuming) throw new Error('not in the consumer group');
+      if (!consumer.isReady) throw new Error('not in the consumer group');
     },
-  });
+  }, liveChecks);
+  const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   logger.info({ healthPort: health.port, group: DB_PROCESSOR_GROUP }, 'db-processor started');
 
   return {
     healthPort: health.port,
     async close() {
       clearInterval(purge);
+      stopLivenessExit();
       await consumer.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await health.close();

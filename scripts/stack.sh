@@ -5,7 +5,8 @@
 #
 #   scripts/stack.sh up         provision what is missing, start what is not running, wait until ready
 #   scripts/stack.sh down       stop what `up` started (data in .data/ is kept)
-#   scripts/stack.sh status     probe every service; exit 0 when all infrastructure answers, 3 otherwise
+#   scripts/stack.sh status     every service and app process (api, worker, db-processor, web) with its
+#                               readiness and what is down; exit 3 when something is not ready (see cmd_status)
 #   scripts/stack.sh stop-smtp  stop MailDev (tests simulate an SMTP outage)
 #   scripts/stack.sh start-smtp start MailDev again
 #   scripts/stack.sh restart-kafka     stop the Kafka broker and start it again (its log dirs keep the data)
@@ -27,7 +28,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib/wheel-bin.sh
 . "$ROOT/scripts/lib/wheel-bin.sh"
 
-DATA="$ROOT/.data"
+DATA="$CFD_DATA_DIR"
 LOGS="$DATA/logs"
 RUN="$DATA/run"
 
@@ -670,6 +671,12 @@ down_maildev() {
 
 # ---------------------------------------------------------------------------------------- commands
 
+pidnote() {
+  local p
+  p="$(live_pid "$1" "$2")"
+  if [[ -n "$p" ]]; then printf 'pid %s' "$p"; fi
+}
+
 SERVICES=(postgres redis kafka temporal maildev)
 
 take_lock() {
@@ -758,22 +765,53 @@ cmd_restart() {
   "up_$svc"
 }
 
+# status: every infrastructure service and every application process, probed in parallel (each
+# probe bounded by CFD_PROBE_TIMEOUT, so the answer comes within about 5 s even when something
+# hangs). Exit 3 when any infrastructure service is down, when an application process that answers
+# is not ready, or when an application process is not running while it is expected: `npm start`
+# is running (.data/run/start.pid names a live process) or STACK_STATUS_EXPECT_APPS=1
+# (STACK_STATUS_EXPECT_APPS=0: a process that is not running is never counted). Exit 0 otherwise.
 cmd_status() {
-  local rows=() all_up=0
-  # row <service> <address> <state> <note>
-  row() { rows+=("$1|$2|$3|$4"); }
-  probe_row() { # <service> <address> <external flag> <note> <probe...>
-    local name="$1" addr="$2" ext="$3" note="$4" state
+  local tmp i=0 expect_apps="${STACK_STATUS_EXPECT_APPS:-}"
+  tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "rm -rf '$tmp'" RETURN
+  if [[ -z "$expect_apps" ]]; then
+    local sp
+    sp="$(tr -dc '0-9' 2>/dev/null <"$RUN/start.pid" || true)"
+    if [[ -n "$sp" ]] && proc_alive "$sp" && [[ "$(cmdline_of "$sp")" == *start.sh* ]]; then expect_apps=1; else expect_apps=0; fi
+  fi
+
+  # infra <service> <address> <external flag> <note> <probe...>: one row, probed in the background.
+  infra() {
+    local name="$1" addr="$2" ext="$3" note="$4" file
     shift 4
-    if "$@"; then state=up; else state=down; fi
+    file="$tmp/$(printf '%02d' "$i")"
+    i=$((i + 1))
     if [[ "$ext" == 1 ]]; then note="external${note:+; $note}"; fi
-    [[ "$state" == up ]] || all_up=3
-    row "$name" "$addr" "$state" "$note"
+    ( if "$@"; then printf 'infra|%s|%s|up|%s\n' "$name" "$addr" "$note"; else printf 'infra|%s|%s|down|%s\n' "$name" "$addr" "$note"; fi ) >"$file" 2>/dev/null &
   }
-  pidnote() {
-    local p
-    p="$(live_pid "$1" "$2")"
-    if [[ -n "$p" ]]; then printf 'pid %s' "$p"; fi
+  # app <name> <port> <start command>: /health/ready (and /health/live when not ready) of one process.
+  app() {
+    local name="$1" port="$2" how="$3" file
+    file="$tmp/$(printf '%02d' "$i")"
+    i=$((i + 1))
+    ( app_row "$name" "$port" "$how" ) >"$file" 2>/dev/null &
+  }
+  app_row() {
+    local name="$1" port="$2" how="$3" base="http://127.0.0.1:$2" body code rc down live
+    rc=0
+    body="$(curl -s --max-time "$CFD_PROBE_TIMEOUT" -w '\n%{http_code}' "$base/health/ready")" || rc=$?
+    code="${body##*$'\n'}"
+    body="${body%$'\n'*}"
+    if ((rc == 7)); then printf 'app|%s|%s|not-running|%s\n' "$name" "$base" "$how"; return; fi
+    if [[ "$code" == 200 ]]; then printf 'app|%s|%s|ready|\n' "$name" "$base"; return; fi
+    if ((rc == 28)); then printf 'app|%s|%s|not-ready|/health/ready gave no answer within %ss\n' "$name" "$base" "$CFD_PROBE_TIMEOUT"; return; fi
+    down="$(grep -o '"[A-Za-z_-]*":"down"' <<<"$body" | cut -d'"' -f2 | paste -sd, -)" || true
+    live="$(curl -s -o /dev/null --max-time "$CFD_PROBE_TIMEOUT" -w '%{http_code}' "$base/health/live")" || true
+    if [[ -n "$down" ]]; then down="down: $down"; else down="/health/ready answered $code"; fi
+    if [[ "$live" == 503 ]]; then down+="; liveness failing (a supervisor restarts it)"; fi
+    printf 'app|%s|%s|not-ready|%s\n' "$name" "$base" "$down"
   }
 
   local h p note
@@ -784,47 +822,62 @@ cmd_status() {
     [[ -n "$c" ]] && note="cluster ${c/ //}"
     [[ -f "$PG_MARKER" ]] && note+=" (started by stack)"
   fi
-  probe_row postgres "$h:$p" "$EXTERNAL_POSTGRES" "$note" cfd_probe_postgres "$h" "$p"
+  infra postgres "$h:$p" "$EXTERNAL_POSTGRES" "$note" cfd_probe_postgres "$h" "$p"
   read -r h p < <(cfd_url_hostport "$REDIS_URL" 6379) || true
-  probe_row redis "$h:$p" "$EXTERNAL_REDIS" "$(pidnote redis redis-server)" cfd_probe_redis "$h" "$p"
+  infra redis "$h:$p" "$EXTERNAL_REDIS" "$(pidnote redis redis-server)" cfd_probe_redis "$h" "$p"
   read -r h p < <(cfd_url_hostport "${KAFKA_BROKERS%%,*}" 9092) || true
-  probe_row kafka "$h:$p" "$EXTERNAL_KAFKA" "$(pidnote kafka kafka.Kafka)" cfd_probe_kafka "$h" "$p"
+  infra kafka "$h:$p" "$EXTERNAL_KAFKA" "$(pidnote kafka kafka.Kafka)" cfd_probe_kafka "$h" "$p"
   if ((EXTERNAL_TEMPORAL)); then
     read -r h p < <(cfd_url_hostport "$TEMPORAL_ADDRESS" 7233) || true
-    probe_row temporal "$h:$p" 1 "" cfd_probe_tcp "$h" "$p"
+    infra temporal "$h:$p" 1 "" cfd_probe_tcp "$h" "$p"
   else
-    probe_row temporal "127.0.0.1:$TEMPORAL_PORT" 0 "ns $TEMPORAL_NAMESPACE; $(pidnote temporal start-dev)" \
+    infra temporal "127.0.0.1:$TEMPORAL_PORT" 0 "ns $TEMPORAL_NAMESPACE; $(pidnote temporal start-dev)" \
       cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
-    probe_row temporal-ui "$TEMPORAL_UI_URL" 0 "" cfd_probe_http "$TEMPORAL_UI_URL"
+    infra temporal-ui "$TEMPORAL_UI_URL" 0 "" cfd_probe_http "$TEMPORAL_UI_URL"
   fi
   read -r h p < <(cfd_url_hostport "$SMTP_URL" 25) || true
   if ((EXTERNAL_SMTP)); then
-    probe_row smtp "$h:$p" 1 "" cfd_probe_smtp "$h" "$p"
+    infra smtp "$h:$p" 1 "" cfd_probe_smtp "$h" "$p"
   else
-    probe_row smtp "$h:$p" 0 "maildev; $(pidnote maildev maildev)" cfd_probe_smtp "$h" "$p"
-    probe_row maildev-web "$MAILDEV_URL" 0 "" cfd_probe_http "$MAILDEV_URL/api/email"
+    infra smtp "$h:$p" 0 "maildev; $(pidnote maildev maildev)" cfd_probe_smtp "$h" "$p"
+    infra maildev-web "$MAILDEV_URL" 0 "" cfd_probe_http "$MAILDEV_URL/api/email"
   fi
-  # The applications are not started by this script; shown for convenience, not counted.
-  local s
-  if cfd_probe_http_any "http://127.0.0.1:$API_PORT/"; then s=up; else s=down; fi
-  row api "http://127.0.0.1:$API_PORT" "$s" "app (npm run api)"
-  if cfd_probe_http_any "http://127.0.0.1:$WEB_PORT/"; then s=up; else s=down; fi
-  row web "http://127.0.0.1:$WEB_PORT" "$s" "app"
+  app api "$API_PORT" "npm run api"
+  app worker "$WORKER_HEALTH_PORT" "npm run worker"
+  app db-processor "$DB_PROCESSOR_HEALTH_PORT" "npm run db-processor"
+  # The web client has no health endpoint: any answer from / counts as ready.
+  local wf="$tmp/$(printf '%02d' "$i")"
+  (
+    rc=0
+    code="$(curl -s -o /dev/null --max-time "$CFD_PROBE_TIMEOUT" -w '%{http_code}' "http://127.0.0.1:$WEB_PORT/")" || rc=$?
+    if ((rc == 7)); then printf 'app|web|http://127.0.0.1:%s|not-running|npm start\n' "$WEB_PORT"
+    elif [[ "$code" =~ ^[23] ]]; then printf 'app|web|http://127.0.0.1:%s|ready|\n' "$WEB_PORT"
+    else printf 'app|web|http://127.0.0.1:%s|not-ready|/ answered %s\n' "$WEB_PORT" "${code:-nothing}"; fi
+  ) >"$wf" 2>/dev/null &
+  wait
 
-  printf '%-12s %-32s %-6s %s\n' SERVICE ADDRESS STATE NOTE
-  local r name addr state rnote color
-  for r in "${rows[@]}"; do
-    IFS='|' read -r name addr state rnote <<<"$r"
-    if [[ "$state" == up ]]; then color="$C_OK"; else color="$C_BAD"; fi
-    printf '%-12s %-32s %s%-6s%s %s%s%s\n' "$name" "$addr" "$color" "$state" "$C_OFF" "$C_DIM" "$rnote" "$C_OFF"
+  local result=0 r kind name addr state rnote color counted
+  printf '%-12s %-32s %-11s %s\n' SERVICE ADDRESS STATE NOTE
+  for r in "$tmp"/*; do
+    IFS='|' read -r kind name addr state rnote <"$r" || continue
+    counted=1
+    case "$state" in
+      up | ready) color="$C_OK" counted=0 ;;
+      not-running) if ((expect_apps)); then color="$C_BAD"; else color="$C_DIM" counted=0; fi ;;
+      *) color="$C_BAD" ;;
+    esac
+    ((counted)) && result=3
+    [[ "$kind" == app && "$state" == not-running && "$expect_apps" == 0 ]] && rnote="${rnote:+start: $rnote; }not counted (npm start is not running)"
+    printf '%-12s %-32s %s%-11s%s %s%s%s\n' "$name" "$addr" "$color" "$state" "$C_OFF" "$C_DIM" "$rnote" "$C_OFF"
   done
   printf '\nTemporal UI  %s\nMailDev      %s\nAPI          http://127.0.0.1:%s\n' \
     "$TEMPORAL_UI_URL" "$MAILDEV_URL" "$API_PORT"
-  return "$all_up"
+  if ((result)); then printf '%snot ready%s (exit 3)\n' "$C_BAD" "$C_OFF"; else printf '%sready%s (everything counted)\n' "$C_OK" "$C_OFF"; fi
+  return "$result"
 }
 
 usage() {
-  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm start`: dependencies, infrastructure, migrations, then the app processes with prefixed logs.
-# Ctrl-C stops the app processes; the infrastructure keeps running (`npm run stack:down` stops it),
-# and all data stays in .data/.
+# Each app process runs under scripts/lib/supervise.sh (restarted with backoff when it exits or its
+# /health/live fails). Ctrl-C stops the app processes; the infrastructure keeps running
+# (`npm run stack:down` stops it), and all data stays in .data/.
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/env.sh"
 . "$ROOT/scripts/lib/ensure-deps.sh"
@@ -16,26 +17,34 @@ npx tsx scripts/migrate.ts
 export WORKER_HEALTH_PORT DB_PROCESSOR_HEALTH_PORT
 
 PGIDS=()
-# run <name> <command...>: own process group, output prefixed with the name.
+# run <name> <liveness URL|-> <command...>: under the supervisor (scripts/lib/supervise.sh: restarted
+# with backoff when it exits or its liveness fails), in a process group of its own, output prefixed.
 run() {
-  local name="$1"; shift
-  setsid bash -c 'name="$1"; shift; "$@" 2>&1 | sed -u "s/^/[$name] /"' _ "$name" "$@" &
+  local name="$1" live="$2"; shift 2
+  setsid bash -c 'name="$1"; shift; "$@" 2>&1 | sed -u "s/^/[$name] /"' _ "$name" \
+    bash "$ROOT/scripts/lib/supervise.sh" "$name" "$live" -- "$@" &
   PGIDS+=("$!")
 }
+# stack.sh status and npm run chaos read this file: while it names a live process, the app
+# processes are expected to run (status counts a missing one), and chaos will not restart services.
+APP_PIDFILE="$CFD_DATA_DIR/run/start.pid"
 stop_all() {
   trap - INT TERM EXIT
   echo "[start   ] stopping app processes (infrastructure and data stay; npm run stack:down stops the rest)"
   for pgid in "${PGIDS[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$APP_PIDFILE"
 }
 trap stop_all INT TERM EXIT
+mkdir -p "$(dirname "$APP_PIDFILE")"
+echo $$ >"$APP_PIDFILE"
 
-run db-processor npx tsx db-processor/main.ts
-run worker npx tsx workflows/worker.ts
-run api npx tsx api/main.ts
+run db-processor "http://127.0.0.1:$DB_PROCESSOR_HEALTH_PORT/health/live" npx tsx db-processor/main.ts
+run worker "http://127.0.0.1:$WORKER_HEALTH_PORT/health/live" npx tsx workflows/worker.ts
+run api "http://127.0.0.1:$API_PORT/health/live" npx tsx api/main.ts
 if [[ -f web/package.json ]]; then
   bash scripts/lib/ensure-web.sh
-  run web npm run start --prefix web
+  run web - npm run start --prefix web
 fi
 
 wait_http() {
@@ -59,6 +68,8 @@ cat <<TABLE
   Temporal UI    ${TEMPORAL_UI_URL}
   MailDev UI     ${MAILDEV_URL}
   Health         api :$API_PORT  worker :$WORKER_HEALTH_PORT  db-processor :$DB_PROCESSOR_HEALTH_PORT  (/health/ready)
+  Status         npm run stack:status   (every service and app process; exit 3 when one is not ready)
+  Supervised     a process that exits, or whose /health/live fails, is restarted ([supervise] lines)
   ----------------------------------------------------------------
 
 TABLE

@@ -7,6 +7,17 @@ set -uo pipefail
 cd "$ROOT"
 set -e
 cfd_ensure_deps
+# Some tests stop and start this stack's SMTP catcher (MailDev): say so loudly when an `npm start`
+# runs on the same stack (its mail would pause), and give time to cancel. CFD_TEST_NO_COUNTDOWN=1 skips the wait.
+start_pid="$(tr -dc '0-9' 2>/dev/null <"$CFD_DATA_DIR/run/start.pid" || true)"
+if [[ -n "$start_pid" ]] && kill -0 "$start_pid" 2>/dev/null; then
+  printf '\n%s\n[test    ] npm start (pid %s) runs on this stack: the tests will STOP AND RESTART its SMTP catcher\n' "$(printf '!%.0s' {1..100})" "$start_pid"
+  printf '[test    ] (MailDev on %s) and add load to its Postgres, Redis, Kafka and Temporal. Ctrl-C to cancel;\n' "$SMTP_URL"
+  printf '[test    ] to keep them apart, run the tests from a checkout whose .env sets other ports.\n%s\n' "$(printf '!%.0s' {1..100})"
+  if [[ "${CFD_TEST_NO_COUNTDOWN:-}" != 1 ]]; then
+    for i in 10 9 8 7 6 5 4 3 2 1; do printf '[test    ] starting in %s s\r' "$i"; sleep 1; done; echo
+  fi
+fi
 bash scripts/stack.sh up
 bash scripts/lib/ensure-test-server.sh
 npx tsx scripts/migrate.ts

@@ -4,7 +4,7 @@ import { createActivities } from '../activities';
 import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
-import { startHealthServer } from '../common/health';
+import { exitWhenNotLive, startHealthServer } from '../common/health';
 import { createKafka, ensureTopics } from '../common/kafka/client';
 import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
@@ -35,7 +35,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, commandTimeout: 1500, enableOfflineQueue: true });
   const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-worker`);
   await ensureTopics(kafka);
-  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config) });
+  const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config), rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS });
   await requester.start();
   const mailer = createMailer(config);
   const connection = await NativeConnection.connect(connectionOptions(config));
@@ -56,6 +56,9 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   const running = worker.run();
   running.catch((err) => logger.error({ err: { message: (err as Error).message } }, 'worker stopped with an error'));
 
+  const liveChecks = {
+    kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
+  };
   const health = await startHealthServer(config.API_HOST, config.WORKER_HEALTH_PORT, {
     temporal: async () => {
       if (worker.getState() !== 'RUNNING') throw new Error(worker.getState());
@@ -69,13 +72,15 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     smtp: async () => {
       await mailer.transport.verify();
     },
-  });
+  }, liveChecks);
+  const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   logger.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, healthPort: health.port }, 'worker started');
 
   return {
     taskQueue: queue,
     healthPort: health.port,
     async close() {
+      stopLivenessExit();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await health.close();

@@ -6,7 +6,15 @@ import type { Consumer, Kafka } from 'kafkajs';
  * joins, so the consumer starts exactly there: nothing produced after this call is missed, and
  * nothing older is replayed. This needs no write access to the topic (the former self-probe did).
  */
-export async function joinAtHighWatermarks(kafka: Kafka, consumer: Consumer, groupId: string, topic: string, run: () => Promise<void>, timeoutMs = 60_000): Promise<void> {
+export async function joinAtHighWatermarks(
+  kafka: Kafka,
+  /** A kafkajs consumer (its GROUP_JOIN event), or a test of having joined (a supervised consumer). */
+  consumer: Consumer | (() => boolean),
+  groupId: string,
+  topic: string,
+  run: () => Promise<void>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -18,7 +26,14 @@ export async function joinAtHighWatermarks(kafka: Kafka, consumer: Consumer, gro
   let removeListener: () => void = () => undefined;
   let timer: NodeJS.Timeout | undefined;
   const joined = new Promise<void>((resolve, reject) => {
-    removeListener = consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+    if (typeof consumer === 'function') {
+      const poll = setInterval(() => {
+        if (consumer()) resolve();
+      }, 50);
+      removeListener = () => clearInterval(poll);
+    } else {
+      removeListener = consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+    }
     timer = setTimeout(() => reject(new Error(`reply consumer did not join its group within ${timeoutMs} ms`)), timeoutMs);
   });
   try {

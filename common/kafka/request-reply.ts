@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Consumer, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Logger } from '../logger';
 import type { EnvelopeSecurity } from './envelope-security';
 import { joinAtHighWatermarks } from './reply-offsets';
+import { SupervisedConsumer, supervisedConsumerConfig } from './supervised-consumer';
 import {
   ReplyEnvelope,
   REQUESTS,
@@ -41,35 +42,49 @@ interface Pending {
 export class KafkaRequester {
   readonly instanceId: string;
   private readonly producer: Producer;
-  private readonly consumer: Consumer;
+  private readonly consumer: SupervisedConsumer;
   private readonly groupId: string;
   private readonly pending = new Map<string, Pending>();
   private ready = false;
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly opts: { role: string; timeoutMs: number; logger: Logger; security: EnvelopeSecurity },
+    private readonly opts: { role: string; timeoutMs: number; logger: Logger; security: EnvelopeSecurity; rejoinBoundMs?: number },
   ) {
     this.instanceId = `${opts.role}.${randomUUID()}`;
     this.groupId = `auth-replies.${this.instanceId}`;
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-    this.consumer = kafka.consumer({
+    const consumerConfig = supervisedConsumerConfig({
       groupId: this.groupId,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
     });
+    // Restarted after any crash; a restart resumes from the group's committed offset.
+    this.consumer = new SupervisedConsumer({
+      name: 'replies',
+      create: () => kafka.consumer(consumerConfig),
+      logger: opts.logger,
+      rejoinBoundMs: opts.rejoinBoundMs ?? 60_000,
+      sessionTimeoutMs: 10_000,
+    });
   }
 
+  /** Started, and the reply consumer is in its group right now. */
   get isReady(): boolean {
-    return this.ready;
+    return this.ready && this.consumer.isReady;
+  }
+
+  /** False once the reply consumer has been out of its group longer than the bound: restart the process. */
+  get isLive(): boolean {
+    return this.consumer.isLive;
   }
 
   async start(): Promise<void> {
     await Promise.all([this.producer.connect(), this.consumer.connect()]);
     await this.consumer.subscribe({ topic: TOPICS.dbReplies, fromBeginning: false });
-    await joinAtHighWatermarks(this.kafka, this.consumer, this.groupId, TOPICS.dbReplies, () =>
+    await joinAtHighWatermarks(this.kafka, () => this.consumer.isReady, this.groupId, TOPICS.dbReplies, () =>
       this.consumer.run({ eachMessage: async ({ message }) => this.onReply(message) }),
     );
     this.ready = true;

@@ -86,6 +86,9 @@ cfd_mark_external EXTERNAL_SMTP SMTP_URL
 cfd_mark_external EXTERNAL_TEMPORAL_BIN TEMPORAL_BIN
 
 cfd_env_default CFD_CACHE "$HOME/.cache/cfd-auth"
+# Data, logs and pid files of scripts/stack.sh; another directory (with other ports) runs a second,
+# private stack from the same checkout (npm run chaos does).
+cfd_env_default CFD_DATA_DIR "$ROOT/.data"
 
 # The scripts run the local stack: development secrets are only allowed with NODE_ENV set explicitly.
 cfd_env_default NODE_ENV development
@@ -99,6 +102,8 @@ cfd_env_default SMTP_PORT 1025
 cfd_env_default MAILDEV_WEB_PORT 1080
 cfd_env_default API_PORT 3001
 cfd_env_default WEB_PORT 3000
+cfd_env_default WORKER_HEALTH_PORT 3002
+cfd_env_default DB_PROCESSOR_HEALTH_PORT 3003
 cfd_env_default TEMPORAL_NAMESPACE default
 
 cfd_env_default DATABASE_URL "postgres://cfd_auth:cfd_auth@127.0.0.1:${POSTGRES_PORT}/cfd_auth"

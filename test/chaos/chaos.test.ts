@@ -1,7 +1,8 @@
 /**
  * The fastest fault-injection scenarios of `npm run chaos`, inside npm test: the real API, worker
  * and DB processor as separate OS processes, one of them killed with SIGKILL while N signups are
- * in flight; afterwards every signup verifies and Postgres holds exactly N accounts.
+ * in flight; afterwards every signup verifies, Postgres holds exactly N accounts, every process
+ * that was ready before the fault is ready again, and a brand-new signup, verify and sign-in work.
  * CHAOS_TEST_N changes N (default 30).
  */
 import { runScenario, type ScenarioResult } from '../../chaos/harness';
@@ -48,9 +49,11 @@ describe('chaos: kill -9 of our processes loses and duplicates nothing', () => {
           prefault_code_refused: result.prefault_code_refused,
           anomalies: result.anomalies,
           process_exits: result.process_exits,
+          not_ready_after_fault: result.not_ready_after_fault,
+          fresh_flow: result.fresh_flow,
           error: result.error,
         };
-        const expected = { created: N, duplicates: 0, lost: 0, verified: N, signin_ok: N, usable_code: N, prefault_code_refused: 0, anomalies: [], process_exits: [], error: undefined };
+        const expected = { created: N, duplicates: 0, lost: 0, verified: N, signin_ok: N, usable_code: N, prefault_code_refused: 0, anomalies: [], process_exits: [], not_ready_after_fault: [], fresh_flow: 'ok', error: undefined };
         if (!result.ok) console.log(`${name} failed:\n${lines.join('\n')}\n${JSON.stringify(result.details ?? [], null, 1).slice(0, 4000)}`);
         expect(summary).toEqual(expected);
         expect(result.ok).toBe(true);
