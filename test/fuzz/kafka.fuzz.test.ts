@@ -10,7 +10,7 @@
  */
 import bcrypt from 'bcrypt';
 import fc from 'fast-check';
-import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { deriveKeys, seal, SealContext } from '../../common/crypto';
@@ -18,42 +18,13 @@ import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION } from '../../common/kafka/messages';
 import { TOPICS } from '../../common/kafka/topics';
 import { eventually, uniqueEmail } from '../support/env';
+import { tap, type Seen } from '../support/kafka';
 import { ApiClient } from '../support/http';
 import { startSystem, type System } from '../support/system';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const RANDOM_RUNS = Number(process.env.KAFKA_FUZZ_RUNS ?? 60);
 
-interface Seen {
-  key: string;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
-
-const headerMap = (m: KafkaMessage) =>
-  Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : String(v)]));
-
-/** A fresh consumer group reading `topic` from the offsets it had before we sent anything. */
-async function tap(kafka: Kafka, topic: string, keep: (m: KafkaMessage) => boolean): Promise<{ consumer: Consumer; seen: Seen[] }> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const start = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  const seen: Seen[] = [];
-  const consumer = kafka.consumer({ groupId: `fuzz-tap-${randomUUID()}`, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      if (BigInt(message.offset) < (start.get(partition) ?? 0n)) return;
-      if (!keep(message)) return;
-      seen.push({ key: message.key?.toString('utf8') ?? '', value: message.value, headers: headerMap(message) });
-    },
-  });
-  for (const [partition, offset] of start) consumer.seek({ topic, partition, offset: offset.toString() });
-  return { consumer, seen };
-}
 
 describe('Kafka fuzzing: the DB processor dead-letters what it cannot read and keeps serving', () => {
   let sys: System;
