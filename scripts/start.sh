@@ -44,7 +44,7 @@ run worker "http://127.0.0.1:$WORKER_HEALTH_PORT/health/live" npx tsx workflows/
 run api "http://127.0.0.1:$API_PORT/health/live" npx tsx api/main.ts
 if [[ -f web/package.json ]]; then
   bash scripts/lib/ensure-web.sh
-  run web - npm run start --prefix web
+  run web - env NODE_ENV=production npm run start --prefix web
 fi
 
 wait_http() {

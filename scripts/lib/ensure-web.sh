@@ -29,5 +29,6 @@ needs_build() {
 if needs_build; then
   echo "ensure-web: building the web app (next build)" >&2
   # The API address is worked out in the browser unless NEXT_PUBLIC_API_URL is set for this build.
-  npm run build --prefix "$WEB" --silent
+  # Next.js builds (and serves) only as production; NODE_ENV of the API (development) must not leak in.
+  NODE_ENV=production npm run build --prefix "$WEB" --silent
 fi
