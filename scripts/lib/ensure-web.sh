@@ -30,5 +30,6 @@ if needs_build; then
   echo "ensure-web: building the web app (next build)" >&2
   # The API address is worked out in the browser unless NEXT_PUBLIC_API_URL is set for this build.
   # Next.js builds (and serves) only as production; NODE_ENV of the API (development) must not leak in.
-  NODE_ENV=production npm run build --prefix "$WEB" --silent
+  # A failed build may leave a partial .next with a BUILD_ID: remove it so the next run builds again.
+  NODE_ENV=production npm run build --prefix "$WEB" --silent || { rm -rf "$WEB/.next"; exit 1; }
 fi
