@@ -67,6 +67,14 @@ describe('signup workflow lifecycle on the real stack', () => {
     const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
     await handle.result();
     expect(await mailsTo(email)).toHaveLength(1);
+    // The send finished inside the stopping worker: its first attempt completed, nothing was
+    // cancelled and retried (a process exiting mid-send is how SMTP accepts a copy twice).
+    const history = await handle.fetchHistory();
+    const sendIds = new Set(
+      history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendCodeEmail').map((e) => String(e.eventId)),
+    );
+    const attempts = history.events!.filter((e) => sendIds.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId))).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    expect(attempts).toEqual([1]);
   });
 
   it('a burst of 100 signups: every address gets exactly one code', async () => {
