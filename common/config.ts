@@ -158,7 +158,7 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
     c.SEALING_PREVIOUS_KEYS.forEach((v) => strong('SEALING_PREVIOUS_KEYS', v));
   }
   const secrets = { JWT_SECRET: secret('JWT_SECRET'), HMAC_KEY: secret('HMAC_KEY'), SEALING_KEY: secret('SEALING_KEY') };
-  for (const name of ['KAFKA_REQUEST_MAC_KEYS', 'KAFKA_REPLY_MAC_KEYS', 'KAFKA_PAYLOAD_KEYS'] as const) {
+  for (const name of ['KAFKA_REQUEST_MAC_KEYS', 'KAFKA_REPLY_MAC_KEYS', 'KAFKA_PAYLOAD_KEYS', 'TEMPORAL_PAYLOAD_KEYS'] as const) {
     const value = c[name];
     if (!devSecretsAllowed && !value) throw new ConfigError(`${name} is required in ${where}`);
     try {

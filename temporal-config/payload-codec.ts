@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Config } from '../common/config';
+import { parseKeyRing } from '../common/kafka/keyring';
 
 /**
  * Every payload Temporal stores (workflow input, activity arguments and results, update arguments
@@ -26,24 +27,20 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('utf8') : '');
 
 /**
- * `TEMPORAL_PAYLOAD_KEYS` = "id:secret,id:secret,…": the first encrypts, every one decrypts (keep a
- * retired key until no history that used it is kept any more). Secrets have a development default
- * only in development and test; elsewhere each must be at least 32 characters.
+ * `TEMPORAL_PAYLOAD_KEYS` = "id:secret,id:secret,…" (the keyring format of common/kafka/keyring.ts):
+ * the first encrypts, every one decrypts (keep a retired key until no history that used it is kept
+ * any more). A development default only when NODE_ENV is development or test; otherwise required,
+ * each secret at least 32 characters (common/config.ts refuses to start without it).
  */
 export function payloadKeyring(config: Pick<Config, 'NODE_ENV'> & { TEMPORAL_PAYLOAD_KEYS?: string }): PayloadKeyring {
   const devAllowed = config.NODE_ENV === 'development' || config.NODE_ENV === 'test';
   const spec = config.TEMPORAL_PAYLOAD_KEYS || (devAllowed ? DEV_KEYS : '');
   if (!spec) throw new Error('TEMPORAL_PAYLOAD_KEYS is required outside development and test');
-  const entries = spec.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
-    const at = entry.indexOf(':');
-    const id = entry.slice(0, at);
-    const secret = entry.slice(at + 1);
-    if (at < 1 || !/^[A-Za-z0-9._-]{1,32}$/.test(id)) throw new Error('TEMPORAL_PAYLOAD_KEYS: each entry is "id:secret" with a short id');
-    if (!devAllowed && (secret.length < 32 || entry === DEV_KEYS)) throw new Error(`TEMPORAL_PAYLOAD_KEYS: key ${id} is too weak (use at least 32 random characters)`);
-    return { id, key: Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'cfd-auth/temporal-payload', 32)) };
-  });
-  if (entries.length === 0) throw new Error('TEMPORAL_PAYLOAD_KEYS holds no key');
-  return { current: entries[0], byId: new Map(entries.map((e) => [e.id, e.key])) };
+  if (!devAllowed && spec === DEV_KEYS) throw new Error('TEMPORAL_PAYLOAD_KEYS: the development key is not allowed here');
+  const ring = parseKeyRing('TEMPORAL_PAYLOAD_KEYS', spec, devAllowed ? 1 : 32);
+  const derive = (secret: string) => Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'cfd-auth/temporal-payload', 32));
+  const byId = new Map([...ring.secrets].map(([id, secret]) => [id, derive(secret)]));
+  return { current: { id: ring.currentId, key: byId.get(ring.currentId)! }, byId };
 }
 
 export class EncryptionCodec implements PayloadCodec {

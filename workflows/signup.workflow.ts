@@ -77,26 +77,18 @@ function mailActs(remainingMs: number, remainingAttempts: number) {
   });
 }
 
-function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e) {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
-    e = (e as { cause?: unknown }).cause;
-  }
+/** The ApplicationFailure in an error's cause chain (activity failures wrap the activity's own). */
+function applicationFailure(err: unknown): ApplicationFailure | undefined {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) if (e instanceof ApplicationFailure) return e;
   return undefined;
 }
 
+const failureType = (err: unknown): string | undefined => applicationFailure(err)?.type ?? undefined;
+
 /** SMTP attempts a failed mail activity made (reported by the activity; 1 when unknown). */
 function attemptsOf(err: unknown): number {
-  let e: unknown = err;
-  while (e) {
-    if (e instanceof ApplicationFailure) {
-      const n = Number((e.details ?? [])[0]);
-      return Number.isInteger(n) && n > 0 ? n : 1;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return 1;
+  const n = Number(applicationFailure(err)?.details?.[0]);
+  return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
 /**

@@ -9,7 +9,7 @@ import { requestCodeSignal, verifyUpdate, type SignupLimits } from '../../workfl
 import type { signupWorkflow } from '../../workflows/signup.workflow';
 import type { RateLimits } from '../security/rate-limits';
 import { passwordProblem } from '../security/password-policy';
-import { sourceOf } from '../security/source';
+import { sourceKey } from '../security/source-key';
 import type { RequestContext } from './context';
 import type { IssuedSession, SessionIssuer } from './issue-session';
 
@@ -101,7 +101,7 @@ export function createSignupUseCases(deps: SignupDeps) {
         codeDigest: codeDigest(keys, workflowId, input.otp),
         nameSealed: seal(keys, input.name, SealContext.name(workflowId)),
         passwordSealed: seal(keys, passwordHash, SealContext.passwordHash(input.email)),
-        source: sourceHash(keys, sourceOf(ctx.ip)),
+        source: sourceHash(keys, sourceKey(ctx.ip)),
       };
       // The per-email cap across every signup run is taken before the code is compared, so
       // parallel guesses cannot overrun it; a right code or our own failure gives the point back.

@@ -15,7 +15,7 @@ describe('config', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: dev.JWT_SECRET, HMAC_KEY: 'h'.repeat(40), SEALING_KEY: 's'.repeat(40) })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short', HMAC_KEY: 'x', SEALING_KEY: 'y' })).toThrow(/too weak/);
     const strong = () => require('node:crypto').randomBytes(32).toString('base64');
-    const kafkaKeys = () => ({ KAFKA_REQUEST_MAC_KEYS: `k2:${strong()},k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}` });
+    const kafkaKeys = () => ({ KAFKA_REQUEST_MAC_KEYS: `k2:${strong()},k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`, TEMPORAL_PAYLOAD_KEYS: `t1:${strong()}` });
     const prod = loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), ...kafkaKeys() });
     expect(prod.isProduction).toBe(true);
   });
@@ -28,7 +28,7 @@ describe('config', () => {
     const dev = loadConfig({ NODE_ENV: 'development' });
     expect(() => loadConfig({ JWT_SECRET: dev.JWT_SECRET, HMAC_KEY: dev.HMAC_KEY, SEALING_KEY: dev.SEALING_KEY })).toThrow(/too weak/);
     const strong = () => require('node:crypto').randomBytes(32).toString('base64');
-    const kafka = { KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}` };
+    const kafka = { KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`, TEMPORAL_PAYLOAD_KEYS: `t1:${strong()}` };
     expect(loadConfig({ JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), ...kafka }).isProduction).toBe(false);
   });
 
@@ -36,7 +36,7 @@ describe('config', () => {
     const strong = () => require('node:crypto').randomBytes(32).toString('base64');
     const base = {
       NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(),
-      KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`,
+      KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`, TEMPORAL_PAYLOAD_KEYS: `t1:${strong()}`,
     };
     expect(() => loadConfig({ ...base, SEALING_PREVIOUS_KEYS: 'short' })).toThrow(/SEALING_PREVIOUS_KEYS is too weak/);
     expect(() => loadConfig({ ...base, JWT_PREVIOUS_SECRETS: 'short' })).toThrow(/JWT_PREVIOUS_SECRETS is too weak/);
@@ -47,8 +47,10 @@ describe('config', () => {
   it('refuses production without Kafka keyrings, with a weak key or a malformed keyring', () => {
     const strong = () => require('node:crypto').randomBytes(32).toString('base64');
     const base = { NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong() };
-    const keys = { KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}` };
+    const keys = { KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`, TEMPORAL_PAYLOAD_KEYS: `t1:${strong()}` };
     expect(() => loadConfig({ ...base, ...keys, KAFKA_REPLY_MAC_KEYS: '' })).toThrow(/KAFKA_REPLY_MAC_KEYS is required in production/);
+    expect(() => loadConfig({ ...base, ...keys, TEMPORAL_PAYLOAD_KEYS: '' })).toThrow(/TEMPORAL_PAYLOAD_KEYS is required in production/);
+    expect(() => loadConfig({ ...base, ...keys, TEMPORAL_PAYLOAD_KEYS: 't1:short-secret' })).toThrow(/TEMPORAL_PAYLOAD_KEYS: key t1 is too weak/);
     expect(() => loadConfig({ ...base, ...keys, KAFKA_PAYLOAD_KEYS: `k2:${strong()},k1:short-secret` })).toThrow(/KAFKA_PAYLOAD_KEYS: key k1 is too weak/);
     expect(() => loadConfig({ ...base, ...keys, KAFKA_REQUEST_MAC_KEYS: strong() })).toThrow(/KAFKA_REQUEST_MAC_KEYS: every entry must be id:secret/);
     expect(() => loadConfig({ ...base, ...keys, KAFKA_REQUEST_MAC_KEYS: `k1:${strong()},k1:${strong()}` })).toThrow(/appears twice/);
