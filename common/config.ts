@@ -39,7 +39,8 @@ const schema = z.object({
   KAFKA_BROKERS: list('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().default('cfd-auth'),
   KAFKA_SSL: bool(false),
-  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  // SASL is on unless switched off explicitly; the local stack and docker-compose run SCRAM-SHA-256.
+  KAFKA_SASL_MECHANISM: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']).default('scram-sha-256'),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
@@ -111,6 +112,7 @@ export type Config = Readonly<
     HMAC_KEY: string;
     SEALING_KEY: string;
     isProduction: boolean;
+    devSecretsAllowed: boolean;
   }
 >;
 
@@ -167,10 +169,15 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
       throw new ConfigError((err as Error).message);
     }
   }
+  if (!devSecretsAllowed && c.KAFKA_SASL_MECHANISM !== 'none' && !c.KAFKA_SASL_PASSWORD) {
+    throw new ConfigError(`KAFKA_SASL_PASSWORD is required in ${where} (this process's Kafka password; or KAFKA_SASL_MECHANISM=none)`);
+  }
   return Object.freeze({
     ...c,
     ...secrets,
     isProduction,
+    /** NODE_ENV is exactly development or test: development secrets and Kafka passwords apply. */
+    devSecretsAllowed,
   });
 }
 

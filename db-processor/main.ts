@@ -4,7 +4,7 @@ import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
 import { exitWhenNotLive, startHealthServer } from '../common/health';
-import { createKafka, ensureTopics } from '../common/kafka/client';
+import { createKafka, requireTopics } from '../common/kafka/client';
 import { EnvelopeSecurity, type Verified } from '../common/kafka/envelope-security';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/supervised-consumer';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
@@ -32,8 +32,8 @@ type Outcome =
  */
 export async function start(config: Config, logger: Logger = createLogger('db-processor', config.LOG_LEVEL)): Promise<DbProcessor> {
   const orm = await MikroORM.init(ormConfig(config.DATABASE_URL));
-  const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-db-processor`);
-  await ensureTopics(kafka);
+  const kafka = createKafka(config, logger, 'db-processor');
+  await requireTopics(kafka, 'db-processor');
   const handlers = createUserHandlers(config);
   const security = EnvelopeSecurity.fromConfig(config);
   const guard = new ReplayGuard(orm, security.maxAgeMs);

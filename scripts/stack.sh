@@ -428,18 +428,29 @@ down_redis() {
 
 # ------------------------------------------------------------------------------------------ kafka
 
+# Kafka runs with SASL/SCRAM-SHA-256 and ACLs (scripts/kafka/security.sh) unless
+# KAFKA_SASL_MECHANISM=none; the local stack always uses the development passwords.
+# shellcheck source=scripts/kafka/security.sh
+. "$ROOT/scripts/kafka/security.sh"
+kafka_security_mode() {
+  case "${KAFKA_SASL_MECHANISM:-scram-sha-256}" in
+    none) echo plaintext ;;
+    scram-sha-256) echo scram-sha-256 ;;
+    *) fail kafka "the local broker supports KAFKA_SASL_MECHANISM=scram-sha-256 or none, not $KAFKA_SASL_MECHANISM" ;;
+  esac
+}
+
 kafka_write_config() {
   mkdir -p "$KAFKA_DIR/logs"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
+  local mode
+  mode="$(kafka_security_mode)"
+  {
+    cat <<EOF
 # Written by scripts/stack.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
 log.dirs=$KAFKA_DIR/logs
 num.partitions=6
 default.replication.factor=1
@@ -449,6 +460,22 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 EOF
+    if [[ "$mode" == plaintext ]]; then
+      cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+EOF
+    else
+      cat <<EOF
+listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+EOF
+      kafka_sasl_properties SASL_PLAINTEXT
+    fi
+  } >"$KAFKA_DIR/server.properties"
 }
 
 kafka_ensure_jars() {
@@ -465,9 +492,18 @@ kafka_ensure_jars() {
     fail kafka "Maven finished but $KAFKA_LIBS has no kafka_2.13-$KAFKA_VERSION.jar" "$log"
 }
 
+# Formats the storage once. The SCRAM users exist from format time on, so storage formatted for
+# another security mode (a marker file records it) is wiped and formatted again: a local stack's
+# topics only hold requests and replies of the last hour.
 kafka_format() {
-  [[ -f "$KAFKA_DIR/logs/meta.properties" ]] && return 0
-  local log="$LOGS/kafka.log" id
+  local log="$LOGS/kafka.log" id mode marker="$KAFKA_DIR/security-mode"
+  mode="$(kafka_security_mode)"
+  if [[ -f "$KAFKA_DIR/logs/meta.properties" ]]; then
+    [[ "$(cat "$marker" 2>/dev/null || echo plaintext)" == "$mode" ]] && return 0
+    say kafka "storage was formatted for $(cat "$marker" 2>/dev/null || echo plaintext), not $mode: wiping and formatting it again (in-flight messages are dropped)"
+    rm -rf "$KAFKA_DIR/logs"
+    mkdir -p "$KAFKA_DIR/logs"
+  fi
   if [[ -s "$KAFKA_DIR/cluster-id" ]]; then
     id="$(cat "$KAFKA_DIR/cluster-id")"
   else
@@ -475,10 +511,13 @@ kafka_format() {
       fail kafka "StorageTool random-uuid failed" "$log"
     printf '%s\n' "$id" >"$KAFKA_DIR/cluster-id"
   fi
-  say kafka "formatting storage (cluster id $id)"
+  local scram=()
+  if [[ "$mode" != plaintext ]]; then mapfile -d '' scram < <(kafka_scram_args); fi
+  say kafka "formatting storage (cluster id $id, $mode)"
   java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="file:$ROOT/scripts/kafka/log4j.properties" \
-    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" >>"$log" 2>&1 </dev/null ||
+    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" "${scram[@]}" >>"$log" 2>&1 </dev/null ||
     fail kafka "StorageTool format failed" "$log"
+  printf '%s\n' "$mode" >"$marker"
 }
 
 ensure_topics() {
@@ -491,7 +530,7 @@ ensure_topics() {
   (cd "$ROOT" && timeout "$STACK_TIMEOUT_TOPICS" "${TSX[@]}" scripts/ensure-topics.ts \
     </dev/null >>"$log" 2>&1 9>&-) ||
     fail kafka "scripts/ensure-topics.ts failed (or took over ${STACK_TIMEOUT_TOPICS}s)" "$log"
-  say kafka "topics ensured"
+  say kafka "topics and ACLs ensured"
 }
 
 up_kafka() {

@@ -5,7 +5,7 @@ import type { Config } from '../common/config';
 import { runProcess } from '../common/process';
 import { deriveKeys } from '../common/crypto';
 import { exitWhenNotLive, startHealthServer } from '../common/health';
-import { createKafka, ensureTopics } from '../common/kafka/client';
+import { createKafka, requireTopics } from '../common/kafka/client';
 import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
@@ -33,8 +33,8 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   // commandTimeout: a command to an unreachable Redis fails within the local activity's attempt (2 s),
   // so the verify handler answers UNAVAILABLE inside the API's deadline instead of hanging past it.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, commandTimeout: 1500, enableOfflineQueue: true });
-  const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-worker`);
-  await ensureTopics(kafka);
+  const kafka = createKafka(config, logger, 'worker');
+  await requireTopics(kafka, 'worker');
   const requester = new KafkaRequester(kafka, { role: 'worker', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config), rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS });
   await requester.start();
   const mailer = createMailer(config);

@@ -1,6 +1,7 @@
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type KafkaConfig } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { ACL_GRANTS, kafkaSasl, kafkaUsername, ROLE_TOPICS, type KafkaRole } from './identity';
 import { TOPIC_SPECS } from './topics';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -10,9 +11,11 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(config: Config, logger: Logger, clientId = config.KAFKA_CLIENT_ID): Kafka {
+/** A Kafka client that authenticates as `role` (common/kafka/identity.ts). */
+export function createKafka(config: Config, logger: Logger, role: KafkaRole, clientId = `${config.KAFKA_CLIENT_ID}-${role}`): Kafka {
   const kafkaConfig: KafkaConfig = {
     clientId,
+    sasl: kafkaSasl(config, role),
     brokers: config.KAFKA_BROKERS,
     ssl: config.KAFKA_SSL,
     connectionTimeout: 3000,
@@ -24,17 +27,54 @@ export function createKafka(config: Config, logger: Logger, clientId = config.KA
       logger[LEVELS[level] ?? 'info']({ kafka: extra }, `kafkajs: ${message}`);
     },
   };
-  if (config.KAFKA_SASL_MECHANISM) {
-    kafkaConfig.sasl = {
-      mechanism: config.KAFKA_SASL_MECHANISM,
-      username: config.KAFKA_SASL_USERNAME ?? '',
-      password: config.KAFKA_SASL_PASSWORD ?? '',
-    } as SASLOptions;
-  }
   return new Kafka(kafkaConfig);
 }
 
-/** Creates missing topics with their partitions and retention; existing ones are left as they are. */
+/**
+ * Start-up check of a service: the topics its role uses exist. Only the admin creates topics
+ * (scripts/ensure-topics.ts, run by scripts/stack.sh and compose's migrate step); a service that
+ * finds one missing says so and fails, since its credentials may not create it.
+ */
+export async function requireTopics(kafka: Kafka, role: KafkaRole): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const visible = new Set(await admin.listTopics());
+    const missing = ROLE_TOPICS[role].filter((t) => !visible.has(t));
+    if (missing.length > 0) {
+      throw new Error(`Kafka topics missing or not visible to ${kafkaUsername(role)}: ${missing.join(', ')} (run scripts/ensure-topics.ts, which creates topics and ACLs as cfd-admin)`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const OPERATIONS = { READ: AclOperationTypes.READ, WRITE: AclOperationTypes.WRITE, DESCRIBE: AclOperationTypes.DESCRIBE } as const;
+
+/** Grants every service its ACLs (common/kafka/identity.ts); granting an existing ACL is a no-op. */
+export async function ensureAcls(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createAcls({
+      acl: ACL_GRANTS.flatMap((g) =>
+        g.operations.map((op) => ({
+          resourceType: g.resource === 'topic' ? AclResourceTypes.TOPIC : AclResourceTypes.GROUP,
+          resourceName: g.name,
+          resourcePatternType: g.prefixed ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
+          principal: `User:${kafkaUsername(g.role)}`,
+          host: '*',
+          operation: OPERATIONS[op],
+          permissionType: AclPermissionTypes.ALLOW,
+        })),
+      ),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Creates missing topics with their partitions and retention (admin only); existing ones are left as they are. */
 export async function ensureTopics(kafka: Kafka): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();

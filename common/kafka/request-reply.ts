@@ -11,6 +11,7 @@ import {
   type RequestResult,
   type RequestType,
 } from './messages';
+import { REPLY_GROUP_PREFIX } from './identity';
 import { TOPICS } from './topics';
 
 /** The DB processor answered with an error (for example EMAIL_TAKEN or UNAVAILABLE). */
@@ -52,7 +53,7 @@ export class KafkaRequester {
     private readonly opts: { role: string; timeoutMs: number; logger: Logger; security: EnvelopeSecurity; rejoinBoundMs?: number },
   ) {
     this.instanceId = `${opts.role}.${randomUUID()}`;
-    this.groupId = `auth-replies.${this.instanceId}`;
+    this.groupId = `${REPLY_GROUP_PREFIX}${this.instanceId}`;
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     const consumerConfig = supervisedConsumerConfig({
       groupId: this.groupId,

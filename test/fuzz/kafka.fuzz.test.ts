@@ -10,7 +10,7 @@
  */
 import bcrypt from 'bcrypt';
 import fc from 'fast-check';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { deriveKeys, seal, SealContext } from '../../common/crypto';
@@ -18,7 +18,7 @@ import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION } from '../../common/kafka/messages';
 import { TOPICS } from '../../common/kafka/topics';
 import { eventually, uniqueEmail } from '../support/env';
-import { tap, type Seen } from '../support/kafka';
+import { rawKafka, tap, type Seen } from '../support/kafka';
 import { ApiClient } from '../support/http';
 import { startSystem, type System } from '../support/system';
 
@@ -67,7 +67,7 @@ describe('Kafka fuzzing: the DB processor dead-letters what it cannot read and k
   beforeAll(async () => {
     sys = await startSystem({ withWorker: false });
     security = EnvelopeSecurity.fromConfig(sys.config);
-    kafka = new Kafka({ clientId: `kafka-fuzz-${run}`, brokers: sys.config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+    kafka = rawKafka(sys.config, `kafka-fuzz-${run}`);
     dlq = await tap(kafka, TOPICS.dbDeadLetter, (m) => m.key?.toString('utf8').startsWith(keyPrefix) ?? false);
     replies = await tap(kafka, TOPICS.dbReplies, (m) => m.key?.toString('utf8') === replyTo);
     producer = producerOf();

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, KafkaJSNonRetriableError, logLevel, Partitioners, type Consumer, type ConsumerConfig, type ConsumerRunConfig } from 'kafkajs';
 import pino from 'pino';
 import { createKafka } from '../../common/kafka/client';
+import { kafkaSasl } from '../../common/kafka/identity';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../../common/kafka/supervised-consumer';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../../common/kafka/topics';
 import { freePort } from '../../chaos/lib/util';
@@ -55,7 +56,7 @@ describe('Kafka consumers heal after a non-retriable crash', () => {
 
   beforeAll(async () => {
     sys = await startSystem({ env: { KAFKA_CLIENT_ID: clientId }, logger });
-    kafka = createKafka(sys.config, pino({ level: 'silent' }), `${clientId}-test`);
+    kafka = createKafka(sys.config, pino({ level: 'silent' }), 'admin', `${clientId}-test`);
   });
   afterAll(async () => {
     await sys?.close();
@@ -126,7 +127,7 @@ describe('Kafka consumers heal after a non-retriable crash', () => {
     const consumer = new SupervisedConsumer({
       name: 'bound-test',
       create: () =>
-        new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, connectionTimeout: 500, retry: { retries: 0 } }).consumer(consumerConfig),
+        new Kafka({ clientId, brokers, sasl: kafkaSasl(sys.config, 'admin'), logLevel: logLevel.NOTHING, connectionTimeout: 500, retry: { retries: 0 } }).consumer(consumerConfig),
       logger,
       rejoinBoundMs: 1_500,
       sessionTimeoutMs: 10_000,

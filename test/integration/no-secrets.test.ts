@@ -25,7 +25,7 @@ describe('secrets stay out of logs and Kafka payloads', () => {
       },
     });
     sys = await startSystem({ logger: pino({ level: 'info', base: { process: 'test' } }, sink) });
-    const consumer = createKafka(sys.config, quietLogger(), 'no-secrets').consumer({ groupId: `no-secrets-${randomUUID()}`, maxWaitTimeInMs: 100 });
+    const consumer = createKafka(sys.config, quietLogger(), 'admin', 'no-secrets').consumer({ groupId: `no-secrets-${randomUUID()}`, maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topics: [TOPICS.dbRequests, TOPICS.dbReplies], fromBeginning: false });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));

@@ -40,7 +40,7 @@ describe('every service of the stack answers for real', () => {
   });
 
   it('Kafka: a message produced on a test topic is consumed', async () => {
-    const kafka = createKafka(config, quietLogger(), 'smoke');
+    const kafka = createKafka(config, quietLogger(), 'admin', 'smoke');
     const topic = `smoke.${randomUUID()}`;
     const admin = kafka.admin();
     await admin.connect();

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../common/config';
+import { kafkaSasl } from '../../common/kafka/identity';
 
 export interface Seen {
   partition: number;
@@ -14,8 +15,9 @@ export interface Seen {
 export const headerMap = (headers: IHeaders | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : String(v)]));
 
+/** A bare client as `cfd-admin` (may read and write every topic): an attacker with broker access. */
 export const rawKafka = (config: Config, tag: string) =>
-  new Kafka({ clientId: `${tag}-${randomUUID().slice(0, 8)}`, brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+  new Kafka({ clientId: `${tag}-${randomUUID().slice(0, 8)}`, brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING, sasl: kafkaSasl(config, 'admin') });
 
 /**
  * Reads `topic` raw (no decryption, no MAC check) from the offsets it had when tap() was called:

@@ -22,6 +22,7 @@ interface Service {
   restart?: string;
   read_only?: boolean;
   command?: string[];
+  entrypoint?: string[];
   healthcheck?: { test: string[] };
   environment?: Record<string, string>;
   ports?: Array<{ host_ip?: string; published: string; target: number }>;
@@ -120,7 +121,26 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
     // No topic is named in the compose file but in the code (the topics come from common/kafka/topics.ts).
     const named = readFileSync(COMPOSE_FILE, 'utf8').match(/auth\.[a-z.]+\.v\d+/g) ?? [];
     expect(named.filter((t) => !Object.values(TOPICS).includes(t as never))).toEqual([]);
-    expect(dev.services.kafka.environment?.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
+    expect(readFileSync(path.join(ROOT, 'scripts/kafka/container-broker.sh'), 'utf8')).toMatch(/^auto\.create\.topics\.enable=false$/m);
+  });
+
+  it('runs Kafka with SASL/SCRAM and ACLs, and gives each prod container its own Kafka password', () => {
+    const broker = readFileSync(path.join(ROOT, 'scripts/kafka/container-broker.sh'), 'utf8');
+    expect(dev.services.kafka.entrypoint).toEqual(['bash', '/cfd/kafka/container-broker.sh']);
+    expect(broker).toMatch(/^listener\.security\.protocol\.map=CONTROLLER:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT$/m);
+    expect(broker).toMatch(/kafka_sasl_properties INTERNAL EXTERNAL/);
+    const security = readFileSync(path.join(ROOT, 'scripts/kafka/security.sh'), 'utf8');
+    expect(security).toMatch(/^allow\.everyone\.if\.no\.acl\.found=false$/m);
+    expect(security).toMatch(/^super\.users=User:cfd-admin$/m);
+    const roles: Record<string, string> = { 'api-prod': 'api', 'worker-prod': 'worker', 'db-processor-prod': 'db-processor', 'migrate-prod': 'admin' };
+    for (const [name, role] of Object.entries(roles)) {
+      expect({ name, password: prod.services[name].environment?.KAFKA_SASL_PASSWORD }).toEqual({ name, password: expect.stringMatching(/^[A-Za-z0-9]{40,}$/) });
+      // ... and it is the one the broker created the user cfd-<role> with.
+      const brokerVar = `KAFKA_PASSWORD_${role.toUpperCase().replace('-', '_')}`;
+      expect(prod.services.kafka.environment?.[brokerVar]).toBe(prod.services[name].environment?.KAFKA_SASL_PASSWORD);
+    }
+    // Every role's password is different.
+    expect(new Set(Object.keys(roles).map((n) => prod.services[n].environment?.KAFKA_SASL_PASSWORD)).size).toBe(4);
   });
 });
 
