@@ -4,11 +4,13 @@ import { BaseEntitySchema } from './base.entity';
 import { UserSchema } from './user.entity';
 import { Migration20261125000000_users } from './migrations/Migration20261125000000_users';
 import { Migration20261202000000_kafka_seen_messages } from './migrations/Migration20261202000000_kafka_seen_messages';
+import { Migration20261202100000_kafka_seen_messages_unlogged } from './migrations/Migration20261202100000_kafka_seen_messages_unlogged';
 
 /** Migrations are listed here, in order, so they load the same under tsx, jest and a build. */
 const MIGRATIONS = [
   { name: 'Migration20261125000000_users', class: Migration20261125000000_users },
   { name: 'Migration20261202000000_kafka_seen_messages', class: Migration20261202000000_kafka_seen_messages },
+  { name: 'Migration20261202100000_kafka_seen_messages_unlogged', class: Migration20261202100000_kafka_seen_messages_unlogged },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
