@@ -59,35 +59,54 @@ describe('code and mail activities on real Redis', () => {
     expect(t.sent).toHaveLength(0);
   });
 
-  it('the code is consumed once: the right digest succeeds, then the same digest finds nothing', async () => {
+  /** Issues code `seq`, mails it through the test sender, and returns its digest. */
+  async function issued(t: ReturnType<typeof setup>, seq = 1): Promise<string> {
+    await env.run(t.code.issueCode, { signupId, seq, ttlMs: 600_000 });
+    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq, ttlMs: 600_000 });
+    return codeDigest(keys, signupId, /\b(\d{6})\b/.exec(t.sent[t.sent.length - 1].text)![1]);
+  }
+
+  // Single use is the workflow's rule (it checks a code only while it has no account, one
+  // verification at a time: signup-rules.test.ts, "10 concurrent verifications"). The activity
+  // consumes atomically and, for the code it consumed last, keeps answering 'ok': the workflow only
+  // asks again when the consume never made it into its history.
+  it('a wrong digest is a mismatch; the right one is consumed, and only that code counts afterwards', async () => {
     const t = setup(async () => undefined);
-    await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
-    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
-    const code = /\b(\d{6})\b/.exec(t.sent[0].text)![1];
-    const wrong = codeDigest(keys, signupId, code === '000000' ? '000001' : '000000');
+    const digest = await issued(t);
+    const wrong = codeDigest(keys, signupId, '000000') === digest ? codeDigest(keys, signupId, '000001') : codeDigest(keys, signupId, '000000');
     expect(await env.run(t.code.consumeCode, { signupId, digest: wrong })).toBe('mismatch');
-    expect(await env.run(t.code.consumeCode, { signupId, digest: codeDigest(keys, signupId, code) })).toBe('ok');
-    expect(await env.run(t.code.consumeCode, { signupId, digest: codeDigest(keys, signupId, code) })).toBe('missing');
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('ok');
+    expect(await redis.get(`otp:${signupId}`)).toBeNull();
+    expect(await env.run(t.code.consumeCode, { signupId, digest: wrong, consumer: 'update-2' })).toBe('missing');
   });
 
-  it('consuming is idempotent per consumer (update id): the same update again is told ok, another one missing', async () => {
+  it('the consumed code is ok again for the same update (worker crash) and for a new one (update lost with the server)', async () => {
     const t = setup(async () => undefined);
-    await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
-    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
-    const digest = codeDigest(keys, signupId, /\b(\d{6})\b/.exec(t.sent[0].text)![1]);
+    const digest = await issued(t);
     expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('ok');
     // A worker that crashed after consuming runs the same update's local activity again.
     expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('ok');
-    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-2' })).toBe('missing');
+    // The Temporal server lost update-1 (never accepted in history): the client's retry is update-2.
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-2' })).toBe('ok');
   });
 
-  it('two racing consumers of the right code: exactly one gets it', async () => {
+  it('a new code forgets the consumed one: the old code never counts again', async () => {
     const t = setup(async () => undefined);
-    await env.run(t.code.issueCode, { signupId, seq: 1, ttlMs: 600_000 });
-    await env.run(t.email.sendCodeEmail, { signupId, emailSealed, seq: 1, ttlMs: 600_000 });
-    const digest = codeDigest(keys, signupId, /\b(\d{6})\b/.exec(t.sent[0].text)![1]);
+    const first = await issued(t, 1);
+    expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-1' })).toBe('ok');
+    const second = await issued(t, 2);
+    expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-2' })).toBe('mismatch');
+    expect(await env.run(t.code.consumeCode, { signupId, digest: second, consumer: 'update-3' })).toBe('ok');
+    expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-4' })).toBe('missing');
+  });
+
+  it('two racing consumers of the right code: the code is deleted once, and one consumer is recorded', async () => {
+    const t = setup(async () => undefined);
+    const digest = await issued(t);
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => env.run(t.code.consumeCode, { signupId, digest, consumer: `u-${i}` })));
-    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results).toEqual(Array(10).fill('ok'));
+    expect(await redis.get(`otp:${signupId}`)).toBeNull();
+    expect(await redis.get(`otp-consumed:${signupId}`)).toMatch(new RegExp(`^u-\\d\\|1:${digest}$`));
   });
 
   it('a retry while an earlier attempt is still sending does not send a second copy', async () => {
