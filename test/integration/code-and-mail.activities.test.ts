@@ -100,6 +100,15 @@ describe('code and mail activities on real Redis', () => {
     expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-4' })).toBe('missing');
   });
 
+  it('a new code forgets the consumed one also when the new code expires unused', async () => {
+    const t = setup(async () => undefined);
+    const first = await issued(t, 1);
+    expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-1' })).toBe('ok');
+    await issued(t, 2);
+    await redis.del(`otp:${signupId}`); // code 2 expired in Redis
+    expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-2' })).toBe('missing');
+  });
+
   it('two racing consumers of the right code: the code is deleted once, and one consumer is recorded', async () => {
     const t = setup(async () => undefined);
     const digest = await issued(t);
