@@ -6,7 +6,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { Config } from '../common/config';
 import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
-import { csrfGuard, errorHandler, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
+import { csrfGuard, errorHandler, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
 import { authRoutes, cookieNames, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
@@ -49,9 +49,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(API_BASE, noStore);
   app.use(helmet());
   app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 600 }));
+  app.use(API_BASE, methodNotAllowed(routes));
   app.use(csrfGuard(config.WEB_ORIGINS));
-  app.use(express.json({ limit: '16kb', strict: true, type: 'application/json' }));
-  app.use(requireObjectBody);
   app.use(cookieParser());
 
   app.get('/api/v1/openapi.json', (_req, res) => {
@@ -62,7 +61,9 @@ export function createApp(deps: AppDeps): Express {
   }
 
   const router = express.Router();
-  for (const spec of routes) router[spec.method](spec.path, toHandler(spec, auth));
+  // Only a route that declares a body reads one.
+  const jsonBody = [express.json({ limit: '16kb', strict: true, type: 'application/json' }), requireObjectBody];
+  for (const spec of routes) router[spec.method](spec.path, ...(spec.body ? jsonBody : []), toHandler(spec, auth));
   app.use(API_BASE, router);
 
   app.use(notFound);

@@ -1,33 +1,75 @@
 import { z } from 'zod';
+import { ERROR_CODES } from '../common/errors';
+import { MAX_BYTES, MIN_CODE_POINTS } from './security/password-policy';
 
-/** Request and response bodies: the routes parse with these, and the OpenAPI document is built from them. */
+/**
+ * Request and response bodies: the routes parse with these, and the OpenAPI document is built from
+ * them. Every bound a request field has is checked here, on the value as sent, by a rule that JSON
+ * Schema states the same way (`pattern` written for both ECMAScript and Python's `re`, lengths in
+ * code points as JSON Schema counts them), so the document and the validator accept the same
+ * values. Normalising (trim, lower-case) happens after the checks.
+ */
 
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** A string whose length in code points (JSON Schema's measure, not UTF-16 units) lies in [min, max]. */
+function codePoints(min: number, max: number, message: string) {
+  return z
+    .string()
+    .refine((s) => {
+      const n = [...s].length;
+      return n >= min && n <= max;
+    }, message)
+    .meta({ minLength: min, maxLength: max });
+}
+
+/** RFC 5322 dot-atom local part (what `format: email` generators produce) at a DNS host name. */
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+export const EMAIL_PATTERN = new RegExp(`^[ \\t]*${ATEXT}+(?:\\.${ATEXT}+)*@(?:${LABEL}\\.)+[A-Za-z]{2,63}[ \\t]*$`);
 
 export const Email = z
   .string()
+  .max(254)
+  .regex(EMAIL_PATTERN, 'not an email address')
   .trim()
   .toLowerCase()
-  .max(254)
-  .email()
-  .meta({ description: 'Trimmed and lower-cased before anything else.', example: 'ada@example.com' });
+  .meta({ description: 'An address with a dot-atom local part and a host name; spaces around it are dropped and it is lower-cased before anything else.', example: 'ada@example.com' });
 
-export const Otp = z.string().regex(/^\d{6}$/, 'the code is 6 digits').meta({ example: '123456' });
+export const Otp = z.string().regex(/^[0-9]{6}$/, 'the code is 6 digits').meta({ description: 'The 6-digit code from the email.', example: '123456' });
 
-/** Bounded only to stop abuse; the password policy (length in code points and bytes, common list) comes after. */
-export const Password = z.string().min(1).max(1024).meta({ description: 'At least 8 characters, at most 72 bytes in UTF-8.' });
+/** JSON Schema cannot count bytes: the limit is stated as `x-maxUtf8Bytes` (and `format: password`). */
+const utf8Bytes = (max: number) => (s: string) => Buffer.byteLength(s, 'utf8') <= max;
+const bcryptLimit = { 'x-maxUtf8Bytes': MAX_BYTES, format: 'password' } as const;
 
-export const Name = z
-  .string()
+/** A new password: 8 to 72 characters and at most 72 bytes in UTF-8 (bcrypt's input limit: refused, never truncated). */
+export const NewPassword = codePoints(MIN_CODE_POINTS, MAX_BYTES, `the password is ${MIN_CODE_POINTS} to ${MAX_BYTES} characters`)
+  .refine(utf8Bytes(MAX_BYTES), `the password is at most ${MAX_BYTES} bytes in UTF-8`)
+  .meta({
+    ...bcryptLimit,
+    description: `${MIN_CODE_POINTS} to ${MAX_BYTES} characters (code points), at most ${MAX_BYTES} bytes in UTF-8 (x-maxUtf8Bytes). Any characters; refused (422 WEAK_PASSWORD) when common or equal to the email.`,
+    example: 'correct horse battery staple',
+  });
+
+/** The password of a sign-in: any length a password can have. */
+export const SigninPassword = codePoints(1, MAX_BYTES, `the password is 1 to ${MAX_BYTES} characters`)
+  .refine(utf8Bytes(MAX_BYTES), `the password is at most ${MAX_BYTES} bytes in UTF-8`)
+  .meta({ ...bcryptLimit, description: `1 to ${MAX_BYTES} characters, at most ${MAX_BYTES} bytes in UTF-8 (x-maxUtf8Bytes).`, example: 'correct horse battery staple' });
+
+// C0 and C1 controls and the Unicode line and paragraph separators; the blanks that String.trim removes.
+const CONTROL = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029';
+const BLANK = '\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufeff';
+/** No control characters, and something other than blanks. */
+export const NAME_PATTERN = new RegExp(`^[^${CONTROL}]*[^${CONTROL}${BLANK}][^${CONTROL}]*$`);
+export const NAME_MAX = 100;
+
+export const Name = codePoints(1, NAME_MAX, `the name is 1 to ${NAME_MAX} characters`)
+  .regex(NAME_PATTERN, 'the name must not be blank or contain control characters')
   .trim()
-  .refine((s) => [...s].length >= 1 && [...s].length <= 100, 'the name is 1 to 100 characters')
-  .refine((s) => !CONTROL_CHARS.test(s), 'the name must not contain control characters')
-  .meta({ example: 'Ada Lovelace' });
+  .meta({ description: `1 to ${NAME_MAX} characters, not only blanks, no control characters; blanks around it are dropped.`, example: 'Ada Lovelace' });
 
 export const SignupBody = z.object({ email: Email }).strict().meta({ id: 'SignupBody' });
 export const ResendBody = z.object({ email: Email }).strict().meta({ id: 'ResendBody' });
-export const VerifyBody = z.object({ email: Email, otp: Otp, password: Password, name: Name }).strict().meta({ id: 'VerifyBody' });
-export const SigninBody = z.object({ email: Email, password: Password }).strict().meta({ id: 'SigninBody' });
+export const VerifyBody = z.object({ email: Email, otp: Otp, password: NewPassword, name: Name }).strict().meta({ id: 'VerifyBody' });
+export const SigninBody = z.object({ email: Email, password: SigninPassword }).strict().meta({ id: 'SigninBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 
@@ -51,7 +93,7 @@ export const SessionsResponse = z.object({ sessions: z.array(Session) }).meta({ 
 
 export const ErrorResponse = z
   .object({
-    code: z.string().meta({ example: 'VALIDATION_FAILED' }),
+    code: z.enum(ERROR_CODES).meta({ example: 'VALIDATION_FAILED' }),
     message: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     attemptsLeft: z.number().int().optional(),

@@ -2,9 +2,9 @@
 export const ERRORS = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
-  INVALID_CODE: { status: 400, message: 'The code is not valid.' },
-  CODE_EXPIRED: { status: 400, message: 'The code has expired. Request a new one.' },
-  WEAK_PASSWORD: { status: 400, message: 'The password is not acceptable.' },
+  INVALID_CODE: { status: 422, message: 'The code is not valid.' },
+  CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new one.' },
+  WEAK_PASSWORD: { status: 422, message: 'The password is not acceptable.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Email or password is incorrect.' },
   UNAUTHENTICATED: { status: 401, message: 'You are not signed in.' },
   FORBIDDEN_ORIGIN: { status: 403, message: 'This origin is not allowed.' },
@@ -13,6 +13,7 @@ export const ERRORS = {
   EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists. Sign in instead.' },
   ALREADY_VERIFIED: { status: 409, message: 'This code already verified your email and your account is ready. Sign in.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This path does not answer that method; see the Allow header.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many wrong codes. Request a new code.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests. Try again later.' },
@@ -21,6 +22,7 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 
 export class AppError extends Error {
   override name = 'AppError';

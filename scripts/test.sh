@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: provisions what is missing, starts the stack, type-checks, runs every jest suite
-# against the real services, and ends with one line "N passed, N failed".
+# against the real services and a short Schemathesis run, and ends with one line "N passed, N failed"
+# (a failed type-check or Schemathesis run counts as one failure each).
 set -uo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/env.sh"
 . "$ROOT/scripts/lib/ensure-deps.sh"
@@ -36,6 +37,13 @@ results=.data/test/jest-results.json
 rm -f "$results"
 npx jest --runInBand --json --outputFile="$results" "$@"
 jest_status=$?
+
+# The short Schemathesis run (every check, fixed seed) against a fresh API; on a full run, or with
+# CFD_TEST_FUZZ=1 when jest was given a selection. `npm run fuzz` is the full campaign.
+if (( $# == 0 )) || [[ "${CFD_TEST_FUZZ:-}" == 1 ]]; then
+  echo "[test    ] schemathesis, short run (test/fuzz/schemathesis.sh --quick)"
+  if ! bash test/fuzz/schemathesis.sh --quick; then failed_checks=$((failed_checks + 1)); echo "[test    ] schemathesis FAILED"; fi
+fi
 
 node -e '
   const fs = require("fs");

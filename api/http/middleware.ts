@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ZodError } from 'zod';
 import { AppError, ERRORS } from '../../common/errors';
 import type { Logger } from '../../common/logger';
@@ -30,6 +30,31 @@ export function requestContext(logger: Logger): RequestHandler {
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * 405 with an Allow header for a known path and a method it does not declare (TRACE, PUT, ...),
+ * before CSRF checks and body parsing, so the answer never depends on the body. HEAD follows GET
+ * (Express serves it) and OPTIONS is the CORS preflight. `routes`: Express path → declared methods.
+ */
+export function methodNotAllowed(routes: Iterable<{ path: string; method: string }>): Router {
+  const allowed = new Map<string, Set<string>>();
+  for (const r of routes) {
+    const methods = allowed.get(r.path) ?? new Set(['OPTIONS']);
+    methods.add(r.method.toUpperCase());
+    if (r.method.toUpperCase() === 'GET') methods.add('HEAD');
+    allowed.set(r.path, methods);
+  }
+  const router = Router();
+  for (const [path, methods] of allowed) {
+    const allow = [...methods].sort().join(', ');
+    router.all(path, (req, res, next) => {
+      if (methods.has(req.method)) return next();
+      res.setHeader('allow', allow);
+      next(new AppError('METHOD_NOT_ALLOWED'));
+    });
+  }
+  return router;
+}
 
 /**
  * Auth answers carry cookies, user data and one-time outcomes: no browser or proxy may keep them
@@ -140,8 +165,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const cause = (appErr.cause ?? err) as { name?: string; message?: string };
       log.error({ code: appErr.code, path: req.path, cause: { name: cause?.name, message: cause?.message }, ...appErr.details }, 'request failed');
     }
+    // Every 429 says when to come back (the OpenAPI document promises it); a locked code after the resend cooldown.
+    if (appErr.status === 429) res.setHeader('retry-after', String(appErr.details.retryAfterSeconds ?? 60));
     if (appErr.code === 'RATE_LIMITED') {
-      res.setHeader('retry-after', String(appErr.details.retryAfterSeconds ?? 60));
       log.info({ event: 'rate_limited', ip: res.locals.ctx?.ip, path: req.path, scope: String(appErr.cause ?? '') }, 'rate limited');
     }
     // A dependency that failed is usually back within seconds: tell clients when to try again.

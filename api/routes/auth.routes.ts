@@ -1,9 +1,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { Config } from '../../common/config';
-import { AppError } from '../../common/errors';
+import { AppError, type ErrorCode } from '../../common/errors';
 import * as S from '../schemas';
-import { MAX_BYTES, tooLongForBcrypt } from '../security/password-policy';
 import type { SessionStore } from '../sessions/session.store';
 import { verifySessionToken, type TokenConfig } from '../sessions/token';
 import type { IssuedSession } from '../use-cases/issue-session';
@@ -33,6 +32,16 @@ export interface Auth {
   profile: { id: string; email: string; name: string; createdAt: string };
 }
 
+/** A response a route answers on success: its body schema (none: no body), headers and OpenAPI links. */
+export interface SuccessResponse {
+  description: string;
+  schema?: z.ZodType;
+  /** Response headers, by name: whether every such answer carries it, and what it is. */
+  headers?: Record<string, { required: boolean; description: string }>;
+  /** OpenAPI links to the operations a client calls next (the fuzzer's stateful phase follows them). */
+  links?: Record<string, { operationId: string; parameters?: Record<string, string>; requestBody?: unknown; description?: string }>;
+}
+
 export interface RouteSpec {
   method: 'get' | 'post' | 'delete';
   /** Express path; OpenAPI form derived from it. */
@@ -43,19 +52,22 @@ export interface RouteSpec {
   bodyOptional?: boolean;
   params?: z.ZodObject;
   auth?: boolean;
-  /** Every status the route can answer, with its body schema (undefined: no body). */
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** The success answers. Error answers come from `errors` and from the route's shape (see openapi.ts). */
+  responses: Record<number, SuccessResponse>;
+  /** The error codes the use-case behind the route can answer, beyond those its shape implies. */
+  errors?: ErrorCode[];
   handler: (req: Request, res: Response, auth: Auth | undefined) => Promise<void>;
 }
 
-const err = (description: string) => ({ description, schema: S.ErrorResponse });
-const invalid = err('Validation failed (VALIDATION_FAILED, MALFORMED_JSON)');
-const unsupported = err('A non-empty body that is not application/json (UNSUPPORTED_MEDIA_TYPE)');
-const forbidden = err('Origin not allowed (FORBIDDEN_ORIGIN)');
-const tooLarge = err('Body over 16 KB (PAYLOAD_TOO_LARGE)');
-const limited = err('Rate limited (RATE_LIMITED); see Retry-After');
-const down = err('A dependency is unavailable (UNAVAILABLE)');
-const unauth = err('Not signed in (UNAUTHENTICATED)');
+/** Operation ids used by links: the method and the path, e.g. `postSignup`, `deleteSessionsId`. */
+export function operationId(spec: Pick<RouteSpec, 'method' | 'path'>): string {
+  const words = spec.path.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return spec.method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
+const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict).' } };
+const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
+const sameEmail = { email: '$request.body#/email' };
 
 export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; config: Config } & AuthDeps): RouteSpec[] {
   const { signup, signin, config } = deps;
@@ -77,7 +89,10 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
   return [
     {
       method: 'post', path: '/signup', summary: 'Start a signup: mails a 6-digit code (same answer for every email).', body: S.SignupBody,
-      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
+      responses: {
+        202: { description: 'Accepted', schema: S.MessageResponse, links: { verify: { operationId: 'postVerify', requestBody: sameEmail }, resend: { operationId: 'postResend', requestBody: sameEmail } } },
+      },
+      errors: ['RATE_LIMITED'],
       handler: async (req, res) => {
         const { email } = S.SignupBody.parse(req.body);
         res.status(202).json({ message: await signup.requestCode(email, res.locals.ctx, 'signup_requested') });
@@ -85,7 +100,8 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     },
     {
       method: 'post', path: '/resend', summary: 'Ask for a new code (at most one per cooldown; same answer always).', body: S.ResendBody,
-      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse, links: { verify: { operationId: 'postVerify', requestBody: sameEmail } } } },
+      errors: ['RATE_LIMITED'],
       handler: async (req, res) => {
         const { email } = S.ResendBody.parse(req.body);
         res.status(202).json({ message: await signup.requestCode(email, res.locals.ctx, 'resend_requested') });
@@ -94,10 +110,16 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     {
       method: 'post', path: '/verify', summary: 'Verify the code, set name and password; creates the account and a session.', body: S.VerifyBody,
       responses: {
-        201: { description: 'Account created; auth_token cookie set', schema: S.UserResponse },
-        400: err('INVALID_CODE (with attemptsLeft), CODE_EXPIRED, WEAK_PASSWORD, VALIDATION_FAILED'),
-        403: forbidden, 409: err('EMAIL_TAKEN, or ALREADY_VERIFIED for a retried code that already created the account'), 413: tooLarge, 415: unsupported, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
+        201: {
+          description: 'Account created; auth_token cookie set', schema: S.UserResponse, headers: sessionCookieSet,
+          links: {
+            me: { operationId: 'getMe' },
+            signin: { operationId: 'postSignin', requestBody: { email: '$request.body#/email', password: '$request.body#/password' } },
+          },
+        },
       },
+      // INVALID_CODE carries attemptsLeft; ALREADY_VERIFIED answers a retried code that already created the account.
+      errors: ['INVALID_CODE', 'CODE_EXPIRED', 'WEAK_PASSWORD', 'EMAIL_TAKEN', 'ALREADY_VERIFIED', 'TOO_MANY_ATTEMPTS', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.VerifyBody.parse(req.body);
         const { user, session } = await signup.verify(body, res.locals.ctx);
@@ -109,12 +131,15 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     },
     {
       method: 'post', path: '/signin', summary: 'Sign in with email and password.', body: S.SigninBody,
-      responses: { 200: { description: 'Signed in; auth_token cookie set', schema: S.UserResponse }, 400: invalid, 401: err('INVALID_CREDENTIALS'), 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
+      responses: {
+        200: {
+          description: 'Signed in; auth_token cookie set', schema: S.UserResponse, headers: sessionCookieSet,
+          links: { me: { operationId: 'getMe' }, sessions: { operationId: 'getSessions' } },
+        },
+      },
+      errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.SigninBody.parse(req.body);
-        if (tooLongForBcrypt(body.password)) {
-          throw new AppError('VALIDATION_FAILED', `The password is longer than ${MAX_BYTES} bytes.`, { errors: [{ path: 'password', message: `at most ${MAX_BYTES} bytes` }] });
-        }
         const { user, session, deviceCookie } = await signin.signin(body, res.locals.ctx, deviceOf(req));
         setSession(res, session);
         setDevice(res, deviceCookie);
@@ -123,14 +148,14 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     },
     {
       method: 'get', path: '/me', summary: 'Who am I (from the session, no database hop).', auth: true,
-      responses: { 200: { description: 'The signed-in user', schema: S.MeResponse }, 401: unauth, 503: down },
+      responses: { 200: { description: 'The signed-in user', schema: S.MeResponse, links: { sessions: { operationId: 'getSessions' } } } },
       handler: async (_req, res, auth) => {
         res.status(200).json({ user: auth!.profile });
       },
     },
     {
       method: 'post', path: '/logout', summary: 'Revoke the current session and clear the cookie (idempotent). No body, an empty body or {}.', body: S.EmptyBody, bodyOptional: true,
-      responses: { 204: { description: 'Logged out' }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 503: down },
+      responses: { 204: { description: 'Logged out', headers: sessionCookieCleared } },
       handler: async (req, res) => {
         S.EmptyBody.parse(req.body ?? {});
         await signin.logout(await optionalAuth(req, deps), res.locals.ctx);
@@ -140,7 +165,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     },
     {
       method: 'post', path: '/logout-all', summary: 'Revoke every session of the signed-in user. No body, an empty body or {}.', body: S.EmptyBody, bodyOptional: true, auth: true,
-      responses: { 204: { description: 'All sessions revoked' }, 400: invalid, 401: unauth, 403: forbidden, 413: tooLarge, 415: unsupported, 503: down },
+      responses: { 204: { description: 'All sessions revoked', headers: sessionCookieCleared } },
       handler: async (req, res, auth) => {
         S.EmptyBody.parse(req.body ?? {});
         await signin.logoutAll(auth!, res.locals.ctx);
@@ -150,14 +175,17 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     },
     {
       method: 'get', path: '/sessions', summary: "The signed-in user's active sessions.", auth: true,
-      responses: { 200: { description: 'Sessions, newest first', schema: S.SessionsResponse }, 401: unauth, 503: down },
+      responses: {
+        200: { description: 'Sessions, newest first', schema: S.SessionsResponse, links: { revoke: { operationId: 'deleteSessionsId', parameters: { id: '$response.body#/sessions/0/id' } } } },
+      },
       handler: async (_req, res, auth) => {
         res.status(200).json({ sessions: await signin.listSessions(auth!) });
       },
     },
     {
       method: 'delete', path: '/sessions/:id', summary: 'Revoke one of your own sessions.', params: S.SessionIdParams, auth: true,
-      responses: { 204: { description: 'Revoked' }, 400: invalid, 401: unauth, 403: forbidden, 404: err('SESSION_NOT_FOUND'), 503: down },
+      responses: { 204: { description: 'Revoked (the session cookie is cleared when it was this session)' } },
+      errors: ['SESSION_NOT_FOUND'],
       handler: async (req, res, auth) => {
         const { id } = S.SessionIdParams.parse(req.params);
         await signin.revokeSession(auth!, id, res.locals.ctx);

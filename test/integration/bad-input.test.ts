@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { uniqueEmail, uniqueIp } from '../support/env';
 import { ApiClient } from '../support/http';
 import { startSystem, type System } from '../support/system';
@@ -45,6 +46,26 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
 
   it('a body over 16 KB → 413 PAYLOAD_TOO_LARGE', async () => {
     expectError(await api.post('/signup', { email: 'a'.repeat(17 * 1024) }), 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  /** A raw request (fetch refuses TRACE): status, Allow header and error code. */
+  const raw = (method: string, path: string, body?: string, contentType?: string) =>
+    new Promise<{ status: number; allow?: string; code?: string }>((resolve, reject) => {
+      const req = request(sys.apiUrl + path, { method, headers: contentType ? { 'content-type': contentType } : {} }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, code: JSON.parse(text || '{}').code }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('a known path with a method it does not serve → 405 with Allow, whatever the body', async () => {
+    expect(await raw('TRACE', '/logout')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
+    expect(await raw('PUT', '/sessions/abcdefghijklmnopqrstuvwxyz', 'x', 'text/plain')).toEqual({ status: 405, allow: 'DELETE, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
+    expect(await raw('PATCH', '/signup', '{"email": ', 'application/json')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
+    expect(await raw('DELETE', '/me')).toEqual({ status: 405, allow: 'GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
+    expect(await raw('TRACE', '/nope')).toMatchObject({ status: 404, code: 'NOT_FOUND' });
   });
 
   it('unknown routes → 404 JSON', async () => {

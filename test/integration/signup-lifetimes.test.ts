@@ -22,7 +22,7 @@ describe('lifetimes arrive in the workflow input, so they can be shortened', () 
     const otp = await waitForCode(email);
     await sleep(2500);
     const r = await api.post('/verify', { email, otp, password: 'too late for this one', name: 'Late' });
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(410);
     expect(r.body.code).toBe('CODE_EXPIRED');
   });
 

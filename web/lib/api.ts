@@ -7,6 +7,9 @@
  * a page on http://127.0.0.1:3000 talks to http://127.0.0.1:3001, one on http://localhost:3000 to http://localhost:3001.
  */
 
+import createClient from 'openapi-fetch';
+import { API_ERROR_CODES, type components, type paths } from './api-types.generated';
+
 declare global {
   interface Window {
     /** Runtime override of the API base URL (tests inject it with an init script). */
@@ -14,24 +17,10 @@ declare global {
   }
 }
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-}
-
-export interface Me extends User {
-  createdAt: string;
-}
-
-export interface Session {
-  id: string;
-  createdAt: string;
-  lastSeenAt: string;
-  userAgent: string | null;
-  ip: string | null;
-  current: boolean;
-}
+type Schemas = components['schemas'];
+export type User = Schemas['User'];
+export type Me = Schemas['Me'];
+export type Session = Schemas['Session'];
 
 export interface FieldError {
   /** The field the message is about (`email`, `otp`, `password`, `name`), or '' for the whole request. */
@@ -39,27 +28,15 @@ export interface FieldError {
   message: string;
 }
 
-/** The API's error codes, plus NETWORK (no answer) and UNKNOWN (an answer this client does not understand). */
-export type ApiErrorCode =
-  | 'VALIDATION_FAILED'
-  | 'INVALID_CODE'
-  | 'TOO_MANY_ATTEMPTS'
-  | 'CODE_EXPIRED'
-  | 'WEAK_PASSWORD'
-  | 'INVALID_CREDENTIALS'
-  | 'UNAUTHENTICATED'
-  | 'EMAIL_TAKEN'
-  | 'RATE_LIMITED'
-  | 'UNAVAILABLE'
-  | 'FORBIDDEN_ORIGIN'
-  | 'SESSION_NOT_FOUND'
-  | 'NOT_FOUND'
-  | 'NETWORK'
-  | 'UNKNOWN';
+/**
+ * The API's error codes (generated from its OpenAPI document, so a new code reaches this type by
+ * `npm run openapi:web`), plus NETWORK (no answer) and UNKNOWN (an answer this client does not understand).
+ */
+export type ApiErrorCode = Schemas['ErrorResponse']['code'] | 'NETWORK' | 'UNKNOWN';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  readonly code: ApiErrorCode | (string & {});
+  readonly code: ApiErrorCode;
   /** HTTP status; 0 when the server could not be reached. */
   readonly status: number;
   readonly attemptsLeft?: number;
@@ -68,7 +45,7 @@ export class ApiError extends Error {
   readonly fieldErrors: FieldError[];
 
   constructor(init: {
-    code: string;
+    code: ApiErrorCode;
     message: string;
     status: number;
     attemptsLeft?: number;
@@ -112,7 +89,7 @@ function plural(n: number, one: string, many: string): string {
 
 /** The message shown to a person for an error answer. `serverMessage` is used where it explains more than we can. */
 export function humanMessage(
-  code: string,
+  code: ApiErrorCode,
   details: { serverMessage?: string; attemptsLeft?: number; retryAfterSeconds?: number; fieldErrors?: FieldError[]; status?: number } = {},
 ): string {
   switch (code) {
@@ -137,6 +114,8 @@ export function humanMessage(
     }
     case 'INVALID_CREDENTIALS':
       return 'Email or password is wrong.';
+    case 'ALREADY_VERIFIED':
+      return 'Your email is already verified and your account is ready. Sign in.';
     case 'EMAIL_TAKEN':
       return 'An account with this email already exists. Sign in instead.';
     case 'UNAUTHENTICATED':
@@ -191,17 +170,13 @@ function numberOrUndefined(v: unknown): number | undefined {
   return undefined;
 }
 
-async function toApiError(res: Response): Promise<ApiError> {
-  let body: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = await res.json();
-    if (parsed && typeof parsed === 'object') body = parsed as Record<string, unknown>;
-  } catch {
-    // Not JSON (a proxy's error page, an empty body): fall back on the status.
-  }
-  const code =
-    typeof body.code === 'string' && body.code
-      ? body.code
+const API_CODES: ReadonlySet<string> = new Set<ApiErrorCode>(API_ERROR_CODES);
+
+function toApiError(res: Response, parsed: unknown): ApiError {
+  const body = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  const code: ApiErrorCode =
+    typeof body.code === 'string' && API_CODES.has(body.code)
+      ? (body.code as ApiErrorCode)
       : res.status === 503 || res.status === 502 || res.status === 504
         ? 'UNAVAILABLE'
         : res.status === 401
@@ -224,64 +199,72 @@ async function toApiError(res: Response): Promise<ApiError> {
   });
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
+/** The paths of the document start with this prefix; the base URL ends with it. */
+const API_PREFIX = '/api/v1/auth';
 
-async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
-  let url: string;
-  try {
-    url = `${apiBaseUrl()}${path}`;
-  } catch {
-    throw new ApiError({ code: 'NETWORK', status: 0, message: NETWORK_MESSAGE });
-  }
-  const init: RequestInit = {
-    method,
-    credentials: 'include',
-    cache: 'no-store',
+/** One client, typed by the generated paths; the base URL is worked out per request (it depends on the page's host). */
+const client = createClient<paths>();
+
+/** What every call passes: cookies, no cache, JSON, a time limit. */
+function requestOptions() {
+  const base = apiBaseUrl();
+  if (!base.endsWith(API_PREFIX)) throw new Error(`The API base URL must end with ${API_PREFIX}.`);
+  return {
+    baseUrl: base.slice(0, -API_PREFIX.length),
+    credentials: 'include' as const,
+    cache: 'no-store' as const,
     headers: { Accept: 'application/json' },
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   };
-  if (method !== 'GET') {
-    // Every state-changing request is JSON, even when it carries nothing: the API requires the content type.
-    init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
-    init.body = JSON.stringify(body ?? {});
-  }
-
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch (err) {
-    const timedOut = err instanceof DOMException && err.name === 'TimeoutError';
-    throw new ApiError({ code: 'NETWORK', status: 0, message: timedOut ? TIMEOUT_MESSAGE : NETWORK_MESSAGE });
-  }
-
-  if (!res.ok) throw await toApiError(res);
-  if (res.status === 204) return undefined as T;
-  try {
-    return (await res.json()) as T;
-  } catch {
-    throw new ApiError({ code: 'UNKNOWN', status: res.status, message: 'The server sent an answer this page does not understand. Try again.' });
-  }
 }
 
-const enc = encodeURIComponent;
+/**
+ * Runs one typed call and turns every failure into an ApiError: no answer (NETWORK), an error
+ * answer (its code), or a success whose body this page cannot read (UNKNOWN).
+ */
+async function call<T>(send: (options: ReturnType<typeof requestOptions>) => Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let options: ReturnType<typeof requestOptions>;
+  try {
+    options = requestOptions();
+  } catch {
+    throw new ApiError({ code: 'NETWORK', status: 0, message: NETWORK_MESSAGE });
+  }
+  let result: Awaited<ReturnType<typeof send>>;
+  try {
+    result = await send(options);
+  } catch (err) {
+    // A success body that is not JSON fails to parse; anything else thrown means no answer.
+    const name = (err as Error | undefined)?.name;
+    if (name === 'SyntaxError') throw new ApiError({ code: 'UNKNOWN', status: 0, message: UNREADABLE_MESSAGE });
+    throw new ApiError({ code: 'NETWORK', status: 0, message: name === 'TimeoutError' ? TIMEOUT_MESSAGE : NETWORK_MESSAGE });
+  }
+  const { response } = result;
+  if (!response.ok) throw toApiError(response, result.error);
+  if (response.status !== 204 && result.data === undefined) {
+    throw new ApiError({ code: 'UNKNOWN', status: response.status, message: UNREADABLE_MESSAGE });
+  }
+  return result.data as T;
+}
+
+const UNREADABLE_MESSAGE = 'The server sent an answer this page does not understand. Try again.';
 
 /** The auth API, one function per endpoint. Every function throws {@link ApiError} on failure. */
 export const api = {
   /** Starts a signup: the API emails a 6-digit code. */
-  signup: (email: string) => request<{ message: string }>('POST', '/signup', { email }),
+  signup: (email: string) => call((o) => client.POST('/api/v1/auth/signup', { ...o, body: { email } })),
   /** Asks for a new code. The answer is always the same; the API sends at most one code a minute. */
-  resend: (email: string) => request<{ message: string }>('POST', '/resend', { email }),
+  resend: (email: string) => call((o) => client.POST('/api/v1/auth/resend', { ...o, body: { email } })),
   /** Completes the signup with the emailed code and signs the new user in (sets the cookie). */
   verify: (input: { email: string; otp: string; password: string; name: string }) =>
-    request<{ message: string; user: User }>('POST', '/verify', input),
-  signin: (input: { email: string; password: string }) => request<{ message: string; user: User }>('POST', '/signin', input),
-  me: async () => (await request<{ user: Me }>('GET', '/me')).user,
-  sessions: async () => (await request<{ sessions: Session[] }>('GET', '/sessions')).sessions,
-  revokeSession: (id: string) => request<void>('DELETE', `/sessions/${enc(id)}`),
+    call((o) => client.POST('/api/v1/auth/verify', { ...o, body: input })),
+  signin: (input: { email: string; password: string }) => call((o) => client.POST('/api/v1/auth/signin', { ...o, body: input })),
+  me: async () => (await call((o) => client.GET('/api/v1/auth/me', o))).user,
+  sessions: async () => (await call((o) => client.GET('/api/v1/auth/sessions', o))).sessions,
+  revokeSession: (id: string) => call((o) => client.DELETE('/api/v1/auth/sessions/{id}', { ...o, params: { path: { id } } })),
   /** Ends this browser's session. */
-  logout: () => request<void>('POST', '/logout', {}),
+  logout: () => call((o) => client.POST('/api/v1/auth/logout', { ...o, body: {} })),
   /** Ends every session of the signed-in user, this one included. */
-  logoutAll: () => request<void>('POST', '/logout-all', {}),
+  logoutAll: () => call((o) => client.POST('/api/v1/auth/logout-all', { ...o, body: {} })),
 };
 
 export function isApiError(err: unknown): err is ApiError {
