@@ -45,7 +45,7 @@ export const NewPassword = codePoints(MIN_CODE_POINTS, MAX_BYTES, `the password 
   .refine(utf8Bytes(MAX_BYTES), `the password is at most ${MAX_BYTES} bytes in UTF-8`)
   .meta({
     ...bcryptLimit,
-    description: `${MIN_CODE_POINTS} to ${MAX_BYTES} characters (code points), at most ${MAX_BYTES} bytes in UTF-8 (x-maxUtf8Bytes). Any characters; refused (422 WEAK_PASSWORD) when common or equal to the email.`,
+    description: `${MIN_CODE_POINTS} to ${MAX_BYTES} characters (code points), at most ${MAX_BYTES} bytes in UTF-8 (x-maxUtf8Bytes). Any characters; refused (400 WEAK_PASSWORD) when common or equal to the email.`,
     example: 'correct horse battery staple',
   });
 

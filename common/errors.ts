@@ -2,9 +2,9 @@
 export const ERRORS = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
-  INVALID_CODE: { status: 422, message: 'The code is not valid.' },
+  INVALID_CODE: { status: 400, message: 'The code is not valid.' },
   CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new one.' },
-  WEAK_PASSWORD: { status: 422, message: 'The password is not acceptable.' },
+  WEAK_PASSWORD: { status: 400, message: 'The password is not acceptable.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Email or password is incorrect.' },
   UNAUTHENTICATED: { status: 401, message: 'You are not signed in.' },
   FORBIDDEN_ORIGIN: { status: 403, message: 'This origin is not allowed.' },

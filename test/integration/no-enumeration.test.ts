@@ -60,7 +60,7 @@ describe('no enumeration through signup, resend and verify', () => {
     a.forEach((s, i) => expect({ step: s.step, ...shape(s.r) }).toEqual({ step: b[i].step, ...shape(b[i].r) }));
     // And the answers are the expected ones, not merely equal.
     expect(a.map((s) => `${s.r.status} ${s.r.body.code ?? ''}${s.r.body.attemptsLeft ?? ''}`)).toEqual([
-      '202 ', '202 ', '422 INVALID_CODE4', '422 INVALID_CODE3', '422 INVALID_CODE2', '422 INVALID_CODE1', '429 TOO_MANY_ATTEMPTS', '429 TOO_MANY_ATTEMPTS',
+      '202 ', '202 ', '400 INVALID_CODE4', '400 INVALID_CODE3', '400 INVALID_CODE2', '400 INVALID_CODE1', '429 TOO_MANY_ATTEMPTS', '429 TOO_MANY_ATTEMPTS',
     ]);
     const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     process.stdout.write(`[no-enumeration] verify median ms: registered ${median(a.slice(2).map((s) => s.ms)).toFixed(1)}, new ${median(b.slice(2).map((s) => s.ms)).toFixed(1)}\n`);

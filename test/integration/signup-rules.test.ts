@@ -29,7 +29,7 @@ describe('signup and verification rules', () => {
     const wrong = wrongCodeFor(code);
     for (let left = 4; left >= 1; left--) {
       const r = await attacker.post('/verify', { email, otp: wrong, password: PASSWORD, name: 'Lock Test' });
-      expect(r.status).toBe(422);
+      expect(r.status).toBe(400);
       expect(r.body).toMatchObject({ code: 'INVALID_CODE', attemptsLeft: left });
     }
     const fifth = await attacker.post('/verify', { email, otp: wrong, password: PASSWORD, name: 'Lock Test' });
@@ -65,7 +65,7 @@ describe('signup and verification rules', () => {
 
     if (second !== first) {
       const old = await api.post('/verify', { email, otp: first, password: PASSWORD, name: 'R' });
-      expect(old.status).toBe(422);
+      expect(old.status).toBe(400);
       expect(old.body).toMatchObject({ code: 'INVALID_CODE', attemptsLeft: 4 });
     }
     const ok = await api.post('/verify', { email, otp: second, password: PASSWORD, name: 'R' });
@@ -95,7 +95,7 @@ describe('signup and verification rules', () => {
     const codeB = await waitForCode(b);
     if (codeA !== codeB) {
       const cross = await api.post('/verify', { email: b, otp: codeA, password: PASSWORD, name: 'B' });
-      expect(cross.status).toBe(422);
+      expect(cross.status).toBe(400);
       expect(cross.body.code).toBe('INVALID_CODE');
     }
     // An email with no pending signup answers exactly like a pending one with a wrong code.
@@ -106,7 +106,7 @@ describe('signup and verification rules', () => {
     for (let left = 4; left >= 1; left--) {
       const real = await api.post('/verify', { email: pending, otp: wrongCodeFor(pendingCode), password: PASSWORD, name: 'N' });
       const none = await api.post('/verify', { email: nobody, otp: wrongCodeFor(pendingCode), password: PASSWORD, name: 'N' });
-      expect(none.status).toBe(422);
+      expect(none.status).toBe(400);
       expect(none.text).toBe(real.text);
       expect(none.body).toMatchObject({ code: 'INVALID_CODE', attemptsLeft: left });
     }
@@ -132,14 +132,14 @@ describe('signup and verification rules', () => {
       expect(r.status).toBe(400);
       expect(r.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: expect.arrayContaining([{ path: 'password', message: expect.stringMatching(why) }]) });
     }
-    // Rules no schema can state: well-formed, refused as unprocessable.
+    // Rules no schema can state: well-formed, refused with 400 WEAK_PASSWORD and the reason.
     const refused: [string, RegExp][] = [
       ['password123', /too common/],
       [email, /email/],
     ];
     for (const [password, why] of refused) {
       const r = await api.post('/verify', { email, otp: code, password, name: 'W' });
-      expect(r.status).toBe(422);
+      expect(r.status).toBe(400);
       expect(r.body.code).toBe('WEAK_PASSWORD');
       expect(r.body.message).toMatch(why);
     }
@@ -177,7 +177,7 @@ describe('signup and verification rules', () => {
     // The others get no session: the running workflow says the code already made the account, and
     // once it has finished they are answered like any email without a pending signup.
     for (const r of results.filter((x) => x.status !== 201)) {
-      expect(['409 ALREADY_VERIFIED', '422 INVALID_CODE', '429 TOO_MANY_ATTEMPTS']).toContain(`${r.status} ${r.body.code}`);
+      expect(['409 ALREADY_VERIFIED', '400 INVALID_CODE', '429 TOO_MANY_ATTEMPTS']).toContain(`${r.status} ${r.body.code}`);
       expect(r.headers.get('set-cookie')).toBeNull();
     }
     const signin = await new ApiClient(sys.apiUrl).post('/signin', { email, password: PASSWORD });
@@ -193,7 +193,7 @@ describe('signup and verification rules', () => {
     const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
     expect((await handle.result()).status).toBe('completed');
     const reuse = await api.post('/verify', { email, otp, password: PASSWORD, name: 'Done' });
-    expect(reuse.status).toBe(422);
+    expect(reuse.status).toBe(400);
     expect(reuse.body.code).toBe('INVALID_CODE');
     await expect(handle.query(stateQuery)).resolves.toMatchObject({ status: 'completed' });
   });

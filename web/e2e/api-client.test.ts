@@ -95,12 +95,12 @@ describe('error messages', () => {
   const verify = () => api.verify({ email: 'ada@example.com', otp: '123456', password: 'pw', name: 'Ada' });
 
   it.each([
-    [422, { code: 'INVALID_CODE', message: 'x', attemptsLeft: 3 }, 'That code is wrong. 3 attempts left.'],
-    [422, { code: 'INVALID_CODE', message: 'x', attemptsLeft: 1 }, 'That code is wrong. 1 attempt left.'],
+    [400, { code: 'INVALID_CODE', message: 'x', attemptsLeft: 3 }, 'That code is wrong. 3 attempts left.'],
+    [400, { code: 'INVALID_CODE', message: 'x', attemptsLeft: 1 }, 'That code is wrong. 1 attempt left.'],
     [429, { code: 'TOO_MANY_ATTEMPTS', message: 'x' }, 'Too many wrong codes. Request a new code.'],
     [410, { code: 'CODE_EXPIRED', message: 'x' }, 'That code has expired. Request a new one.'],
     [429, { code: 'RATE_LIMITED', message: 'x', retryAfterSeconds: 42 }, 'Too many attempts. Try again in 42 s.'],
-    [422, { code: 'WEAK_PASSWORD', message: 'This password is too common.' }, 'This password is too common.'],
+    [400, { code: 'WEAK_PASSWORD', message: 'This password is too common.' }, 'This password is too common.'],
     [401, { code: 'INVALID_CREDENTIALS', message: 'x' }, 'Email or password is wrong.'],
     [409, { code: 'EMAIL_TAKEN', message: 'x' }, 'An account with this email already exists. Sign in instead.'],
     [503, { code: 'UNAVAILABLE', message: 'x' }, 'The service is temporarily unavailable. Try again shortly.'],
@@ -113,7 +113,7 @@ describe('error messages', () => {
   });
 
   it('keeps attemptsLeft and retryAfterSeconds, taking Retry-After when the body has no number', async () => {
-    reply = { status: 422, body: { code: 'INVALID_CODE', message: 'x', attemptsLeft: 2 } };
+    reply = { status: 400, body: { code: 'INVALID_CODE', message: 'x', attemptsLeft: 2 } };
     expect((await failure(verify)).attemptsLeft).toBe(2);
     reply = { status: 429, body: { code: 'RATE_LIMITED', message: 'x' }, headers: { 'Retry-After': '17' } };
     const err = await failure(verify);

@@ -215,7 +215,7 @@ export interface components {
             otp: string;
             /**
              * Format: password
-             * @description 8 to 72 characters (code points), at most 72 bytes in UTF-8 (x-maxUtf8Bytes). Any characters; refused (422 WEAK_PASSWORD) when common or equal to the email.
+             * @description 8 to 72 characters (code points), at most 72 bytes in UTF-8 (x-maxUtf8Bytes). Any characters; refused (400 WEAK_PASSWORD) when common or equal to the email.
              * @example correct horse battery staple
              */
             password: string;
@@ -530,7 +530,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
-            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_CODE: The code is not valid. | WEAK_PASSWORD: The password is not acceptable. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -538,7 +538,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "MALFORMED_JSON";
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "WEAK_PASSWORD";
                     };
                 };
             };
@@ -599,18 +599,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
                         code: "UNSUPPORTED_MEDIA_TYPE";
-                    };
-                };
-            };
-            /** @description INVALID_CODE: The code is not valid. | WEAK_PASSWORD: The password is not acceptable. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"] & {
-                        /** @enum {string} */
-                        code: "INVALID_CODE" | "WEAK_PASSWORD";
                     };
                 };
             };
