@@ -28,6 +28,9 @@ export const SignupBody = z.object({ email: Email }).strict().meta({ id: 'Signup
 export const ResendBody = z.object({ email: Email }).strict().meta({ id: 'ResendBody' });
 export const VerifyBody = z.object({ email: Email, otp: Otp, password: Password, name: Name }).strict().meta({ id: 'VerifyBody' });
 export const SigninBody = z.object({ email: Email, password: Password }).strict().meta({ id: 'SigninBody' });
+export const ForgotPasswordBody = z.object({ email: Email }).strict().meta({ id: 'ForgotPasswordBody' });
+export const ResetPasswordBody = z.object({ email: Email, code: Otp, password: Password }).strict().meta({ id: 'ResetPasswordBody' });
+export const ChangePasswordBody = z.object({ currentPassword: Password, newPassword: Password }).strict().meta({ id: 'ChangePasswordBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 

@@ -5,6 +5,7 @@ export const ERRORS = {
   INVALID_CODE: { status: 400, message: 'The code is not valid.' },
   CODE_EXPIRED: { status: 400, message: 'The code has expired. Request a new one.' },
   WEAK_PASSWORD: { status: 400, message: 'The password is not acceptable.' },
+  INVALID_CURRENT_PASSWORD: { status: 400, message: 'The current password is not correct.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Email or password is incorrect.' },
   UNAUTHENTICATED: { status: 401, message: 'You are not signed in.' },
   FORBIDDEN_ORIGIN: { status: 403, message: 'This origin is not allowed.' },
@@ -12,6 +13,7 @@ export const ERRORS = {
   SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
   EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists. Sign in instead.' },
   ALREADY_VERIFIED: { status: 409, message: 'This code already verified your email and your account is ready. Sign in.' },
+  PASSWORD_ALREADY_RESET: { status: 409, message: 'This code already reset your password. Sign in with the new password.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many wrong codes. Request a new code.' },
@@ -30,10 +32,11 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string = ERRORS[code].message,
     readonly details: Record<string, unknown> = {},
-    options?: { cause?: unknown },
+    /** `status`: where a flow's contract answers a shared code with another status (CODE_EXPIRED is 410 for a password reset). */
+    options?: { cause?: unknown; status?: number },
   ) {
     super(message, options);
-    this.status = ERRORS[code].status;
+    this.status = options?.status ?? ERRORS[code].status;
   }
 
   toBody(): Record<string, unknown> {

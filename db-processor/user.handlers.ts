@@ -38,5 +38,12 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
         throw new HandlerError('EMAIL_TAKEN', 'an account with this email already exists');
       }
     },
+
+    // Idempotent: a retried request writes the same hash again.
+    'user.set-password': async (em, { userId, passwordSealed }) => {
+      const passwordHash = unseal(keys, passwordSealed, SealContext.newPasswordHashForUser(userId));
+      const updated = await em.nativeUpdate(User, { id: userId }, { passwordHash, updatedAt: new Date() } as Partial<User>);
+      return { updated: updated > 0 };
+    },
   };
 }

@@ -7,6 +7,7 @@ import { MAX_BYTES, tooLongForBcrypt } from '../security/password-policy';
 import type { SessionStore } from '../sessions/session.store';
 import { verifySessionToken, type TokenConfig } from '../sessions/token';
 import type { IssuedSession } from '../use-cases/issue-session';
+import type { PasswordUseCases } from '../use-cases/password.use-case';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
 
@@ -57,8 +58,15 @@ const limited = err('Rate limited (RATE_LIMITED); see Retry-After');
 const down = err('A dependency is unavailable (UNAVAILABLE)');
 const unauth = err('Not signed in (UNAUTHENTICATED)');
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, config } = deps;
+/** Refuses a password bcrypt would truncate before anything compares it. */
+function refuseTooLong(field: string, password: string): void {
+  if (tooLongForBcrypt(password)) {
+    throw new AppError('VALIDATION_FAILED', `The password is longer than ${MAX_BYTES} bytes.`, { errors: [{ path: field, message: `at most ${MAX_BYTES} bytes` }] });
+  }
+}
+
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, password, config } = deps;
   const names = cookieNames(config);
   // Path=/ and no Domain in every environment: what the __Host- prefix demands in production.
   const cookieOptions = {
@@ -112,13 +120,50 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 200: { description: 'Signed in; auth_token cookie set', schema: S.UserResponse }, 400: invalid, 401: err('INVALID_CREDENTIALS'), 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
       handler: async (req, res) => {
         const body = S.SigninBody.parse(req.body);
-        if (tooLongForBcrypt(body.password)) {
-          throw new AppError('VALIDATION_FAILED', `The password is longer than ${MAX_BYTES} bytes.`, { errors: [{ path: 'password', message: `at most ${MAX_BYTES} bytes` }] });
-        }
+        refuseTooLong('password', body.password);
         const { user, session, deviceCookie } = await signin.signin(body, res.locals.ctx, deviceOf(req));
         setSession(res, session);
         setDevice(res, deviceCookie);
         res.status(200).json({ message: 'Signed in.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/password/forgot', summary: 'Ask for a password reset code (same answer for every email; one code per cooldown).', body: S.ForgotPasswordBody,
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
+      handler: async (req, res) => {
+        const { email } = S.ForgotPasswordBody.parse(req.body);
+        res.status(202).json({ message: await password.forgot(email, res.locals.ctx) });
+      },
+    },
+    {
+      method: 'post', path: '/password/reset', summary: 'Set a new password with the emailed code; revokes every session and starts a fresh one.', body: S.ResetPasswordBody,
+      responses: {
+        200: { description: 'Password changed; every other session revoked; auth_token cookie set', schema: S.UserResponse },
+        400: err('INVALID_CODE (with attemptsLeft), WEAK_PASSWORD (message says why), VALIDATION_FAILED'),
+        403: forbidden, 409: err('PASSWORD_ALREADY_RESET: a retried code that already reset the password'), 410: err('CODE_EXPIRED: ask for a new code'),
+        413: tooLarge, 415: unsupported, 429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
+      },
+      handler: async (req, res) => {
+        const body = S.ResetPasswordBody.parse(req.body);
+        const { user, session } = await password.reset(body, res.locals.ctx);
+        setSession(res, session);
+        // Proving the mailbox is proving the account, as at signup: this device is trusted.
+        setDevice(res, signin.deviceCookieFor(body.email));
+        res.status(200).json({ message: 'Your password was changed. Every other session was signed out.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/password/change', summary: 'Change the password of the signed-in user; every other session is revoked.', body: S.ChangePasswordBody, auth: true,
+      responses: {
+        204: { description: 'Changed; other sessions revoked; a notice is mailed' },
+        400: err('INVALID_CURRENT_PASSWORD, WEAK_PASSWORD (message says why), VALIDATION_FAILED'),
+        401: unauth, 403: forbidden, 413: tooLarge, 415: unsupported, 429: err('RATE_LIMITED: wrong current passwords count against the sign-in limits'), 503: down,
+      },
+      handler: async (req, res, auth) => {
+        const body = S.ChangePasswordBody.parse(req.body);
+        refuseTooLong('currentPassword', body.currentPassword);
+        await password.change(body, auth!, res.locals.ctx);
+        res.status(204).end();
       },
     },
     {

@@ -32,6 +32,11 @@ export const REQUESTS = {
     payload: z.object({ signupRef: z.string().min(1).max(200), email, name: z.string().min(1).max(100), passwordSealed: sealed }).strict(),
     result: z.object({ user: PublicUser }),
   },
+  /** A password reset or change: the hash is sealed for this user (SealContext.newPasswordHashForUser). */
+  'user.set-password': {
+    payload: z.object({ userId: z.string().uuid(), passwordSealed: sealed }).strict(),
+    result: z.object({ updated: z.boolean() }),
+  },
 } as const;
 
 export type RequestType = keyof typeof REQUESTS;
