@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { Transporter } from 'nodemailer';
 import { SealContext, unseal, type Keys } from '../common/crypto';
 import { Failure } from '../common/failures';
+import { undoSecretKey } from './account.activities';
 import { mailboxKey } from './code.activities';
 
 export interface Mailer {
@@ -17,11 +18,12 @@ function isPermanent(err: unknown): boolean {
 }
 
 /** What a mailed code is for: the words around it differ, the code and its handling do not. */
-export type CodePurpose = 'signup' | 'password-reset';
+export type CodePurpose = 'signup' | 'password-reset' | 'email-change';
 
 const CODE_WORDING: Record<CodePurpose, { subject: string; lead: string }> = {
   signup: { subject: 'Your CFD Broker verification code', lead: 'Your CFD Broker verification code is' },
   'password-reset': { subject: 'Your CFD Broker password reset code', lead: 'Your CFD Broker password reset code is' },
+  'email-change': { subject: 'Confirm your new CFD Broker email', lead: 'Your code to confirm this address for your CFD Broker account is' },
 };
 
 function codeMail(code: string, ttlMinutes: number, purpose: CodePurpose = 'signup') {
@@ -45,6 +47,19 @@ const PASSWORD_CHANGED = {
   html: '<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111"><p>The password of your CFD Broker account was just changed, and every other session was signed out.</p><p>If this was not you, reset your password now and contact support.</p></body></html>',
 };
 
+function emailChangedMail(undoUrl: string, undoHours: number) {
+  const text = [
+    'The email address of your CFD Broker account was just changed, and every other session was signed out.',
+    '',
+    `If this was not you, undo the change within ${undoHours} hours: ${undoUrl}`,
+  ].join('\n');
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">
+<p>The email address of your CFD Broker account was just changed, and every other session was signed out.</p>
+<p>If this was not you, <a href="${undoUrl}">undo the change</a> within ${undoHours} hours.</p>
+</body></html>`;
+  return { subject: 'Your CFD Broker email address was changed', text, html };
+}
+
 const NOTICE = {
   subject: 'You already have a CFD Broker account',
   text: 'Someone (hopefully you) tried to sign up with this email, but it already has an account.\n\nSign in, or reset your password if you forgot it. If this was not you, you can ignore this email.',
@@ -63,8 +78,9 @@ function attempt(): number {
 /** How long a send may hold its lock: longer than the activity's start-to-close timeout (30 s). */
 const SEND_LOCK_MS = 45_000;
 
-export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys: Keys }) {
+export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys: Keys; webBaseUrl?: string }) {
   const { redis, mailer, keys } = deps;
+  const webBaseUrl = deps.webBaseUrl ?? 'http://127.0.0.1:3000';
 
   /**
    * Sends at most once per key: a retry after a send that succeeded finds the marker and stops,
@@ -112,6 +128,18 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
     async sendExistingAccountNotice(input: { signupId: string; emailSealed: string; dedupKey: string }): Promise<{ attempts: number }> {
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
       return sendOnce(`notice-sent:${input.signupId}:${input.dedupKey}`, 24 * 3_600_000, to, NOTICE);
+    },
+
+    /** To the old address of an email change: the notice with its undo link, once per flow run. */
+    async sendEmailChangedNotice(input: { flowId: string; emailSealed: string; run: string; undoTtlMs: number }): Promise<{ attempts: number }> {
+      const sealedSecret = await redis.get(undoSecretKey(input.flowId, input.run));
+      if (!sealedSecret) throw ApplicationFailure.create({ type: Failure.codeGone, message: 'the undo link expired before it could be mailed', nonRetryable: true, details: [attempt()] });
+      const token = `${input.flowId}.${unseal(keys, sealedSecret, SealContext.undoSecret(input.flowId))}`;
+      const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
+      const mail = emailChangedMail(`${webBaseUrl}/email/undo?token=${token}`, Math.round(input.undoTtlMs / 3_600_000));
+      const sent = await sendOnce(`email-notice-sent:${input.flowId}:${input.run}`, input.undoTtlMs, to, mail);
+      log.info('email change notice sent', { event: 'email_notice_sent', flowId: input.flowId });
+      return sent;
     },
 
     /** "Your password was changed", once per flow run (`flowId` is the reset or change workflow id). */

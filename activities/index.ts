@@ -14,6 +14,8 @@ export interface ActivityDeps {
   keys: Keys;
   /** The API's session store (same Redis): account flows revoke sessions. */
   sessions: SessionStore;
+  /** Where links in mails point (the web client). */
+  webBaseUrl?: string;
 }
 
 /** The worker passes real clients; unit tests pass fakes. */

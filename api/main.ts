@@ -19,6 +19,7 @@ import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
 import { createSessionIssuer } from './use-cases/issue-session';
+import { createEmailUseCases } from './use-cases/email.use-case';
 import { createPasswordUseCases } from './use-cases/password.use-case';
 import { createSigninUseCases, makeDummyHash } from './use-cases/signin.use-case';
 import { createSignupUseCases } from './use-cases/signup.use-case';
@@ -72,6 +73,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     sessions,
     signup: createSignupUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, issueSession }),
     password: createPasswordUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, issueSession }),
+    email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
     signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, devices: createDeviceCookies(config), dummyHash }),
     readinessChecks: {
       redis: async () => {

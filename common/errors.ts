@@ -6,6 +6,7 @@ export const ERRORS = {
   CODE_EXPIRED: { status: 400, message: 'The code has expired. Request a new one.' },
   WEAK_PASSWORD: { status: 400, message: 'The password is not acceptable.' },
   INVALID_CURRENT_PASSWORD: { status: 400, message: 'The current password is not correct.' },
+  INVALID_TOKEN: { status: 400, message: 'This link is not valid or has expired.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Email or password is incorrect.' },
   UNAUTHENTICATED: { status: 401, message: 'You are not signed in.' },
   FORBIDDEN_ORIGIN: { status: 403, message: 'This origin is not allowed.' },

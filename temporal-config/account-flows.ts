@@ -8,6 +8,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  */
 export const PASSWORD_RESET_WORKFLOW_ID_PREFIX = 'password-reset-';
 export const PASSWORD_CHANGE_WORKFLOW_ID_PREFIX = 'password-change-';
+export const EMAIL_CHANGE_WORKFLOW_ID_PREFIX = 'email-change-';
+export const EMAIL_UNDO_WORKFLOW_ID_PREFIX = 'email-undo-';
 
 export const ACCOUNT_FLOW_STATUSES = [
   'checking',
@@ -16,6 +18,8 @@ export const ACCOUNT_FLOW_STATUSES = [
   'awaiting_code',
   'applying',
   'notifying',
+  'undo_window',
+  'undone',
   'completed',
   'expired',
   'failed',

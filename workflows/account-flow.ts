@@ -5,7 +5,7 @@ import { Failure } from '../common/failures';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey, type AccountFlowStatus } from '../temporal-config/account-flows';
 
 /**
- * What the account flows (password reset, password change) share inside the workflow sandbox:
+ * What the account flows (password reset and change, email change) share inside the workflow sandbox:
  * activity proxies, the status search attributes, the mail budget and "apply a new password".
  * The signup workflow keeps its own copies: changing them would be a signup release.
  */
@@ -23,10 +23,10 @@ export const codeIssue = proxyActivities<Pick<Activities, 'issueCode'>>({
 });
 
 /** Database and session writes: one attempt lasts at most a Kafka request deadline; permanent refusals stop. */
-export const accountDb = proxyActivities<Pick<Activities, 'findAccount' | 'setPassword' | 'revokeSessions'>>({
+export const accountDb = proxyActivities<Pick<Activities, 'findAccount' | 'isEmailRegistered' | 'setPassword' | 'changeEmail' | 'createUndoToken' | 'revokeSessions'>>({
   startToCloseTimeout: '15 seconds',
   scheduleToCloseTimeout: '1 hour',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.invalidRequest, AccountFailure.accountGone] },
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [Failure.invalidRequest, Failure.emailTaken, AccountFailure.accountGone] },
 });
 
 /** The flow's status as search attributes, so stuck or failed flows show in Temporal UI and the CLI. */
@@ -61,7 +61,7 @@ function attemptsOf(err: unknown): number {
   return 1;
 }
 
-type MailActivities = Pick<Activities, 'sendCodeEmail' | 'sendPasswordChangedNotice'>;
+type MailActivities = Pick<Activities, 'sendCodeEmail' | 'sendPasswordChangedNotice' | 'sendEmailChangedNotice'>;
 
 /**
  * One flow's mail budget: every mail of the flow (codes and notices) shares one deadline and one

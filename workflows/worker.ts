@@ -46,7 +46,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     taskQueue: queue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./index') }),
     dataConverter: dataConverter(config),
-    activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config), sessions: new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 }) }),
+    activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config), webBaseUrl: config.WEB_ORIGINS[0], sessions: new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 }) }),
     // One setting for both: as many activities at once as SMTP connections in the pool.
     maxConcurrentActivityTaskExecutions: config.MAIL_CONCURRENCY,
     maxCachedWorkflows: 1000,

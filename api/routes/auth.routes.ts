@@ -7,6 +7,7 @@ import { MAX_BYTES, tooLongForBcrypt } from '../security/password-policy';
 import type { SessionStore } from '../sessions/session.store';
 import { verifySessionToken, type TokenConfig } from '../sessions/token';
 import type { IssuedSession } from '../use-cases/issue-session';
+import type { EmailUseCases } from '../use-cases/email.use-case';
 import type { PasswordUseCases } from '../use-cases/password.use-case';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
@@ -65,8 +66,8 @@ function refuseTooLong(field: string, password: string): void {
   }
 }
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, password, config } = deps;
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, password, email, config } = deps;
   const names = cookieNames(config);
   // Path=/ and no Domain in every environment: what the __Host- prefix demands in production.
   const cookieOptions = {
@@ -164,6 +165,44 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         refuseTooLong('currentPassword', body.currentPassword);
         await password.change(body, auth!, res.locals.ctx);
         res.status(204).end();
+      },
+    },
+    {
+      method: 'post', path: '/email/change', summary: 'Ask to move the account to a new address: a code goes there (same answer when the address is taken).', body: S.ChangeEmailBody, auth: true,
+      responses: {
+        202: { description: 'Accepted', schema: S.MessageResponse },
+        400: err('INVALID_CURRENT_PASSWORD, VALIDATION_FAILED'), 401: unauth, 403: forbidden, 413: tooLarge, 415: unsupported,
+        429: err('RATE_LIMITED: wrong passwords count against the sign-in limits'), 503: down,
+      },
+      handler: async (req, res, auth) => {
+        const body = S.ChangeEmailBody.parse(req.body);
+        refuseTooLong('password', body.password);
+        res.status(202).json({ message: await email.change(body, auth!, res.locals.ctx) });
+      },
+    },
+    {
+      method: 'post', path: '/email/verify', summary: 'Confirm the new address with its code; other sessions are revoked and this one renewed.', body: S.VerifyEmailBody, auth: true,
+      responses: {
+        200: { description: 'The account has the new address; auth_token cookie renewed', schema: S.UserResponse },
+        400: err('INVALID_CODE (with attemptsLeft), CODE_EXPIRED (also when no change is pending), VALIDATION_FAILED'),
+        401: unauth, 403: forbidden, 409: err('EMAIL_TAKEN: another account took the address meanwhile'), 413: tooLarge, 415: unsupported,
+        429: err('TOO_MANY_ATTEMPTS or RATE_LIMITED'), 503: down,
+      },
+      handler: async (req, res, auth) => {
+        const { code } = S.VerifyEmailBody.parse(req.body);
+        const { user, session } = await email.verify(code, auth!, res.locals.ctx);
+        setSession(res, session);
+        res.status(200).json({ message: 'Your email address was changed. The old address can undo it for 72 hours.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/email/undo', summary: 'Undo an email change with the link mailed to the old address; every session is revoked.', body: S.UndoEmailBody,
+      responses: { 200: { description: 'The old address is back; every session revoked', schema: S.MessageResponse }, 400: err('INVALID_TOKEN, VALIDATION_FAILED'), 403: forbidden, 413: tooLarge, 415: unsupported, 429: limited, 503: down },
+      handler: async (req, res) => {
+        const { token } = S.UndoEmailBody.parse(req.body);
+        await email.undo(token, res.locals.ctx);
+        clearSession(res);
+        res.status(200).json({ message: 'The change was undone: your account has its previous email again. Every session was signed out; sign in again.' });
       },
     },
     {

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import bcrypt from 'bcrypt';
 import type { Config } from '../../common/config';
-import { codeDigest, emailHash, passwordChangeWorkflowId, passwordResetWorkflowId, seal, SealContext, sourceHash, unseal, type Keys } from '../../common/crypto';
+import { codeDigest, emailHash, passwordChangeWorkflowId, passwordResetWorkflowId, seal, SealContext, sourceHash, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
-import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
+import type { KafkaRequester } from '../../common/kafka/request-reply';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey, type AccountFlowStatus } from '../../temporal-config/account-flows';
 import { passwordAppliedUpdate } from '../../workflows/password-change.contract';
 import type { passwordChangeWorkflow } from '../../workflows/password-change.workflow';
@@ -15,6 +15,7 @@ import type { RateLimits } from '../security/rate-limits';
 import { sourceKey } from '../security/source-key';
 import type { SessionProfile } from '../sessions/session.store';
 import type { RequestContext } from './context';
+import { createAccountLookups } from './current-password';
 import type { IssuedSession, SessionIssuer } from './issue-session';
 import { boundedCall, codeAttempt, invalidCode } from './temporal-calls';
 
@@ -57,17 +58,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
     if (problem) throw new AppError('WEAK_PASSWORD', problem);
   };
 
-  /** The account behind an email, with its password hash opened (DB processor over Kafka). */
-  async function findUser(email: string) {
-    try {
-      const { user } = await requester.request('user.find', { email }, { key: email });
-      if (!user) return undefined;
-      const { passwordSealed, ...profile } = user;
-      return { profile: profile as SessionProfile, passwordHash: unseal(keys, passwordSealed, SealContext.passwordHashForUser(user.id)) };
-    } catch (err) {
-      throw unavailable(err instanceof RequestTimeoutError ? 'kafka' : 'db-processor', err);
-    }
-  }
+  const { findUser, checkCurrentPassword } = createAccountLookups({ requester, keys, limits });
 
   return {
     /** POST /password/forgot: start the reset for this email, or ask the running one for a new code. */
@@ -130,22 +121,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
     async change(input: { currentPassword: string; newPassword: string }, auth: { uid: string; sid: string; profile: SessionProfile }, ctx: RequestContext): Promise<void> {
       const { email } = auth.profile;
       weak(input.newPassword, email);
-      const eh = emailHash(keys, email);
-      const reservation = await limits.reserveSignin(eh, ctx.ip);
-      let matches = false;
-      try {
-        const found = await findUser(email);
-        matches = found !== undefined && found.profile.id === auth.uid && (await bcrypt.compare(input.currentPassword, found.passwordHash));
-      } catch (err) {
-        await reservation.cancel().catch(() => undefined);
-        throw err;
-      }
-      if (!matches) {
-        await reservation.failed();
-        ctx.logger.info({ event: 'password_change_failed', userId: auth.uid, ip: ctx.ip }, 'password change refused: wrong current password');
-        throw new AppError('INVALID_CURRENT_PASSWORD');
-      }
-      await reservation.succeeded();
+      await checkCurrentPassword(input.currentPassword, auth, ctx, 'password_change_failed');
 
       const workflowId = passwordChangeWorkflowId(keys, auth.uid, randomUUID());
       const start = new WithStartWorkflowOperation<typeof passwordChangeWorkflow>('passwordChangeWorkflow', {

@@ -1,22 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/dev-server';
 import { requestResetCodeSignal, resetPasswordUpdate, resetStateQuery, type PasswordResetLimits, type ResetPasswordInput } from '../../workflows/password-reset.contract';
 import type { passwordResetWorkflow } from '../../workflows/password-reset.workflow';
-import { BUNDLE_PATH, installQuietRuntime } from '../support/env';
+import { BUNDLE_PATH } from '../support/env';
+import { startTimeSkipping } from '../support/time-skipping';
 
 /**
  * The password reset's timer rules in virtual time (Temporal's time-skipping test server): the
  * code TTL, the cooldown and the window. Activities are stubs that record what the workflow asked.
  */
-const SERVER = process.env.TEMPORAL_TEST_SERVER_BIN ?? path.join(process.env.CFD_CACHE || path.join(os.homedir(), '.cache/cfd-auth'), 'bin/temporal-test-server');
-
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const LIMITS: PasswordResetLimits = {
@@ -69,14 +63,7 @@ describe('password reset timer rules in virtual time', () => {
   let env: TestWorkflowEnvironment;
 
   beforeAll(async () => {
-    installQuietRuntime();
-    if (!existsSync(SERVER)) throw new Error(`no time-skipping test server at ${SERVER}: run bash scripts/lib/ensure-test-server.sh (npm test does)`);
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: SERVER } } });
-    const types = temporal.api.enums.v1.IndexedValueType;
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: env.namespace ?? 'default',
-      searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((a) => [a.name, a.type === 'Keyword' ? types.INDEXED_VALUE_TYPE_KEYWORD : types.INDEXED_VALUE_TYPE_DATETIME])),
-    });
+    env = await startTimeSkipping();
   });
   afterAll(async () => {
     await env?.teardown();
