@@ -9,12 +9,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { deriveKeys, passwordResetWorkflowId, signupWorkflowId } from '../common/crypto';
+import { deriveKeys, emailChangeWorkflowId, passwordResetWorkflowId, signupWorkflowId } from '../common/crypto';
 import { PATCHES } from '../temporal-config';
 import { withDb } from '../test/support/db';
-import { BUNDLE_PATH, sleep, uniqueEmail, uniqueIp } from '../test/support/env';
+import { BUNDLE_PATH, eventually, sleep, uniqueEmail, uniqueIp } from '../test/support/env';
 import { ApiClient } from '../test/support/http';
-import { waitForCode } from '../test/support/maildev';
+import { codeOf, mailsTo, waitForCode } from '../test/support/maildev';
 import { startSystem, type System } from '../test/support/system';
 import { startTcpProxy } from '../test/support/tcp-proxy';
 import { createAccount } from '../test/support/accounts';
@@ -48,7 +48,7 @@ async function main(args: string[]) {
   const smtpPort = Number(new URL(process.env.SMTP_URL ?? 'smtp://127.0.0.1:1025').port || 1025);
   const smtp = await startTcpProxy(smtpPort);
   const sys = await startSystem({
-    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '20', PASSWORD_RESET_WINDOW_S: '20', CODE_TTL_S: '60', EMAIL_RETRY_BUDGET_S: '120', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '20', PASSWORD_RESET_WINDOW_S: '20', EMAIL_UNDO_WINDOW_S: '20', CODE_TTL_S: type.startsWith('email-') ? '15' : '60', EMAIL_RETRY_BUDGET_S: '120', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
   });
   const api = new ApiClient(sys.apiUrl);
   const recorded: Record<string, string> = {};
@@ -250,10 +250,56 @@ async function recordPasswordChange({ sys, save }: Recording): Promise<void> {
   throw new Error('the password change workflow did not show in visibility');
 }
 
+/** The undo workflow's id, from the link in the notice mailed to the old address. */
+async function undoIdFrom(oldEmail: string): Promise<{ workflowId: string; token: string }> {
+  const notice = await eventually(async () => (await mailsTo(oldEmail)).find((m) => m.subject === 'Your CFD Broker email address was changed'), 30_000, 'email change notice');
+  const token = /token=([A-Za-z0-9._-]+)/.exec(notice.text)![1];
+  return { workflowId: token.split('.')[0], token };
+}
+
+/** Email change scenarios; `undo` also saves the undo windows they open. */
+async function recordEmailChange(r: Recording, undo: boolean): Promise<void> {
+  const { sys, save } = r;
+  const keys = deriveKeys(sys.config);
+  const owner = () => createAccount(sys.apiUrl, 'history-email', 'a first recorded passphrase');
+  const change = async (tag: string, newEmail = uniqueEmail(tag)) => {
+    const a = await owner();
+    await a.client.post('/email/change', { newEmail, password: a.password });
+    return { ...a, newEmail, flowId: emailChangeWorkflowId(keys, a.user.id) };
+  };
+  const codeTo = async (email: string) => codeOf(await eventually(async () => (await mailsTo(email)).find((m) => m.subject === 'Confirm your new CFD Broker email'), 30_000, 'email change code'));
+
+  const happy = await change('history-email-happy');
+  await happy.client.post('/email/verify', { code: await codeTo(happy.newEmail) });
+  const undone = await undoIdFrom(happy.email);
+  await new ApiClient(sys.apiUrl).post('/email/undo', { token: undone.token });
+
+  const wrong = await change('history-email-wrong');
+  const wrongCode = await codeTo(wrong.newEmail);
+  await wrong.client.post('/email/verify', { code: wrongCodeFor(wrongCode) });
+  await wrong.client.post('/email/verify', { code: wrongCode });
+  const kept = await undoIdFrom(wrong.email);
+
+  const taken = await change('history-email-taken', (await owner()).email);
+  await taken.client.post('/email/verify', { code: '000000' });
+
+  if (undo) {
+    save('undone', undone.workflowId, 'undone');
+    await new ApiClient(sys.apiUrl).post('/email/undo', { token: `${kept.workflowId}.${'A'.repeat(43)}` });
+    save('window-closed', kept.workflowId, 'completed');
+  } else {
+    save('happy', happy.flowId, 'completed');
+    save('wrong-code', wrong.flowId, 'completed');
+    save('address-taken', taken.flowId, 'expired');
+  }
+}
+
 const RECORDERS: Record<WorkflowTypeName, (r: Recording) => Promise<void>> = {
   signup: recordSignup,
   'password-reset': recordPasswordReset,
   'password-change': recordPasswordChange,
+  'email-change': (r) => recordEmailChange(r, false),
+  'email-undo': (r) => recordEmailChange(r, true),
 };
 
 main(process.argv.slice(2)).catch((err) => {

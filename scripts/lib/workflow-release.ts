@@ -30,6 +30,9 @@ export const WORKFLOW_TYPES = {
   signup: { workflow: 'signupWorkflow', entry: 'workflows/signup.workflow.ts', historiesDir: HISTORIES_DIR, probeScenario: 'happy' },
   'password-reset': { workflow: 'passwordResetWorkflow', entry: 'workflows/password-reset.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'password-reset'), probeScenario: 'happy' },
   'password-change': { workflow: 'passwordChangeWorkflow', entry: 'workflows/password-change.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'password-change'), probeScenario: 'happy' },
+  // Both flows of an email change live in one file, so they share their sources (and release together).
+  'email-change': { workflow: 'emailChangeWorkflow', entry: 'workflows/email-change.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'email-change'), probeScenario: 'happy' },
+  'email-undo': { workflow: 'emailUndoWorkflow', entry: 'workflows/email-change.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'email-undo'), probeScenario: 'undone' },
 } as const satisfies Record<string, WorkflowType>;
 export type WorkflowTypeName = keyof typeof WORKFLOW_TYPES;
 

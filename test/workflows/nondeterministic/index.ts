@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
+import type { EmailChangeInput, EmailChangeOutcome, EmailUndoInput, EmailUndoOutcome } from '../../../workflows/email-change.contract';
 import type { PasswordChangeInput, PasswordChangeOutcome } from '../../../workflows/password-change.contract';
 import type { PasswordResetInput, PasswordResetOutcome } from '../../../workflows/password-reset.contract';
 import type { SignupInput, SignupOutcome } from '../../../workflows/signup.contract';
@@ -24,5 +25,17 @@ export async function passwordResetWorkflow(input: PasswordResetInput): Promise<
 /** A broken password change: it mails the notice before writing the password. */
 export async function passwordChangeWorkflow(input: PasswordChangeInput): Promise<PasswordChangeOutcome> {
   await acts.sendPasswordChangedNotice({ flowId: 'x', emailSealed: input.emailSealed, dedupKey: 'x' });
+  return { status: 'completed' };
+}
+
+/** A broken email change: it moves the account before any code. */
+export async function emailChangeWorkflow(input: EmailChangeInput): Promise<EmailChangeOutcome> {
+  await acts.changeEmail({ flowId: 'x', userId: input.userId, fromSealed: input.oldEmailSealed, toSealed: input.newEmailSealed });
+  return { status: 'completed' };
+}
+
+/** A broken undo window: it mails before the token exists. */
+export async function emailUndoWorkflow(input: EmailUndoInput): Promise<EmailUndoOutcome> {
+  await acts.sendEmailChangedNotice({ flowId: 'x', emailSealed: input.oldEmailSealed, run: 'x', undoTtlMs: input.limits.undoWindowMs });
   return { status: 'completed' };
 }
