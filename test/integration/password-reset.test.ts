@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { deriveKeys, passwordResetWorkflowId } from '../../common/crypto';
 import { resetStateQuery } from '../../workflows/password-reset.contract';
 import { createAccount } from '../support/accounts';
@@ -6,6 +9,8 @@ import { ApiClient, type HttpResponse } from '../support/http';
 import { codeOf, mailsTo, waitForMail } from '../support/maildev';
 import { startSystem, type System } from '../support/system';
 
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
 const OLD_PASSWORD = 'the first sturdy passphrase';
 const NEW_PASSWORD = 'a brand new sturdy passphrase';
 const RESET_SUBJECT = 'Your CFD Broker password reset code';
@@ -130,6 +135,17 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
     await sleep(500);
     expect((await resetState(owner.email)).codesIssued).toBe(1);
     expect((await client.post('/password/reset', { email: owner.email, code, password: NEW_PASSWORD })).status).toBe(200);
+  });
+
+  it('`npm run account -- find-reset <email>` prints the reset workflow, its status and the Temporal UI link', async () => {
+    const owner = await createAccount(sys.apiUrl, 'reset-cli', OLD_PASSWORD);
+    await fromNewSource().post('/password/forgot', { email: owner.email });
+    await untilCodeIssued(owner.email);
+    const { stdout } = await run('npx', ['tsx', 'scripts/account-cli.ts', 'find-reset', owner.email.toUpperCase()], { cwd: ROOT, timeout: 60_000 });
+    expect(stdout).toContain(passwordResetWorkflowId(keys, owner.email));
+    expect(stdout).toMatch(/AccountFlowStatus:\s+(sending_code|awaiting_code)/);
+    expect(stdout).toMatch(/codes issued:\s+1/);
+    expect(stdout).not.toContain(owner.email);
   });
 
   it('a reset with no forgot before counts down like a wrong code', async () => {
