@@ -54,6 +54,7 @@ export type ApiErrorCode =
   | 'FORBIDDEN_ORIGIN'
   | 'SESSION_NOT_FOUND'
   | 'NOT_FOUND'
+  | 'PASSWORD_ALREADY_RESET'
   | 'NETWORK'
   | 'UNKNOWN';
 
@@ -149,6 +150,8 @@ export function humanMessage(
       return 'That session has already ended.';
     case 'NOT_FOUND':
       return 'That was not found. It may already be gone.';
+    case 'PASSWORD_ALREADY_RESET':
+      return 'This code already reset your password. Sign in with the new password.';
     case 'NETWORK':
       return NETWORK_MESSAGE;
     default:
@@ -274,6 +277,11 @@ export const api = {
   /** Completes the signup with the emailed code and signs the new user in (sets the cookie). */
   verify: (input: { email: string; otp: string; password: string; name: string }) =>
     request<{ message: string; user: User }>('POST', '/verify', input),
+  /** Asks for a password reset code. The answer is the same for every email; at most one code a minute. */
+  forgotPassword: (email: string) => request<{ message: string }>('POST', '/password/forgot', { email }),
+  /** Sets a new password with the emailed code; every other session ends and this browser is signed in. */
+  resetPassword: (input: { email: string; code: string; password: string }) =>
+    request<{ message: string; user: User }>('POST', '/password/reset', input),
   signin: (input: { email: string; password: string }) => request<{ message: string; user: User }>('POST', '/signin', input),
   me: async () => (await request<{ user: Me }>('GET', '/me')).user,
   sessions: async () => (await request<{ sessions: Session[] }>('GET', '/sessions')).sessions,
