@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { Transporter } from 'nodemailer';
 import { SealContext, unseal, type Keys } from '../common/crypto';
 import { Failure } from '../common/failures';
+import { undoSecretKey } from './account.activities';
 import { mailboxKey } from './code.activities';
 
 export interface Mailer {
@@ -16,18 +17,47 @@ function isPermanent(err: unknown): boolean {
   return (typeof e.responseCode === 'number' && e.responseCode >= 500) || e.code === 'EENVELOPE';
 }
 
-function codeMail(code: string, ttlMinutes: number) {
+/** What a mailed code is for: the words around it differ, the code and its handling do not. */
+export type CodePurpose = 'signup' | 'password-reset' | 'email-change';
+
+const CODE_WORDING: Record<CodePurpose, { subject: string; lead: string }> = {
+  signup: { subject: 'Your CFD Broker verification code', lead: 'Your CFD Broker verification code is' },
+  'password-reset': { subject: 'Your CFD Broker password reset code', lead: 'Your CFD Broker password reset code is' },
+  'email-change': { subject: 'Confirm your new CFD Broker email', lead: 'Your code to confirm this address for your CFD Broker account is' },
+};
+
+function codeMail(code: string, ttlMinutes: number, purpose: CodePurpose = 'signup') {
+  const { subject, lead } = CODE_WORDING[purpose];
   const text = [
-    `Your CFD Broker verification code is ${code}`,
+    `${lead} ${code}`,
     '',
     `It expires in ${ttlMinutes} minutes. If you did not ask for it, ignore this email.`,
   ].join('\n');
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">
-<p>Your CFD Broker verification code is</p>
+<p>${lead}</p>
 <p style="font-size:28px;font-weight:700;letter-spacing:6px">${code}</p>
 <p>It expires in ${ttlMinutes} minutes. If you did not ask for it, ignore this email.</p>
 </body></html>`;
-  return { subject: 'Your CFD Broker verification code', text, html };
+  return { subject, text, html };
+}
+
+const PASSWORD_CHANGED = {
+  subject: 'Your CFD Broker password was changed',
+  text: 'The password of your CFD Broker account was just changed, and every other session was signed out.\n\nIf this was not you, reset your password now and contact support.',
+  html: '<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111"><p>The password of your CFD Broker account was just changed, and every other session was signed out.</p><p>If this was not you, reset your password now and contact support.</p></body></html>',
+};
+
+function emailChangedMail(undoUrl: string, undoHours: number) {
+  const text = [
+    'The email address of your CFD Broker account was just changed, and every other session was signed out.',
+    '',
+    `If this was not you, undo the change within ${undoHours} hours: ${undoUrl}`,
+  ].join('\n');
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">
+<p>The email address of your CFD Broker account was just changed, and every other session was signed out.</p>
+<p>If this was not you, <a href="${undoUrl}">undo the change</a> within ${undoHours} hours.</p>
+</body></html>`;
+  return { subject: 'Your CFD Broker email address was changed', text, html };
 }
 
 const NOTICE = {
@@ -48,8 +78,9 @@ function attempt(): number {
 /** How long a send may hold its lock: longer than the activity's start-to-close timeout (30 s). */
 const SEND_LOCK_MS = 45_000;
 
-export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys: Keys }) {
+export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys: Keys; webBaseUrl?: string }) {
   const { redis, mailer, keys } = deps;
+  const webBaseUrl = deps.webBaseUrl ?? 'http://127.0.0.1:3000';
 
   /**
    * Sends at most once per key: a retry after a send that succeeded finds the marker and stops,
@@ -81,14 +112,15 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
   }
 
   return {
-    async sendCodeEmail(input: { signupId: string; emailSealed: string; seq: number; ttlMs: number; run?: string }): Promise<{ attempts: number }> {
+    /** `signupId` is the id of the flow that owns the code (a signup or a password reset). */
+    async sendCodeEmail(input: { signupId: string; emailSealed: string; seq: number; ttlMs: number; run?: string; purpose?: CodePurpose }): Promise<{ attempts: number }> {
       const sealedCode = await redis.get(mailboxKey(input.signupId, input.seq, input.run));
       if (!sealedCode) {
         throw ApplicationFailure.create({ type: Failure.codeGone, message: 'the code expired before it could be mailed', nonRetryable: true, details: [attempt()] });
       }
       const code = unseal(keys, sealedCode, SealContext.pendingCode(input.signupId, input.seq));
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
-      const sent = await sendOnce(input.run ? `otp-sent:${input.signupId}:${input.run}:${input.seq}` : `otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000)));
+      const sent = await sendOnce(input.run ? `otp-sent:${input.signupId}:${input.run}:${input.seq}` : `otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000), input.purpose));
       log.info('verification code sent', { event: 'code_sent', signupId: input.signupId, seq: input.seq });
       return sent;
     },
@@ -96,6 +128,26 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
     async sendExistingAccountNotice(input: { signupId: string; emailSealed: string; dedupKey: string }): Promise<{ attempts: number }> {
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
       return sendOnce(`notice-sent:${input.signupId}:${input.dedupKey}`, 24 * 3_600_000, to, NOTICE);
+    },
+
+    /** To the old address of an email change: the notice with its undo link, once per flow run. */
+    async sendEmailChangedNotice(input: { flowId: string; emailSealed: string; run: string; undoTtlMs: number }): Promise<{ attempts: number }> {
+      const sealedSecret = await redis.get(undoSecretKey(input.flowId, input.run));
+      if (!sealedSecret) throw ApplicationFailure.create({ type: Failure.codeGone, message: 'the undo link expired before it could be mailed', nonRetryable: true, details: [attempt()] });
+      const token = `${input.flowId}.${unseal(keys, sealedSecret, SealContext.undoSecret(input.flowId))}`;
+      const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
+      const mail = emailChangedMail(`${webBaseUrl}/email/undo?token=${token}`, Math.round(input.undoTtlMs / 3_600_000));
+      const sent = await sendOnce(`email-notice-sent:${input.flowId}:${input.run}`, input.undoTtlMs, to, mail);
+      log.info('email change notice sent', { event: 'email_notice_sent', flowId: input.flowId });
+      return sent;
+    },
+
+    /** "Your password was changed", once per flow run (`flowId` is the reset or change workflow id). */
+    async sendPasswordChangedNotice(input: { flowId: string; emailSealed: string; dedupKey: string }): Promise<{ attempts: number }> {
+      const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
+      const sent = await sendOnce(`password-notice-sent:${input.flowId}:${input.dedupKey}`, 24 * 3_600_000, to, PASSWORD_CHANGED);
+      log.info('password change notice sent', { event: 'password_notice_sent', flowId: input.flowId });
+      return sent;
     },
   };
 }

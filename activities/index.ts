@@ -1,6 +1,8 @@
 import type Redis from 'ioredis';
 import type { Keys } from '../common/crypto';
 import type { KafkaRequester } from '../common/kafka/request-reply';
+import type { SessionStore } from '../api/sessions/session.store';
+import { createAccountActivities } from './account.activities';
 import { createCodeActivities } from './code.activities';
 import { createEmailActivities, type Mailer } from './email.activities';
 import { createUserActivities } from './user.activities';
@@ -10,6 +12,10 @@ export interface ActivityDeps {
   mailer: Mailer;
   requester: KafkaRequester;
   keys: Keys;
+  /** The API's session store (same Redis): account flows revoke sessions. */
+  sessions: SessionStore;
+  /** Where links in mails point (the web client). */
+  webBaseUrl?: string;
 }
 
 /** The worker passes real clients; unit tests pass fakes. */
@@ -18,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCodeActivities(deps),
     ...createEmailActivities(deps),
     ...createUserActivities(deps),
+    ...createAccountActivities(deps),
   };
 }
 

@@ -11,6 +11,8 @@ import { API_BASE, buildOpenApi } from './openapi';
 import { authRoutes, cookieNames, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
+import type { EmailUseCases } from './use-cases/email.use-case';
+import type { PasswordUseCases } from './use-cases/password.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
 
@@ -19,6 +21,8 @@ export interface AppDeps {
   logger: Logger;
   signup: SignupUseCases;
   signin: SigninUseCases;
+  password: PasswordUseCases;
+  email: EmailUseCases;
   sessions: SessionStore;
   readinessChecks: Record<string, ReadinessCheck>;
   livenessChecks?: Record<string, LivenessCheck>;

@@ -19,6 +19,8 @@ import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
 import { createSessionIssuer } from './use-cases/issue-session';
+import { createEmailUseCases } from './use-cases/email.use-case';
+import { createPasswordUseCases } from './use-cases/password.use-case';
 import { createSigninUseCases, makeDummyHash } from './use-cases/signin.use-case';
 import { createSignupUseCases } from './use-cases/signup.use-case';
 
@@ -64,11 +66,14 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
   };
   const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
+  const flowQueue = opts.taskQueue ?? taskQueue(config, TASK_QUEUE);
   const app = createApp({
     config,
     logger,
     sessions,
-    signup: createSignupUseCases({ temporal, taskQueue: opts.taskQueue ?? taskQueue(config, TASK_QUEUE), config, keys, limits, issueSession }),
+    signup: createSignupUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, issueSession }),
+    password: createPasswordUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, issueSession }),
+    email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
     signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, devices: createDeviceCookies(config), dummyHash }),
     readinessChecks: {
       redis: async () => {

@@ -70,6 +70,12 @@ export const SignupBody = z.object({ email: Email }).strict().meta({ id: 'Signup
 export const ResendBody = z.object({ email: Email }).strict().meta({ id: 'ResendBody' });
 export const VerifyBody = z.object({ email: Email, otp: Otp, password: NewPassword, name: Name }).strict().meta({ id: 'VerifyBody' });
 export const SigninBody = z.object({ email: Email, password: SigninPassword }).strict().meta({ id: 'SigninBody' });
+export const ForgotPasswordBody = z.object({ email: Email }).strict().meta({ id: 'ForgotPasswordBody' });
+export const ResetPasswordBody = z.object({ email: Email, code: Otp, password: NewPassword }).strict().meta({ id: 'ResetPasswordBody' });
+export const ChangePasswordBody = z.object({ currentPassword: SigninPassword, newPassword: NewPassword }).strict().meta({ id: 'ChangePasswordBody' });
+export const ChangeEmailBody = z.object({ newEmail: Email, password: SigninPassword }).strict().meta({ id: 'ChangeEmailBody' });
+export const VerifyEmailBody = z.object({ code: Otp }).strict().meta({ id: 'VerifyEmailBody' });
+export const UndoEmailBody = z.object({ token: z.string().min(1).max(200) }).strict().meta({ id: 'UndoEmailBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 

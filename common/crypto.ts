@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EMAIL_CHANGE_WORKFLOW_ID_PREFIX, EMAIL_UNDO_WORKFLOW_ID_PREFIX, PASSWORD_CHANGE_WORKFLOW_ID_PREFIX, PASSWORD_RESET_WORKFLOW_ID_PREFIX } from '../temporal-config/account-flows';
 import { SIGNUP_WORKFLOW_ID_PREFIX } from '../temporal-config';
 
 /** Subkeys derived from one configured secret, so one secret never serves two purposes. */
@@ -87,6 +88,28 @@ export function emailHash(keys: Keys, normalisedEmail: string): string {
 
 export function signupWorkflowId(keys: Keys, normalisedEmail: string): string {
   return SIGNUP_WORKFLOW_ID_PREFIX + emailHash(keys, normalisedEmail);
+}
+
+/** One password reset per normalised email at a time; the id never shows the address. */
+export function passwordResetWorkflowId(keys: Keys, normalisedEmail: string): string {
+  return PASSWORD_RESET_WORKFLOW_ID_PREFIX + emailHash(keys, normalisedEmail);
+}
+
+const userHash = (keys: Keys, userId: string) => hmacHex(keys.emailId, `user:${userId}`).slice(0, 32);
+
+/** One password change per request: keyed by the user and a random request id. */
+export function passwordChangeWorkflowId(keys: Keys, userId: string, requestId: string): string {
+  return `${PASSWORD_CHANGE_WORKFLOW_ID_PREFIX}${userHash(keys, userId)}-${requestId}`;
+}
+
+/** One pending email change (its code phase) per user: a new request replaces it. */
+export function emailChangeWorkflowId(keys: Keys, userId: string): string {
+  return EMAIL_CHANGE_WORKFLOW_ID_PREFIX + userHash(keys, userId);
+}
+
+/** The undo window of one applied email change (its id travels in the undo link). */
+export function emailUndoWorkflowId(keys: Keys, userId: string, requestId: string): string {
+  return `${EMAIL_UNDO_WORKFLOW_ID_PREFIX}${userHash(keys, userId)}-${requestId}`;
 }
 
 /** Keyed handle of a request source (IP or IPv6 /64), for per-source counting inside workflows. */
@@ -186,4 +209,12 @@ export const SealContext = {
   passwordHashForSignup: (signupRef: string) => `password-hash:signup:${signupRef}`,
   /** A password hash in a user.find reply: bound to the user it belongs to. */
   passwordHashForUser: (userId: string) => `password-hash:user:${userId}`,
+  /** The other address of an email change (the old one in its code phase, the new one in its undo window). */
+  otherEmail: (flowId: string) => `email:other:${flowId}`,
+  /** The secret of an undo link, kept in Redis for the mail activity. */
+  undoSecret: (flowId: string) => `undo-secret:${flowId}`,
+  /** A new password's hash from the API to an account flow (reset, change): only that flow opens it. */
+  newPasswordHashForFlow: (flowId: string) => `password-hash:flow:${flowId}`,
+  /** A new password's hash in a user.set-password request: only that user's row takes it. */
+  newPasswordHashForUser: (userId: string) => `password-hash:set:${userId}`,
 } as const;

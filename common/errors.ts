@@ -5,6 +5,8 @@ export const ERRORS = {
   INVALID_CODE: { status: 400, message: 'The code is not valid.' },
   CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new one.' },
   WEAK_PASSWORD: { status: 400, message: 'The password is not acceptable.' },
+  INVALID_CURRENT_PASSWORD: { status: 400, message: 'The current password is not correct.' },
+  INVALID_TOKEN: { status: 400, message: 'This link is not valid or has expired.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Email or password is incorrect.' },
   UNAUTHENTICATED: { status: 401, message: 'You are not signed in.' },
   FORBIDDEN_ORIGIN: { status: 403, message: 'This origin is not allowed.' },
@@ -12,6 +14,7 @@ export const ERRORS = {
   SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
   EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists. Sign in instead.' },
   ALREADY_VERIFIED: { status: 409, message: 'This code already verified your email and your account is ready. Sign in.' },
+  PASSWORD_ALREADY_RESET: { status: 409, message: 'This code already reset your password. Sign in with the new password.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This path does not answer that method; see the Allow header.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
@@ -35,6 +38,7 @@ export class AppError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    // One code, one status, in every flow (the OpenAPI document and the web client rely on it).
     this.status = ERRORS[code].status;
   }
 

@@ -25,6 +25,11 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
       return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)) } };
     },
 
+    'user.get': async (em, { id }) => {
+      const user = await em.findOne(User, { id });
+      return { user: user ? toPublic(user) : null };
+    },
+
     'user.create': async (em, { signupRef, email, name, passwordSealed }) => {
       const passwordHash = unseal(keys, passwordSealed, SealContext.passwordHashForSignup(signupRef));
       const user = em.create(User, { email, name, passwordHash, signupRef, emailVerifiedAt: new Date() } as User);
@@ -37,6 +42,28 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
         if (existing && existing.signupRef === signupRef) return { user: toPublic(existing) };
         throw new HandlerError('EMAIL_TAKEN', 'an account with this email already exists');
       }
+    },
+
+    // Idempotent: a retried request writes the same hash again.
+    'user.set-password': async (em, { userId, passwordSealed }) => {
+      const passwordHash = unseal(keys, passwordSealed, SealContext.newPasswordHashForUser(userId));
+      const updated = await em.nativeUpdate(User, { id: userId }, { passwordHash, updatedAt: new Date() } as Partial<User>);
+      return { updated: updated > 0 };
+    },
+
+    // Idempotent: a retry finds the account already at the new address.
+    'user.change-email': async (em, { userId, fromEmail, toEmail }) => {
+      const user = await em.findOne(User, { id: userId });
+      if (!user || (user.email !== fromEmail && user.email !== toEmail)) throw new HandlerError('ACCOUNT_GONE', 'the account is not at that address');
+      if (user.email === toEmail) return { user: toPublic(user) };
+      user.email = toEmail;
+      try {
+        await em.flush();
+      } catch (err) {
+        if (err instanceof UniqueConstraintViolationException) throw new HandlerError('EMAIL_TAKEN', 'an account with this email already exists');
+        throw err;
+      }
+      return { user: toPublic(user) };
     },
   };
 }

@@ -7,11 +7,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../common/config';
 import { deriveKeys, normaliseEmail, signupWorkflowId } from '../common/crypto';
-import { temporal } from '@temporalio/proto';
 import { SignupStatusKey, SignupStatusSinceKey } from '../temporal-config';
 import { connectionOptions } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
 import { stateQuery } from '../workflows/signup.contract';
+import { taskQueuePolled } from './lib/task-queues';
 
 async function main(argv: string[]) {
   const [command, arg] = argv;
@@ -49,18 +49,7 @@ async function main(argv: string[]) {
       const query =
         `ExecutionStatus = "Running" AND SignupStatus IN ("sending_code", "creating_user", "checking") AND ` +
         `(SignupStatusSince < "${since}" OR (SignupStatusSince IS NULL AND StartTime < "${since}"))`;
-      const polled = new Map<string, boolean>();
-      const hasWorkers = async (taskQueue: string) => {
-        if (!polled.has(taskQueue)) {
-          const res = await client.workflowService.describeTaskQueue({
-            namespace: config.TEMPORAL_NAMESPACE,
-            taskQueue: { name: taskQueue },
-            taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-          });
-          polled.set(taskQueue, (res.pollers ?? []).length > 0);
-        }
-        return polled.get(taskQueue)!;
-      };
+      const hasWorkers = taskQueuePolled(client, config.TEMPORAL_NAMESPACE);
       let n = 0;
       let orphans = 0;
       for await (const wf of client.workflow.list({ query })) {

@@ -1,4 +1,8 @@
+import { ACCOUNT_SEARCH_ATTRIBUTES } from './account-flows';
 import { SEARCH_ATTRIBUTES } from './index';
+
+/** Every custom search attribute the workflows set: the signup's and the account flows'. */
+export const ALL_SEARCH_ATTRIBUTES = [...SEARCH_ATTRIBUTES, ...ACCOUNT_SEARCH_ATTRIBUTES];
 
 /**
  * Flags for the local dev server; scripts/stack.sh prints them with `tsx temporal-config/dev-server-flags.ts`
@@ -14,7 +18,7 @@ export function devServerFlags(opts: { dbFile: string; port: number; uiPort: num
     '--db-filename', opts.dbFile,
     '--namespace', opts.namespace,
     '--log-level', 'warn',
-    ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
+    ...ALL_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
     // WAL + synchronous=normal: survives a killed server (not an OS crash), and signal-with-start
     // p50 fell from ~6.5 to ~3.5 ms; eager activities skip a matching round trip per activity.
     '--sqlite-pragma', 'journal_mode=wal',

@@ -1,1 +1,4 @@
 export { signupWorkflow } from './signup.workflow';
+export { passwordResetWorkflow } from './password-reset.workflow';
+export { passwordChangeWorkflow } from './password-change.workflow';
+export { emailChangeWorkflow, emailUndoWorkflow } from './email-change.workflow';

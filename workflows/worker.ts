@@ -10,6 +10,7 @@ import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
 import { createMailer, SMTP_SEND_TIMEOUT_MS } from '../common/mailer';
+import { SessionStore } from '../api/sessions/session.store';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
@@ -45,7 +46,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     taskQueue: queue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./index') }),
     dataConverter: dataConverter(config),
-    activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config) }),
+    activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config), webBaseUrl: config.WEB_ORIGINS[0], sessions: new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 }) }),
     // One setting for both: as many activities at once as SMTP connections in the pool.
     maxConcurrentActivityTaskExecutions: config.MAIL_CONCURRENCY,
     maxCachedWorkflows: 1000,

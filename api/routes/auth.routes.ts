@@ -6,6 +6,8 @@ import * as S from '../schemas';
 import type { SessionStore } from '../sessions/session.store';
 import { verifySessionToken, type TokenConfig } from '../sessions/token';
 import type { IssuedSession } from '../use-cases/issue-session';
+import type { EmailUseCases } from '../use-cases/email.use-case';
+import type { PasswordUseCases } from '../use-cases/password.use-case';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
 
@@ -69,8 +71,8 @@ const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The ses
 const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
 const sameEmail = { email: '$request.body#/email' };
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, config } = deps;
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, password, email, config } = deps;
   const names = cookieNames(config);
   // Path=/ and no Domain in every environment: what the __Host- prefix demands in production.
   const cookieOptions = {
@@ -144,6 +146,77 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         setSession(res, session);
         setDevice(res, deviceCookie);
         res.status(200).json({ message: 'Signed in.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/password/forgot', summary: 'Ask for a password reset code (same answer for every email; one code per cooldown).', body: S.ForgotPasswordBody,
+      responses: {
+        202: { description: 'Accepted', schema: S.MessageResponse, links: { reset: { operationId: 'postPasswordReset', requestBody: sameEmail } } },
+      },
+      errors: ['RATE_LIMITED'],
+      handler: async (req, res) => {
+        const { email } = S.ForgotPasswordBody.parse(req.body);
+        res.status(202).json({ message: await password.forgot(email, res.locals.ctx) });
+      },
+    },
+    {
+      method: 'post', path: '/password/reset', summary: 'Set a new password with the emailed code; revokes every session and starts a fresh one.', body: S.ResetPasswordBody,
+      responses: {
+        200: { description: 'Password changed; every other session revoked; auth_token cookie set', schema: S.UserResponse, headers: sessionCookieSet, links: { me: { operationId: 'getMe' } } },
+      },
+      // INVALID_CODE carries attemptsLeft; PASSWORD_ALREADY_RESET answers a retried code that already reset the password.
+      errors: ['INVALID_CODE', 'WEAK_PASSWORD', 'PASSWORD_ALREADY_RESET', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS', 'RATE_LIMITED'],
+      handler: async (req, res) => {
+        const body = S.ResetPasswordBody.parse(req.body);
+        const { user, session } = await password.reset(body, res.locals.ctx);
+        setSession(res, session);
+        // Proving the mailbox is proving the account, as at signup: this device is trusted.
+        setDevice(res, signin.deviceCookieFor(body.email));
+        res.status(200).json({ message: 'Your password was changed. Every other session was signed out.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/password/change', summary: 'Change the password of the signed-in user; every other session is revoked.', body: S.ChangePasswordBody, auth: true,
+      responses: { 204: { description: 'Changed; other sessions revoked; a notice is mailed' } },
+      // Wrong current passwords count against the sign-in limits (RATE_LIMITED).
+      errors: ['INVALID_CURRENT_PASSWORD', 'WEAK_PASSWORD', 'RATE_LIMITED'],
+      handler: async (req, res, auth) => {
+        const body = S.ChangePasswordBody.parse(req.body);
+        await password.change(body, auth!, res.locals.ctx);
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'post', path: '/email/change', summary: 'Ask to move the account to a new address: a code goes there (same answer when the address is taken).', body: S.ChangeEmailBody, auth: true,
+      responses: { 202: { description: 'Accepted', schema: S.MessageResponse, links: { verify: { operationId: 'postEmailVerify' } } } },
+      // Wrong passwords count against the sign-in limits (RATE_LIMITED).
+      errors: ['INVALID_CURRENT_PASSWORD', 'RATE_LIMITED'],
+      handler: async (req, res, auth) => {
+        const body = S.ChangeEmailBody.parse(req.body);
+        res.status(202).json({ message: await email.change(body, auth!, res.locals.ctx) });
+      },
+    },
+    {
+      method: 'post', path: '/email/verify', summary: 'Confirm the new address with its code; other sessions are revoked and this one renewed.', body: S.VerifyEmailBody, auth: true,
+      responses: { 200: { description: 'The account has the new address; auth_token cookie renewed', schema: S.UserResponse, headers: sessionCookieSet } },
+      // CODE_EXPIRED also when no change is pending; EMAIL_TAKEN when another account took the address meanwhile.
+      errors: ['INVALID_CODE', 'CODE_EXPIRED', 'EMAIL_TAKEN', 'TOO_MANY_ATTEMPTS', 'RATE_LIMITED'],
+      handler: async (req, res, auth) => {
+        const { code } = S.VerifyEmailBody.parse(req.body);
+        const { user, session } = await email.verify(code, auth!, res.locals.ctx);
+        setSession(res, session);
+        res.status(200).json({ message: 'Your email address was changed. The old address can undo it for 72 hours.', user: { id: user.id, email: user.email, name: user.name } });
+      },
+    },
+    {
+      method: 'post', path: '/email/undo', summary: 'Undo an email change with the link mailed to the old address; every session is revoked.', body: S.UndoEmailBody,
+      responses: { 200: { description: 'The old address is back; every session revoked', schema: S.MessageResponse, headers: sessionCookieCleared } },
+      errors: ['INVALID_TOKEN', 'RATE_LIMITED'],
+      handler: async (req, res) => {
+        const { token } = S.UndoEmailBody.parse(req.body);
+        await email.undo(token, res.locals.ctx);
+        clearSession(res);
+        res.status(200).json({ message: 'The change was undone: your account has its previous email again. Every session was signed out; sign in again.' });
       },
     },
     {

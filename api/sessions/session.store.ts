@@ -139,7 +139,12 @@ export class SessionStore {
    * session created between the read and the deletes stays, as one created just after would.
    */
   async revokeAll(uid: string): Promise<number> {
-    const sids = await this.redis.zrange(userKey(uid), 0, -1);
+    return this.revokeAllExcept(uid);
+  }
+
+  /** revokeAll, sparing the session `keep` (the one that asked, when it stays signed in). */
+  async revokeAllExcept(uid: string, keep?: string): Promise<number> {
+    const sids = (await this.redis.zrange(userKey(uid), 0, -1)).filter((sid) => sid !== keep);
     if (sids.length === 0) return 0;
     await Promise.all(sids.map((sid) => this.redis.unlink(sessKey(sid))));
     await this.redis.zrem(userKey(uid), ...sids);

@@ -1,5 +1,4 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import bcrypt from 'bcrypt';
 import type { Config } from '../../common/config';
 import { codeDigest, emailHash, seal, SealContext, signupWorkflowId, sourceHash, type Keys } from '../../common/crypto';
@@ -12,6 +11,7 @@ import { passwordProblem } from '../security/password-policy';
 import { sourceKey } from '../security/source-key';
 import type { RequestContext } from './context';
 import type { IssuedSession, SessionIssuer } from './issue-session';
+import { boundedCall, codeAttempt, invalidCode } from './temporal-calls';
 
 export const signupAccepted = (config: Config) =>
   `If this email can be used, a verification code is on its way. It expires in ${Math.round(config.CODE_TTL_S / 60)} minutes.`;
@@ -29,16 +29,6 @@ export function signupLimits(config: Config): SignupLimits {
   };
 }
 
-const invalidCode = (attemptsLeft: number) =>
-  new AppError('INVALID_CODE', `The code is not valid. ${attemptsLeft} ${attemptsLeft === 1 ? 'attempt' : 'attempts'} left.`, { attemptsLeft });
-
-/** True for a workflow that is not running (never started, completed, expired): nothing pending. */
-function isNotRunning(err: unknown): boolean {
-  if (err instanceof WorkflowNotFoundError) return true;
-  const msg = (err as Error)?.message ?? '';
-  return /already completed|not found/i.test(msg);
-}
-
 export interface SignupDeps {
   temporal: Client;
   taskQueue: string;
@@ -52,15 +42,7 @@ export function createSignupUseCases(deps: SignupDeps) {
   const { temporal, taskQueue, config, keys, limits, issueSession } = deps;
   const workflowLimits = signupLimits(config);
 
-  /** Bounds a Temporal call: an unreachable server or a queue without workers becomes a 503. */
-  async function bounded<T>(ms: number, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await temporal.withDeadline(Date.now() + ms, fn);
-    } catch (err) {
-      if (isNotRunning(err) || err instanceof WorkflowUpdateFailedError) throw err;
-      throw unavailable('temporal', err);
-    }
-  }
+  const bounded = <T>(ms: number, fn: () => Promise<T>) => boundedCall(temporal, ms, fn);
 
   return {
     /** POST /signup and /resend: start the signup for this email, or ask the running one for a new code. */
@@ -103,23 +85,12 @@ export function createSignupUseCases(deps: SignupDeps) {
         passwordSealed: seal(keys, passwordHash, SealContext.passwordHash(input.email)),
         source: sourceHash(keys, sourceKey(ctx.ip)),
       };
-      // The per-email cap across every signup run is taken before the code is compared, so
-      // parallel guesses cannot overrun it; a right code or our own failure gives the point back.
-      await limits.consumeVerifyEmailAttempt(eh);
-      let result;
-      try {
-        result = await bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [args] }));
-      } catch (err) {
-        if (isNotRunning(err) || err instanceof WorkflowUpdateFailedError) {
-          ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: eh, ip: ctx.ip }, 'verification failed');
-          const attemptsLeft = await limits.verifyMissed(eh);
-          if (attemptsLeft === 0) throw new AppError('TOO_MANY_ATTEMPTS');
-          throw invalidCode(attemptsLeft);
-        }
-        await limits.refundVerifyEmailAttempt(eh);
-        throw err;
-      }
-      if (result.ok || result.code === 'UNAVAILABLE') await limits.refundVerifyEmailAttempt(eh);
+      const result = await codeAttempt(
+        limits,
+        eh,
+        () => ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: eh, ip: ctx.ip }, 'verification failed'),
+        () => bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [args] })),
+      );
       if (!result.ok) {
         ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: eh, ip: ctx.ip, workflowId }, 'verification failed');
         if (result.code === 'INVALID_CODE') {

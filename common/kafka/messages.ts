@@ -28,8 +28,22 @@ export const REQUESTS = {
     payload: z.object({ email }).strict(),
     result: z.object({ user: PublicUser.extend({ passwordSealed: sealed }).nullable() }),
   },
+  'user.get': {
+    payload: z.object({ id: z.string().uuid() }).strict(),
+    result: z.object({ user: PublicUser.nullable() }),
+  },
   'user.create': {
     payload: z.object({ signupRef: z.string().min(1).max(200), email, name: z.string().min(1).max(100), passwordSealed: sealed }).strict(),
+    result: z.object({ user: PublicUser }),
+  },
+  /** A password reset or change: the hash is sealed for this user (SealContext.newPasswordHashForUser). */
+  'user.set-password': {
+    payload: z.object({ userId: z.string().uuid(), passwordSealed: sealed }).strict(),
+    result: z.object({ updated: z.boolean() }),
+  },
+  /** An email change or its undo: moves the account from one address to another (the unique index decides). */
+  'user.change-email': {
+    payload: z.object({ userId: z.string().uuid(), fromEmail: email, toEmail: email }).strict(),
     result: z.object({ user: PublicUser }),
   },
 } as const;

@@ -117,7 +117,7 @@ describe('OpenAPI document', () => {
     const documented = Object.entries(doc.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}'];
+    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo'];
     expect(documented.sort()).toEqual(expected.map((e) => e.replace(' /', ' /api/v1/auth/')).sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
@@ -129,6 +129,12 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/logout': [(await c.post('/logout', {})).status],
       'DELETE /api/v1/auth/sessions/{id}': [(await c.del('/sessions/abcdefghijklmnopqrstuvwxyz')).status],
       'POST /api/v1/auth/signup': [(await c.post('/signup', { email: 'x' })).status, (await c.post('/signup', {}, { origin: 'https://evil.example' })).status],
+      'POST /api/v1/auth/password/forgot': [(await c.post('/password/forgot', { email: 'x' })).status],
+      'POST /api/v1/auth/password/reset': [(await c.post('/password/reset', { email: 'x@y.co', code: '12345', password: 'p' })).status, (await c.post('/password/reset', 'x', { 'content-type': 'text/plain' })).status],
+      'POST /api/v1/auth/password/change': [(await c.post('/password/change', { currentPassword: 'a', newPassword: 'b' })).status],
+      'POST /api/v1/auth/email/change': [(await c.post('/email/change', { newEmail: 'a@b.co', password: 'p' })).status],
+      'POST /api/v1/auth/email/verify': [(await c.post('/email/verify', { code: '123456' })).status],
+      'POST /api/v1/auth/email/undo': [(await c.post('/email/undo', { token: 'email-undo-x.y' })).status, (await c.post('/email/undo', { token: 1 })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {
       const [method, p] = route.split(' ');

@@ -7,7 +7,8 @@ import { TOPICS } from '../../common/kafka/topics';
 import { withDb } from '../support/db';
 import { quietLogger, sleep, uniqueEmail, uniqueIp } from '../support/env';
 import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
+import { waitForCode, waitForMail } from '../support/maildev';
+import { createAccount } from '../support/accounts';
 import { startSystem, type System } from '../support/system';
 
 describe('secrets stay out of logs and Kafka payloads', () => {
@@ -70,6 +71,34 @@ describe('secrets stay out of logs and Kafka payloads', () => {
     expect(ours.length).toBeGreaterThanOrEqual(2);
     const kafkaText = [...kafkaMessages, ...kafkaKeys].join('\n');
     for (const secret of [password, otp, hash, email]) expect(kafkaText).not.toContain(secret);
+    expect(kafkaText).not.toMatch(/\$2[aby]\$\d\d\$/);
+  });
+
+  it('a password reset and a password change log their events and leak no password, code, hash, token or address', async () => {
+    const { client, email, password } = await createAccount(sys.apiUrl, 'nosecret-reset', 'the first quiet passphrase');
+    const resetPassword = 'reset passphrase never logged';
+    const changedPassword = 'changed passphrase never logged';
+    const from = lines.length;
+    const kafkaFrom = kafkaMessages.length;
+    const api = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    expect((await api.post('/password/forgot', { email })).status).toBe(202);
+    const code = await waitForCode(email, 2);
+    expect((await api.post('/password/reset', { email, code: code === '000000' ? '000001' : '000000', password: resetPassword })).status).toBe(400);
+    expect((await api.post('/password/reset', { email, code, password: resetPassword })).status).toBe(200);
+    expect((await api.post('/password/change', { currentPassword: 'a wrong current one', newPassword: changedPassword })).status).toBe(400);
+    expect((await api.post('/password/change', { currentPassword: resetPassword, newPassword: changedPassword })).status).toBe(204);
+    expect((await client.get('/me')).status).toBe(401);
+    await waitForMail(email, 4);
+
+    const [{ password_hash: hash }] = await withDb(sys.config.DATABASE_URL, (sql) => sql('select password_hash from users where email = ?', [email]));
+    const token = api.cookie!.split('=')[1];
+    const logText = lines.slice(from).join('\n');
+    for (const secret of [password, resetPassword, changedPassword, code, hash, token, email]) expect(logText).not.toContain(secret);
+    const events = lines.slice(from).map((l) => JSON.parse(l).event).filter(Boolean);
+    for (const e of ['password_reset_requested', 'password_reset_failed', 'password_reset', 'password_change_failed', 'password_changed']) expect(events).toContain(e);
+    const kafkaText = kafkaMessages.slice(kafkaFrom).join('\n');
+    expect(kafkaMessages.length).toBeGreaterThan(kafkaFrom);
+    for (const secret of [resetPassword, changedPassword, code, hash, email]) expect(kafkaText).not.toContain(secret);
     expect(kafkaText).not.toMatch(/\$2[aby]\$\d\d\$/);
   });
 });

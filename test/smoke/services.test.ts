@@ -7,7 +7,7 @@ import { Partitioners } from 'kafkajs';
 import { createKafka } from '../../common/kafka/client';
 import { createMailer } from '../../common/mailer';
 import { ormConfig } from '../../entities/mikro-orm.config';
-import { SEARCH_ATTRIBUTES } from '../../temporal-config';
+import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/dev-server';
 import { connectionOptions } from '../../temporal-config/connection';
 import { installQuietRuntime, quietLogger, testConfig, uniqueEmail } from '../support/env';
 import { waitForMail } from '../support/maildev';
@@ -77,7 +77,7 @@ describe('every service of the stack answers for real', () => {
       const result = await worker.runUntil(client.workflow.execute('smokeWorkflow', { taskQueue, workflowId: `smoke-${randomUUID()}`, args: ['stack'] }));
       expect(result).toBe('hello stack');
       const attrs = await connection.operatorService.listSearchAttributes({ namespace: config.TEMPORAL_NAMESPACE });
-      for (const a of SEARCH_ATTRIBUTES) expect(Object.keys(attrs.customAttributes ?? {})).toContain(a.name);
+      for (const a of ALL_SEARCH_ATTRIBUTES) expect(Object.keys(attrs.customAttributes ?? {})).toContain(a.name);
     } finally {
       await connection.close();
       await nativeConnection.close();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CONFIG_KEYS } from '../../common/config';
 import { TOPICS } from '../../common/kafka/topics';
 import { COMPOSE_FILE, temporalCommand, withGeneratedBlock } from '../../scripts/compose-temporal';
-import { SEARCH_ATTRIBUTES } from '../../temporal-config';
+import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/dev-server';
 
 const tempDirs: string[] = [];
 afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -73,7 +73,7 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
     const expected = temporalCommand().map((a) => a.replace('${TEMPORAL_NAMESPACE:-default}', 'default').replace('${CODEC_SERVER_PORT:-8234}', '8234'));
     for (const { services } of [dev, prod]) {
       expect(services.temporal.command).toEqual(expected);
-      for (const a of SEARCH_ATTRIBUTES) expect(services.temporal.command).toContain(`${a.name}=${a.type}`);
+      for (const a of ALL_SEARCH_ATTRIBUTES) expect(services.temporal.command).toContain(`${a.name}=${a.type}`);
     }
   });
 

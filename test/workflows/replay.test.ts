@@ -3,33 +3,53 @@ import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { dataConverter } from '../../temporal-config/payload-codec';
-import { keptReleases, workflowSourceHash } from '../../scripts/lib/workflow-release';
+import { keptReleases, valueImports, WORKFLOW_TYPES, workflowSources, workflowSourceHash, type WorkflowTypeName } from '../../scripts/lib/workflow-release';
 import { BUNDLE_PATH, installQuietRuntime, testConfig } from '../support/env';
 import { findCanaries } from '../support/leaks';
 
-const releases = keptReleases();
+const types = Object.keys(WORKFLOW_TYPES) as WorkflowTypeName[];
 const converter = dataConverter(testConfig());
+/** Releases each workflow type must keep at least: the signup has shipped a change, the others not yet. */
+const MIN_RELEASES: Record<WorkflowTypeName, number> = { signup: 2, 'password-reset': 1, 'password-change': 1, 'email-change': 1, 'email-undo': 1 };
+const MIN_SCENARIOS: Record<WorkflowTypeName, number> = { signup: 5, 'password-reset': 4, 'password-change': 1, 'email-change': 3, 'email-undo': 2 };
+const everyRelease = types.flatMap((type) => keptReleases(type).map((r) => [`${type} ${r.release}`, { type, ...r }] as const));
 
 function history(dir: string, scenario: string) {
   return { workflowId: scenario, history: JSON.parse(readFileSync(path.join(dir, `${scenario}.json`), 'utf8')) };
 }
 
-describe('replay of every kept release of the signup workflow', () => {
+describe('replay of every kept release of every workflow type', () => {
   beforeAll(() => installQuietRuntime());
 
-  it('keeps at least two released versions, each with its scenarios', () => {
-    expect(releases.map((r) => r.release).length).toBeGreaterThanOrEqual(2);
-    for (const r of releases) expect(r.manifest.scenarios.length).toBeGreaterThanOrEqual(5);
+  it.each(types)('%s keeps its releases, each with its scenarios', (type) => {
+    const releases = keptReleases(type);
+    expect(releases.length).toBeGreaterThanOrEqual(MIN_RELEASES[type]);
+    for (const r of releases) expect(r.manifest.scenarios.length).toBeGreaterThanOrEqual(MIN_SCENARIOS[type]);
   });
 
-  it('the workflow sources are those of the newest kept release (a change needs a new release of histories)', () => {
+  it.each(types)('the %s workflow sources are those of its newest kept release (a change needs a new release of histories)', (type) => {
+    const releases = keptReleases(type);
     const newest = releases[releases.length - 1];
-    // Fails when a workflow file changed since `npm run histories:record -- vN` recorded the newest
+    // Fails when a file of this workflow changed since `npm run histories:record` recorded its newest
     // release: ship the change behind a patch and record the next release (README).
-    expect({ release: newest.release, sourceHash: workflowSourceHash() }).toEqual({ release: newest.release, sourceHash: newest.manifest.sourceHash });
+    expect({ type, release: newest.release, sourceHash: workflowSourceHash(type) }).toEqual({ type, release: newest.release, sourceHash: newest.manifest.sourceHash });
   });
 
-  it.each(releases.map((r) => [r.release, r]))('the current code replays every history of release %s', async (_name, r) => {
+  it('a release covers its workflow and what it imports for values, not the other workflows or the index', () => {
+    expect(workflowSources('signup')).toEqual([
+      'common/failures.ts',
+      'temporal-config/index.ts',
+      'workflows/releases/signup-v2.workflow.ts',
+      'workflows/signup.contract.ts',
+      'workflows/signup.workflow.ts',
+    ]);
+    expect(workflowSources('password-reset')).toEqual(expect.arrayContaining(['workflows/account-flow.ts', 'workflows/password-reset.contract.ts', 'common/failures.ts']));
+    expect(workflowSources('password-reset')).not.toContain('workflows/signup.workflow.ts');
+    // Type-only imports are erased from the bundle; value imports, multi-line ones included, count.
+    expect(valueImports("import type { A } from './a';\nimport { type B } from './b';\nimport {\n  c,\n  type D,\n} from './c';\nexport { e } from './e';\nimport x from 'pkg';")).toEqual(['./c', './e']);
+  });
+
+  it.each(everyRelease)('the current code replays every history of %s', async (_name, r) => {
     const results = Worker.runReplayHistories(
       { workflowBundle: { codePath: BUNDLE_PATH }, dataConverter: converter },
       r.manifest.scenarios.map((s) => history(r.dir, s)),
@@ -38,29 +58,29 @@ describe('replay of every kept release of the signup workflow', () => {
     let count = 0;
     for await (const result of results) {
       count++;
-      if (result.error) failures.push(`${r.release}/${result.workflowId}: ${result.error.message}`);
+      if (result.error) failures.push(`${r.type} ${r.release}/${result.workflowId}: ${result.error.message}`);
     }
     expect(failures).toEqual([]);
     expect(count).toBe(r.manifest.scenarios.length);
   });
 
-  it.each(releases.map((r) => [r.release, r]))('a non-deterministic change is caught on release %s', async (_name, r) => {
+  it.each(everyRelease)('a non-deterministic change is caught on %s', async (_name, r) => {
     await expect(
-      Worker.runReplayHistory({ workflowsPath: require.resolve('./nondeterministic'), dataConverter: converter }, history(r.dir, 'happy').history),
+      Worker.runReplayHistory({ workflowsPath: require.resolve('./nondeterministic'), dataConverter: converter }, history(r.dir, WORKFLOW_TYPES[r.type].probeScenario).history),
     ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 
-  it('histories of v3 and later hold no password, hash or address, even decoded; v2 leaked addresses in results', () => {
+  it('histories hold no password, hash or address, even decoded; only signup v2 leaked addresses in results', () => {
     const canaries = ['recorded history passphrase', '@test.example.com', '$2b$'];
-    for (const r of releases) {
+    for (const [, r] of everyRelease) {
       const findings = r.manifest.scenarios.flatMap((s) => findCanaries(JSON.parse(readFileSync(path.join(r.dir, `${s}.json`), 'utf8')), canaries));
-      if (r.release === 'v2') {
+      if (r.type === 'signup' && r.release === 'v2') {
         // Release v2 returned the created user (email, name) from an activity and the verify update:
         // the scanner finds it, which also shows it can see through base64 payloads.
         expect(findings.map((f) => f.canary)).toContain('@test.example.com');
         expect(findings.map((f) => f.canary)).not.toContain('recorded history passphrase');
       } else {
-        expect(findings).toEqual([]);
+        expect({ release: `${r.type} ${r.release}`, findings }).toEqual({ release: `${r.type} ${r.release}`, findings: [] });
       }
     }
   });

@@ -15,6 +15,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { createAccount } from '../../test/support/accounts';
+import { waitForCode } from '../../test/support/maildev';
 import { startSystem } from '../../test/support/system';
 
 const WEB_DIR = path.resolve(__dirname, '..');
@@ -429,5 +431,35 @@ describe('web client in a browser', () => {
       expect(page.url()).toBe(`${webUrl}/account`);
     }),
     60_000,
+  );
+
+  it(
+    'resets a forgotten password from the sign-in page, signing out every other device',
+    browserTest('password-reset', async (pages) => {
+      const account = await createAccount(system!.apiUrl, 'web-reset', PASSWORD);
+      const newPassword = 'a freshly reset passphrase 7';
+      const page = await pages.open();
+
+      await page.goto(`${webUrl}/signin`);
+      await page.getByLabel('Email').fill(account.email);
+      await page.getByRole('link', { name: 'Forgot your password?' }).click();
+      await page.waitForURL(/\/forgot\?email=/);
+      expect(await page.getByLabel('Email').inputValue()).toBe(account.email);
+      await page.getByRole('button', { name: 'Send reset code' }).click();
+      await page.waitForURL(/\/reset\?email=/);
+
+      // The account's first mail was its signup code; the second is the reset code.
+      await page.getByLabel('Reset code').fill(await waitForCode(account.email, 2, MAIL_WAIT_MS));
+      await page.getByLabel('New password', { exact: true }).fill(newPassword);
+      await page.getByRole('button', { name: 'Set new password' }).click();
+      await page.waitForURL(`${webUrl}/account`);
+      await page.getByRole('heading', { name: 'Active sessions' }).waitFor();
+      await expectSessionCount(page, 1);
+
+      // The session the account had before the reset is gone; the new password signs in.
+      expect((await account.client.get('/me')).status).toBe(401);
+      await signIn(await pages.open(), account.email, newPassword);
+    }),
+    120_000,
   );
 });

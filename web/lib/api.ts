@@ -128,6 +128,8 @@ export function humanMessage(
       return 'That session has already ended.';
     case 'NOT_FOUND':
       return 'That was not found. It may already be gone.';
+    case 'PASSWORD_ALREADY_RESET':
+      return 'This code already reset your password. Sign in with the new password.';
     case 'NETWORK':
       return NETWORK_MESSAGE;
     default:
@@ -257,6 +259,11 @@ export const api = {
   /** Completes the signup with the emailed code and signs the new user in (sets the cookie). */
   verify: (input: { email: string; otp: string; password: string; name: string }) =>
     call((o) => client.POST('/api/v1/auth/verify', { ...o, body: input })),
+  /** Asks for a password reset code. The answer is the same for every email; at most one code a minute. */
+  forgotPassword: (email: string) => call((o) => client.POST('/api/v1/auth/password/forgot', { ...o, body: { email } })),
+  /** Sets a new password with the emailed code; every other session ends and this browser is signed in. */
+  resetPassword: (input: { email: string; code: string; password: string }) =>
+    call((o) => client.POST('/api/v1/auth/password/reset', { ...o, body: input })),
   signin: (input: { email: string; password: string }) => call((o) => client.POST('/api/v1/auth/signin', { ...o, body: input })),
   me: async () => (await call((o) => client.GET('/api/v1/auth/me', o))).user,
   sessions: async () => (await call((o) => client.GET('/api/v1/auth/sessions', o))).sessions,

@@ -1,5 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
+import type { EmailChangeInput, EmailChangeOutcome, EmailUndoInput, EmailUndoOutcome } from '../../../workflows/email-change.contract';
+import type { PasswordChangeInput, PasswordChangeOutcome } from '../../../workflows/password-change.contract';
+import type { PasswordResetInput, PasswordResetOutcome } from '../../../workflows/password-reset.contract';
 import type { SignupInput, SignupOutcome } from '../../../workflows/signup.contract';
 
 const acts = proxyActivities<Activities>({ startToCloseTimeout: '5 seconds' });
@@ -10,5 +13,29 @@ const acts = proxyActivities<Activities>({ startToCloseTimeout: '5 seconds' });
  */
 export async function signupWorkflow(input: SignupInput): Promise<SignupOutcome> {
   await acts.sendCodeEmail({ signupId: 'x', emailSealed: input.emailSealed, seq: 1, ttlMs: input.limits.codeTtlMs });
+  return { status: 'completed' };
+}
+
+/** A broken password reset: it mails a code before looking the account up. */
+export async function passwordResetWorkflow(input: PasswordResetInput): Promise<PasswordResetOutcome> {
+  await acts.sendCodeEmail({ signupId: 'x', emailSealed: input.emailSealed, seq: 1, ttlMs: input.limits.codeTtlMs });
+  return { status: 'completed' };
+}
+
+/** A broken password change: it mails the notice before writing the password. */
+export async function passwordChangeWorkflow(input: PasswordChangeInput): Promise<PasswordChangeOutcome> {
+  await acts.sendPasswordChangedNotice({ flowId: 'x', emailSealed: input.emailSealed, dedupKey: 'x' });
+  return { status: 'completed' };
+}
+
+/** A broken email change: it moves the account before any code. */
+export async function emailChangeWorkflow(input: EmailChangeInput): Promise<EmailChangeOutcome> {
+  await acts.changeEmail({ flowId: 'x', userId: input.userId, fromSealed: input.oldEmailSealed, toSealed: input.newEmailSealed });
+  return { status: 'completed' };
+}
+
+/** A broken undo window: it mails before the token exists. */
+export async function emailUndoWorkflow(input: EmailUndoInput): Promise<EmailUndoOutcome> {
+  await acts.sendEmailChangedNotice({ flowId: 'x', emailSealed: input.oldEmailSealed, run: 'x', undoTtlMs: input.limits.undoWindowMs });
   return { status: 'completed' };
 }

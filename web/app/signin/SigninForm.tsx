@@ -52,9 +52,14 @@ export function SigninForm() {
       title="Sign in"
       intro={<p>Welcome back. Sign in with your email and password.</p>}
       footer={
-        <p>
-          New here? <Link href="/signup">Create an account</Link>
-        </p>
+        <>
+          <p>
+            <Link href={`/forgot${email.trim() ? `?email=${encodeURIComponent(email.trim())}` : ''}`}>Forgot your password?</Link>
+          </p>
+          <p>
+            New here? <Link href="/signup">Create an account</Link>
+          </p>
+        </>
       }
     >
       <form onSubmit={onSubmit} noValidate aria-busy={busy}>

@@ -1,0 +1,57 @@
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { AppError, unavailable } from '../../common/errors';
+import type { RateLimits } from '../security/rate-limits';
+
+/** True for a workflow that is not running (never started, completed, expired): nothing pending. */
+export function isNotRunning(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  const msg = (err as Error)?.message ?? '';
+  return /already completed|not found/i.test(msg);
+}
+
+/** A call to a flow that has nothing pending for this email: answered like a wrong code. */
+export const noPendingFlow = (err: unknown) => isNotRunning(err) || err instanceof WorkflowUpdateFailedError;
+
+/** Bounds a Temporal call: an unreachable server or a queue without workers becomes a 503. */
+export async function boundedCall<T>(temporal: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await temporal.withDeadline(Date.now() + ms, fn);
+  } catch (err) {
+    if (noPendingFlow(err)) throw err;
+    throw unavailable('temporal', err);
+  }
+}
+
+export const invalidCode = (attemptsLeft: number) =>
+  new AppError('INVALID_CODE', `The code is not valid. ${attemptsLeft} ${attemptsLeft === 1 ? 'attempt' : 'attempts'} left.`, { attemptsLeft });
+
+/**
+ * One code attempt against a flow's update, under the per-email cap across every run (taken
+ * before the code is compared, so parallel guesses cannot overrun it; a right code or our own
+ * failure gives the point back). An email with no pending flow counts down like a wrong code, so
+ * the answers cannot tell it from one that has a flow. `onMissing` logs that case.
+ */
+export async function codeAttempt<R extends { ok: boolean; code?: string }>(
+  limits: RateLimits,
+  emailKey: string,
+  onMissing: () => void,
+  call: () => Promise<R>,
+): Promise<R> {
+  await limits.consumeVerifyEmailAttempt(emailKey);
+  let result: R;
+  try {
+    result = await call();
+  } catch (err) {
+    if (noPendingFlow(err)) {
+      onMissing();
+      const attemptsLeft = await limits.verifyMissed(emailKey);
+      if (attemptsLeft === 0) throw new AppError('TOO_MANY_ATTEMPTS');
+      throw invalidCode(attemptsLeft);
+    }
+    await limits.refundVerifyEmailAttempt(emailKey);
+    throw err;
+  }
+  if (result.ok || result.code === 'UNAVAILABLE') await limits.refundVerifyEmailAttempt(emailKey);
+  return result;
+}

@@ -1,0 +1,65 @@
+import { createAccount } from '../support/accounts';
+import { uniqueIp } from '../support/env';
+import { ApiClient } from '../support/http';
+import { waitForMail } from '../support/maildev';
+import { startSystem, type System } from '../support/system';
+
+const OLD_PASSWORD = 'the first sturdy passphrase';
+const NEW_PASSWORD = 'a brand new sturdy passphrase';
+
+describe('password change: POST /password/change', () => {
+  let sys: System;
+  beforeAll(async () => {
+    // The default sign-in limit per (email, source): 5 failures, then a back-off.
+    sys = await startSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '5' } });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  const fromNewSource = () => new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+
+  it('changes the password, keeps the asking session, revokes every other one and mails a notice', async () => {
+    const owner = await createAccount(sys.apiUrl, 'change-happy', OLD_PASSWORD);
+    const other = fromNewSource();
+    expect((await other.post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
+
+    const r = await owner.client.post('/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD });
+    expect(r.status).toBe(204);
+    expect((await owner.client.get('/me')).status).toBe(200);
+    expect((await other.get('/me')).status).toBe(401);
+    expect((await owner.client.get('/sessions')).body.sessions).toHaveLength(1);
+    expect((await fromNewSource().post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(401);
+    expect((await fromNewSource().post('/signin', { email: owner.email, password: NEW_PASSWORD })).status).toBe(200);
+    expect((await waitForMail(owner.email, 2)).subject).toBe('Your CFD Broker password was changed');
+  });
+
+  it('a wrong current password is refused and counts against the sign-in limit of that email and source', async () => {
+    const owner = await createAccount(sys.apiUrl, 'change-wrong', OLD_PASSWORD);
+    const ip = uniqueIp();
+    const session = new ApiClient(sys.apiUrl, { 'x-forwarded-for': ip });
+    expect((await session.post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await session.post('/password/change', { currentPassword: 'not the password at all', newPassword: NEW_PASSWORD });
+      answers.push(`${r.status} ${r.body.code}`);
+    }
+    expect(answers).toEqual([...Array(5).fill('400 INVALID_CURRENT_PASSWORD'), '429 RATE_LIMITED']);
+    // The same budget as sign-in: a sign-in from that source is now held back too, even with the right password.
+    const signin = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': ip }).post('/signin', { email: owner.email, password: OLD_PASSWORD });
+    expect({ status: signin.status, code: signin.body.code }).toEqual({ status: 429, code: 'RATE_LIMITED' });
+    expect((await fromNewSource().post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
+  });
+
+  it('a weak new password is refused with the policy reason before the current one is checked', async () => {
+    const owner = await createAccount(sys.apiUrl, 'change-weak', OLD_PASSWORD);
+    const r = await owner.client.post('/password/change', { currentPassword: OLD_PASSWORD, newPassword: 'password' });
+    expect({ status: r.status, code: r.body.code }).toEqual({ status: 400, code: 'WEAK_PASSWORD' });
+    expect(r.body.message).toMatch(/too common/);
+  });
+
+  it('needs a session', async () => {
+    const r = await fromNewSource().post('/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD });
+    expect({ status: r.status, code: r.body.code }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+  });
+});
