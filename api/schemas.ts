@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERRORS, type ErrorCode } from '../common/errors';
 
 /** Request and response bodies: the routes parse with these, and the OpenAPI document is built from them. */
 
@@ -51,7 +52,7 @@ export const SessionsResponse = z.object({ sessions: z.array(Session) }).meta({ 
 
 export const ErrorResponse = z
   .object({
-    code: z.string().meta({ example: 'VALIDATION_FAILED' }),
+    code: z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]]).meta({ example: 'VALIDATION_FAILED' }),
     message: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     attemptsLeft: z.number().int().optional(),

@@ -32,11 +32,13 @@ export function signupLimits(config: Config): SignupLimits {
 const invalidCode = (attemptsLeft: number) =>
   new AppError('INVALID_CODE', `The code is not valid. ${attemptsLeft} ${attemptsLeft === 1 ? 'attempt' : 'attempts'} left.`, { attemptsLeft });
 
-/** True for a workflow that is not running (never started, completed, expired): nothing pending. */
+/**
+ * True for a workflow that is not running (never started, completed, expired): nothing pending.
+ * The client turns the server's NOT_FOUND ("workflow execution already completed" included) into
+ * WorkflowNotFoundError.
+ */
 function isNotRunning(err: unknown): boolean {
-  if (err instanceof WorkflowNotFoundError) return true;
-  const msg = (err as Error)?.message ?? '';
-  return /already completed|not found/i.test(msg);
+  return err instanceof WorkflowNotFoundError;
 }
 
 export interface SignupDeps {
