@@ -16,8 +16,9 @@ import path from 'node:path';
 import { loadConfig } from '../common/config';
 import { measureBcrypt, medianCompare, medianHash, parallelCompares, type BcryptFloor } from './lib/floor';
 import { runLoad, summarise, type ScenarioResult, type System } from './lib/load';
-import { CodeWatcher, MailDev } from './lib/mail';
-import { portFree, Proc, ROOT, runToEnd, sleep, startTsx, TSX, waitHttp } from './lib/procs';
+import { CodeWatcher, MailDev } from '../testkit/maildev';
+import { killAllSupervised, portFree, REPO_ROOT, runToEnd, tsxProcess, TSX, type SupervisedProcess } from '../testkit/supervisor';
+import { sleep } from '../testkit/wait';
 import { chartSvg, ratios, ratioTable, scenarioTable, targetTable, type TargetRow } from './lib/report';
 import { startStallingSmtp } from './lib/stall-smtp';
 
@@ -100,7 +101,7 @@ const remainingS = () => PLAN.hardS - PLAN.reserveS - elapsedS();
 const log = (msg: string) => process.stderr.write(`[bench ${elapsedS().toFixed(0).padStart(3)}s] ${msg}\n`);
 
 const RUN = randomBytes(3).toString('hex');
-const RESULTS = path.join(ROOT, 'bench', 'results');
+const RESULTS = path.join(REPO_ROOT, 'bench', 'results');
 const TMP = path.join(RESULTS, 'tmp', RUN);
 mkdirSync(TMP, { recursive: true });
 
@@ -201,9 +202,12 @@ function sessionCookie(headers: Record<string, string | string[]>): string | und
 
 // ------------------------------------------------------------------------------- infrastructure
 
-const procs: Proc[] = [];
+const procs: SupervisedProcess[] = [];
+/** One of the processes under test, started, logging to the run's folder. */
+const startTsx = (name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []) =>
+  tsxProcess(name, script, env, path.join(TMP, `${name}.log`), { nodeArgs }).start();
 /** The twins on the stalling SMTP server: stopped once the stalled scenario is done. */
-const stalledProcs: Proc[] = [];
+const stalledProcs: SupervisedProcess[] = [];
 let stall: Awaited<ReturnType<typeof startStallingSmtp>> | undefined;
 
 async function ensureStack(): Promise<void> {
@@ -233,11 +237,11 @@ async function startAll(suts: Sut[]): Promise<Record<string, number>> {
   if (migrate.code !== 0) throw new Error(`migrations failed:\n${migrate.out}`);
 
   const started = Date.now();
-  const dbp = startTsx('db-processor', TMP, 'db-processor/main.ts', ours);
-  const worker = startTsx('worker', TMP, 'workflows/worker.ts', ours);
-  const api = startTsx('api', TMP, 'api/main.ts', ours, CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
-  const workerS = startTsx('worker-stalled', TMP, 'workflows/worker.ts', { ...ours, WORKER_HEALTH_PORT: String(PORTS.workerStalled), SMTP_URL: stalledSmtp, TEMPORAL_TASK_QUEUE: QUEUE_STALLED });
-  const apiS = startTsx('api-stalled', TMP, 'api/main.ts', { ...ours, API_PORT: String(PORTS.apiStalled), TEMPORAL_TASK_QUEUE: QUEUE_STALLED });
+  const dbp = startTsx('db-processor', 'db-processor/main.ts', ours);
+  const worker = startTsx('worker', 'workflows/worker.ts', ours);
+  const api = startTsx('api', 'api/main.ts', ours, CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  const workerS = startTsx('worker-stalled', 'workflows/worker.ts', { ...ours, WORKER_HEALTH_PORT: String(PORTS.workerStalled), SMTP_URL: stalledSmtp, TEMPORAL_TASK_QUEUE: QUEUE_STALLED });
+  const apiS = startTsx('api-stalled', 'api/main.ts', { ...ours, API_PORT: String(PORTS.apiStalled), TEMPORAL_TASK_QUEUE: QUEUE_STALLED });
   procs.push(dbp, worker, api, workerS, apiS);
   stalledProcs.push(workerS, apiS);
 
@@ -245,14 +249,14 @@ async function startAll(suts: Sut[]): Promise<Record<string, number>> {
   const peerReady: Promise<unknown>[] = [];
   if (!NO_PEERS) {
     const startPeer = async (name: string, script: string, port: number, stalledPort: number) => {
-      const p = startTsx(name, TMP, script, { ...peerEnv, PORT: String(port), RESET_DB: '1' });
+      const p = startTsx(name, script, { ...peerEnv, PORT: String(port), RESET_DB: '1' });
       procs.push(p);
-      await waitHttp(p, `http://127.0.0.1:${port}/health/ready`, 120_000);
+      await p.waitReady(120_000, `http://127.0.0.1:${port}/health/ready`);
       // The stalled twin starts after the first one made (and emptied) the tables.
-      const s = startTsx(`${name}-stalled`, TMP, script, { ...peerEnv, PORT: String(stalledPort), SMTP_URL: stalledSmtp });
+      const s = startTsx(`${name}-stalled`, script, { ...peerEnv, PORT: String(stalledPort), SMTP_URL: stalledSmtp });
       procs.push(s);
       stalledProcs.push(s);
-      await waitHttp(s, `http://127.0.0.1:${stalledPort}/health/ready`, 120_000);
+      await s.waitReady(120_000, `http://127.0.0.1:${stalledPort}/health/ready`);
     };
     peerReady.push(startPeer('direct', 'bench/baselines/direct/server.ts', PORTS.direct, PORTS.directStalled));
     peerReady.push(startPeer('better-auth', 'bench/baselines/better-auth/server.ts', PORTS.ba, PORTS.baStalled));
@@ -269,11 +273,11 @@ async function startAll(suts: Sut[]): Promise<Record<string, number>> {
     }
   };
   await Promise.all([
-    waitHttp(dbp, `http://127.0.0.1:${PORTS.dbp}/health/ready`, timeout),
-    waitHttp(worker, `http://127.0.0.1:${PORTS.worker}/health/ready`, timeout),
-    waitHttp(api, `http://127.0.0.1:${PORTS.api}/health/ready`, timeout),
-    waitHttp(workerS, `http://127.0.0.1:${PORTS.workerStalled}/health/ready`, timeout, upExceptSmtp),
-    waitHttp(apiS, `http://127.0.0.1:${PORTS.apiStalled}/health/ready`, timeout),
+    dbp.waitReady(timeout, `http://127.0.0.1:${PORTS.dbp}/health/ready`),
+    worker.waitReady(timeout, `http://127.0.0.1:${PORTS.worker}/health/ready`),
+    api.waitReady(timeout, `http://127.0.0.1:${PORTS.api}/health/ready`),
+    workerS.waitReady(timeout, `http://127.0.0.1:${PORTS.workerStalled}/health/ready`, upExceptSmtp),
+    apiS.waitReady(timeout, `http://127.0.0.1:${PORTS.apiStalled}/health/ready`),
     ...peerReady,
   ]);
   void suts;
@@ -788,12 +792,12 @@ function writeResults(out: ReturnType<typeof buildOutput>, md: string): void {
 async function main(): Promise<void> {
   const hardStop = setTimeout(() => {
     log(`hard time bound of ${PLAN.hardS} s reached: stopping every process this run started`);
-    Proc.killAllNow();
+    killAllSupervised();
     process.exit(3);
   }, PLAN.hardS * 1000);
   hardStop.unref();
 
-  log(`run ${RUN} (${QUICK ? 'quick' : 'default'}, bound ${PLAN.hardS} s), bcrypt cost ${COST}, logs in ${path.relative(ROOT, TMP)}`);
+  log(`run ${RUN} (${QUICK ? 'quick' : 'default'}, bound ${PLAN.hardS} s), bcrypt cost ${COST}, logs in ${path.relative(REPO_ROOT, TMP)}`);
   const load0 = os.loadavg();
   await ensureStack();
   const suts = makeSuts();
@@ -879,11 +883,11 @@ async function main(): Promise<void> {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     log(`${sig}: stopping every process this run started`);
-    Proc.killAllNow();
+    killAllSupervised();
     process.exit(130);
   });
 }
-process.once('exit', () => Proc.killAllNow());
+process.once('exit', () => killAllSupervised());
 
 main().then(() => process.exit(0), async (err) => {
   log(`FAILED: ${(err as Error).stack ?? String(err)}`);

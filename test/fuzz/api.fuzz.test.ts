@@ -8,10 +8,10 @@
  */
 import fc from 'fast-check';
 import { Socket } from 'node:net';
-import { uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);

@@ -1,8 +1,9 @@
-import { createAccount } from '../support/accounts';
-import { eventually, uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueIp } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, type System } from '../../testkit/system';
+import { startTcpProxy, type TcpProxy } from '../../testkit/tcp-proxy';
 
 const portOf = (url: string, def: number) => Number(new URL(url).port || def);
 

@@ -1,6 +1,6 @@
-import { uniqueEmail, uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('bad input gets a clear 4xx, never a 5xx', () => {
   let sys: System;

@@ -17,13 +17,14 @@ import { TOPICS } from '../../common/kafka/topics';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ReplayGuard } from '../../db-processor/replay-guard';
 import { ormConfig } from '../../entities/mikro-orm.config';
-import { withDb } from '../support/db';
-import { eventually, quietLogger, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
+import { withDb } from '../../testkit/db';
+import { quietLogger, uniqueEmail } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
 import { rawKafka, tap, type Seen } from '../support/kafka';
 import { findCanaries } from '../support/leak-scan';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 type Message = { key: string | Buffer; value: string | Buffer; headers: Record<string, string> };
 

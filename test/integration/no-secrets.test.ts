@@ -4,11 +4,12 @@ import pino from 'pino';
 import { createKafka } from '../../common/kafka/client';
 import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
 import { TOPICS } from '../../common/kafka/topics';
-import { withDb } from '../support/db';
-import { quietLogger, sleep, uniqueEmail, uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { withDb } from '../../testkit/db';
+import { quietLogger, uniqueEmail, uniqueIp } from '../../testkit/env';
+import { sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('secrets stay out of logs and Kafka payloads', () => {
   const lines: string[] = [];

@@ -2,9 +2,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
-import { eventually, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, type System } from '../../testkit/system';
 import { SignupStatusKey, SignupStatusSinceKey } from '../../temporal-config';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RateLimits } from '../../api/security/rate-limits';
 import { AppError } from '../../common/errors';
-import { testConfig } from '../support/env';
+import { testConfig } from '../../testkit/env';
 
 /** The verify primitives against the real Redis of the stack. */
 describe('verification limits (primitives for the verify flow)', () => {

@@ -1,9 +1,10 @@
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { SignupStatusKey } from '../../temporal-config';
-import { createAccount } from '../support/accounts';
-import { sleep, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueEmail } from '../../testkit/env';
+import { sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('session lifetimes (shortened)', () => {
   let sys: System;

@@ -1,8 +1,8 @@
 import jwt from 'jsonwebtoken';
-import { uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { createAccount } from '../support/accounts';
-import { startSystem, type System } from '../support/system';
+import { uniqueIp } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { createAccount } from '../../testkit/accounts';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('signin, /me, logout and revocable sessions', () => {
   let sys: System;

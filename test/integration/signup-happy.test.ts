@@ -1,7 +1,7 @@
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
-import { uniqueEmail } from '../support/env';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
+import { uniqueEmail } from '../../testkit/env';
 
 describe('signup → code by mail → verify → /me', () => {
   let sys: System;

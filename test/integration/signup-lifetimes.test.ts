@@ -1,9 +1,10 @@
 import { SignupStatusKey } from '../../temporal-config';
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
-import { eventually, sleep, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually, sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('lifetimes arrive in the workflow input, so they can be shortened', () => {
   let sys: System;

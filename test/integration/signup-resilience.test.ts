@@ -6,11 +6,12 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import bcrypt from 'bcrypt';
 import { codeDigest, seal, SealContext } from '../../common/crypto';
 import { stateQuery, verifyUpdate } from '../../workflows/signup.contract';
-import { withDb } from '../support/db';
-import { eventually, sleep, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { mailsTo, waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { withDb } from '../../testkit/db';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually, sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { mailsTo, waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 const STACK = path.resolve(__dirname, '../../scripts/stack.sh');
 const smtp = (action: 'stop-smtp' | 'start-smtp') => execFileSync('bash', [STACK, action], { stdio: 'ignore', timeout: 60_000 });

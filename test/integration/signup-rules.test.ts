@@ -1,9 +1,10 @@
 import { signupWorkflowId, deriveKeys } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
-import { ApiClient } from '../support/http';
-import { mailsTo, waitForCode, waitForMail } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
-import { eventually, sleep, uniqueEmail, uniqueIp } from '../support/env';
+import { ApiClient } from '../../testkit/http';
+import { mailsTo, waitForCode, waitForMail } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
+import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { eventually, sleep } from '../../testkit/wait';
 
 const PASSWORD = 'a long and unusual passphrase';
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import type { Config } from '../../common/config';
-import type { Logger } from '../../common/logger';
-import { start as startApi, type ApiHandle } from '../../api/main';
-import { start as startDbProcessor, type DbProcessor } from '../../db-processor/main';
-import { start as startWorker, type WorkerHandle } from '../../workflows/worker';
-import { connectionOptions } from '../../temporal-config/connection';
-import { dataConverter } from '../../temporal-config/payload-codec';
+import type { Config } from '../common/config';
+import type { Logger } from '../common/logger';
+import { start as startApi, type ApiHandle } from '../api/main';
+import { start as startDbProcessor, type DbProcessor } from '../db-processor/main';
+import { start as startWorker, type WorkerHandle } from '../workflows/worker';
+import { connectionOptions } from '../temporal-config/connection';
+import { dataConverter } from '../temporal-config/payload-codec';
 import { BUNDLE_PATH, installQuietRuntime, quietLogger, testConfig } from './env';
 
 export interface System {
