@@ -2,7 +2,8 @@ import type Redis from 'ioredis';
 import type { Keys } from '../common/crypto';
 import type { KafkaRequester } from '../common/kafka/request-reply';
 import { createCodeActivities } from './code.activities';
-import { createEmailActivities, type Mailer } from './email.activities';
+import type { Mailer } from '../common/mailer';
+import { createEmailActivities } from './email.activities';
 import { createUserActivities } from './user.activities';
 
 export interface ActivityDeps {

@@ -8,9 +8,11 @@ import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '..
 import type { Logger } from '../common/logger';
 import { csrfGuard, errorHandler, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
-import { authRoutes, cookieNames, toHandler } from './routes/auth.routes';
+import { cookieNames } from './http/cookies';
+import { authRoutes, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
+import type { SessionUseCases } from './use-cases/sessions.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
 
@@ -20,6 +22,7 @@ export interface AppDeps {
   signup: SignupUseCases;
   signin: SigninUseCases;
   sessions: SessionStore;
+  sessionUseCases: SessionUseCases;
   readinessChecks: Record<string, ReadinessCheck>;
   livenessChecks?: Record<string, LivenessCheck>;
 }

@@ -4,34 +4,11 @@ import type { Config } from '../../common/config';
 import { AppError } from '../../common/errors';
 import * as S from '../schemas';
 import { MAX_BYTES, tooLongForBcrypt } from '../security/password-policy';
-import type { SessionStore } from '../sessions/session.store';
-import { verifySessionToken, type TokenConfig } from '../sessions/token';
-import type { IssuedSession } from '../use-cases/issue-session';
+import { authenticate, type Auth, type AuthDeps } from '../http/auth';
+import { cookiePolicy } from '../http/cookies';
+import type { SessionUseCases } from '../use-cases/sessions.use-case';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
-
-/**
- * Cookie names. In production the `__Host-` prefix makes the browser refuse the cookie unless it is
- * Secure, has Path=/ and no Domain: a sibling subdomain or a plain-HTTP page cannot set or
- * shadow it. Elsewhere (local HTTP) the prefix would make browsers drop the cookie, so no prefix.
- */
-export function cookieNames(config: { isProduction: boolean }) {
-  const prefix = config.isProduction ? '__Host-' : '';
-  return { session: `${prefix}auth_token`, device: `${prefix}auth_device` };
-}
-
-export interface AuthDeps {
-  sessions: SessionStore;
-  tokens: TokenConfig;
-  /** Name of the session cookie (see cookieNames). */
-  sessionCookie: string;
-}
-
-export interface Auth {
-  uid: string;
-  sid: string;
-  profile: { id: string; email: string; name: string; createdAt: string };
-}
 
 export interface RouteSpec {
   method: 'get' | 'post' | 'delete';
@@ -57,22 +34,9 @@ const limited = err('Rate limited (RATE_LIMITED); see Retry-After');
 const down = err('A dependency is unavailable (UNAVAILABLE)');
 const unauth = err('Not signed in (UNAUTHENTICATED)');
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, config } = deps;
-  const names = cookieNames(config);
-  // Path=/ and no Domain in every environment: what the __Host- prefix demands in production.
-  const cookieOptions = {
-    httpOnly: true,
-    sameSite: 'lax' as const,
-    secure: config.isProduction,
-    path: '/',
-  };
-  const setSession = (res: Response, s: IssuedSession) => res.cookie(names.session, s.token, { ...cookieOptions, maxAge: s.maxAgeMs });
-  const clearSession = (res: Response) => res.clearCookie(names.session, cookieOptions);
-  // The device cookie is never needed on a cross-site navigation: Strict.
-  const setDevice = (res: Response, value: string) =>
-    res.cookie(names.device, value, { ...cookieOptions, sameSite: 'strict', maxAge: config.DEVICE_COOKIE_TTL_S * 1000 });
-  const deviceOf = (req: Request) => (req.cookies as Record<string, string> | undefined)?.[names.device];
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; sessionUseCases: SessionUseCases; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, sessionUseCases, config } = deps;
+  const { setSession, clearSession, setDevice, deviceOf } = cookiePolicy(config);
 
   return [
     {
@@ -133,7 +97,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 204: { description: 'Logged out' }, 400: invalid, 403: forbidden, 413: tooLarge, 415: unsupported, 503: down },
       handler: async (req, res) => {
         S.EmptyBody.parse(req.body ?? {});
-        await signin.logout(await optionalAuth(req, deps), res.locals.ctx);
+        await sessionUseCases.logout(await authenticate(req, deps), res.locals.ctx);
         clearSession(res);
         res.status(204).end();
       },
@@ -143,7 +107,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 204: { description: 'All sessions revoked' }, 400: invalid, 401: unauth, 403: forbidden, 413: tooLarge, 415: unsupported, 503: down },
       handler: async (req, res, auth) => {
         S.EmptyBody.parse(req.body ?? {});
-        await signin.logoutAll(auth!, res.locals.ctx);
+        await sessionUseCases.logoutEverywhere(auth!, res.locals.ctx);
         clearSession(res);
         res.status(204).end();
       },
@@ -152,7 +116,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       method: 'get', path: '/sessions', summary: "The signed-in user's active sessions.", auth: true,
       responses: { 200: { description: 'Sessions, newest first', schema: S.SessionsResponse }, 401: unauth, 503: down },
       handler: async (_req, res, auth) => {
-        res.status(200).json({ sessions: await signin.listSessions(auth!) });
+        res.status(200).json({ sessions: await sessionUseCases.list(auth!) });
       },
     },
     {
@@ -160,7 +124,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 204: { description: 'Revoked' }, 400: invalid, 401: unauth, 403: forbidden, 404: err('SESSION_NOT_FOUND'), 503: down },
       handler: async (req, res, auth) => {
         const { id } = S.SessionIdParams.parse(req.params);
-        await signin.revokeSession(auth!, id, res.locals.ctx);
+        await sessionUseCases.revoke(auth!, id, res.locals.ctx);
         if (id === auth!.sid) clearSession(res);
         res.status(204).end();
       },
@@ -168,28 +132,10 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
   ];
 }
 
-function tokenOf(req: Request, cookieName: string): string | undefined {
-  const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieName];
-  if (cookie) return cookie;
-  const header = req.get('authorization');
-  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-}
-
-/** The session behind the request's token, if the token is ours and the session still exists. */
-async function optionalAuth(req: Request, deps: AuthDeps): Promise<Auth | undefined> {
-  const token = tokenOf(req, deps.sessionCookie);
-  if (!token || token.length > 4096) return undefined;
-  const claims = verifySessionToken(deps.tokens, token);
-  if (!claims) return undefined;
-  const session = await deps.sessions.load(claims.sid);
-  if (!session || session.uid !== claims.sub) return undefined;
-  return { uid: session.uid, sid: claims.sid, profile: session.profile };
-}
-
 /** Mounts a spec as an Express handler: authentication first when the route needs it. */
 export function toHandler(spec: RouteSpec, deps: AuthDeps): RequestHandler {
   return async (req, res) => {
-    const auth = spec.auth ? await optionalAuth(req, deps) : undefined;
+    const auth = spec.auth ? await authenticate(req, deps) : undefined;
     if (spec.auth && !auth) throw new AppError('UNAUTHENTICATED');
     await spec.handler(req, res, auth);
   };

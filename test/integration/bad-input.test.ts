@@ -1,17 +1,11 @@
 import { uniqueEmail, uniqueIp } from '../../testkit/env';
 import { ApiClient } from '../../testkit/http';
-import { startSystem, type System } from '../../testkit/system';
+import { useSystem, type System } from '../../testkit/system';
 
 describe('bad input gets a clear 4xx, never a 5xx', () => {
   let sys: System;
   let api: ApiClient;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { RATE_SIGNUP_PER_EMAIL_HOUR: '2' } });
-    api = new ApiClient(sys.apiUrl);
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { RATE_SIGNUP_PER_EMAIL_HOUR: '2' } }, (started, client) => ((sys = started), (api = client)));
 
   const expectError = (r: { status: number; body: any }, status: number, code: string) => {
     expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
@@ -82,12 +76,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
 
 describe('OpenAPI document', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ withWorker: false });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ withWorker: false }, (started) => (sys = started));
 
   it('documents every mounted route, and every status it documents is one the route gives', async () => {
     const doc = await new ApiClient(sys.api.url).get('/api/v1/openapi.json');

@@ -3,7 +3,7 @@ import http from 'node:http';
 import { createAccount } from '../../testkit/accounts';
 import { uniqueIp } from '../../testkit/env';
 import { ApiClient } from '../../testkit/http';
-import { startSystem, type System } from '../../testkit/system';
+import { startSystem, useSystem, type System } from '../../testkit/system';
 
 interface RawAnswer {
   status: number;
@@ -29,12 +29,7 @@ function raw(url: string, method: string, headers: Record<string, string>, body?
 
 describe('HTTP hardening of the auth API', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '1' } });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '1' } }, (started) => (sys = started));
 
   it('every auth answer, errors included, says Cache-Control: no-store and Pragma: no-cache', async () => {
     const acct = await createAccount(sys.apiUrl, 'nostore');

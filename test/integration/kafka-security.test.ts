@@ -24,7 +24,7 @@ import { ApiClient } from '../../testkit/http';
 import { rawKafka, tap, type Seen } from '../support/kafka';
 import { findCanaries } from '../support/leak-scan';
 import { waitForCode } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { startSystem, useSystem, type System } from '../../testkit/system';
 
 type Message = { key: string | Buffer; value: string | Buffer; headers: Record<string, string> };
 
@@ -249,12 +249,7 @@ describe('Kafka messages are authenticated: forged, tampered, replayed and stale
 
 describe('Kafka topics carry no email and no name', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({}, (started) => (sys = started));
 
   it('a signup, verify and signin leave neither email nor name readable in the request, reply or dead-letter topics', async () => {
     const kafka = rawKafka(sys.config, 'kafka-leak');
@@ -297,12 +292,7 @@ describe('Kafka topics carry no email and no name', () => {
 
 describe('a requester reads replies from the moment it starts, without writing the replies topic', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ withWorker: false, withDbProcessor: false });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ withWorker: false, withDbProcessor: false }, (started) => (sys = started));
 
   it('a reply produced after start began and before the consumer joined arrives; one produced before does not', async () => {
     const kafka = rawKafka(sys.config, 'reply-offsets');

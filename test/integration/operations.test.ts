@@ -5,7 +5,7 @@ import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { uniqueEmail } from '../../testkit/env';
 import { eventually } from '../../testkit/wait';
 import { ApiClient } from '../../testkit/http';
-import { startSystem, type System } from '../../testkit/system';
+import { useSystem, type System } from '../../testkit/system';
 import { SignupStatusKey, SignupStatusSinceKey } from '../../temporal-config';
 
 const run = promisify(execFile);
@@ -13,12 +13,7 @@ const ROOT = path.resolve(__dirname, '../..');
 
 describe('operations: health endpoints and the signup CLI', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({}, (started) => (sys = started));
 
   it('each process reports live and ready, naming its dependencies', async () => {
     const api = await fetch(`${sys.api.url}/health/ready`);

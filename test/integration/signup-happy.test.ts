@@ -1,16 +1,11 @@
 import { ApiClient } from '../../testkit/http';
 import { waitForCode } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { useSystem, type System } from '../../testkit/system';
 import { uniqueEmail } from '../../testkit/env';
 
 describe('signup → code by mail → verify → /me', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({}, (started) => (sys = started));
 
   it('creates the account and signs the user in with a working session cookie', async () => {
     const client = new ApiClient(sys.apiUrl);

@@ -2,7 +2,7 @@ import { signupWorkflowId, deriveKeys } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
 import { ApiClient } from '../../testkit/http';
 import { mailsTo, waitForCode, waitForMail } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { useSystem, type System } from '../../testkit/system';
 import { uniqueEmail, uniqueIp } from '../../testkit/env';
 import { eventually, sleep } from '../../testkit/wait';
 
@@ -11,13 +11,7 @@ const PASSWORD = 'a long and unusual passphrase';
 describe('signup and verification rules', () => {
   let sys: System;
   let api: ApiClient;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { RESEND_COOLDOWN_S: '2' } });
-    api = new ApiClient(sys.apiUrl);
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { RESEND_COOLDOWN_S: '2' } }, (started, client) => ((sys = started), (api = client)));
 
   const wrongCodeFor = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
