@@ -2,7 +2,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
-import { tempDir } from '../../testkit/temp-dir';
+import { useTempDirs } from '../../testkit/temp-dir';
+
+const tempDir = useTempDirs();
 
 
 const ROOT = path.resolve(__dirname, '../..');

@@ -1,4 +1,4 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { buildKeyring, codeDigest, deriveKeys, emailHash, generateCode, normaliseEmail, seal, SealError, signupWorkflowId, unseal } from '../../common/crypto';
 
 const keys = deriveKeys({ HMAC_KEY: 'k'.repeat(40), SEALING_KEY: 's'.repeat(40) });
@@ -14,7 +14,12 @@ describe('crypto helpers', () => {
     expect(id).toMatch(/^signup-[0-9a-f]{32}$/);
     expect(signupWorkflowId(keys, 'ada@example.com')).toBe(id);
     expect(signupWorkflowId(other, 'ada@example.com')).not.toBe(id);
-    expect(emailHash(keys, 'ada@example.com')).not.toContain('ada');
+    // Keyed: neither the plain digest of the address (a dictionary reverses that) nor another key's.
+    const digest = emailHash(keys, 'ada@example.com');
+    expect(digest).toMatch(/^[0-9a-f]{32}$/);
+    expect(digest).not.toBe(createHash('sha256').update('ada@example.com').digest('hex').slice(0, 32));
+    expect(digest).not.toBe(emailHash(other, 'ada@example.com'));
+    expect(emailHash(keys, 'ada@example.com')).toBe(digest);
   });
 
   it('codes are 6 digits from the CSPRNG and cover the whole range', () => {

@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
-import { tempDir } from '../../testkit/temp-dir';
+import { useTempDirs } from '../../testkit/temp-dir';
 import { dotenvAdditions, parseDotenv } from '../../common/env-file';
+
+const tempDir = useTempDirs();
 
 
 const ROOT = path.resolve(__dirname, '../..');
