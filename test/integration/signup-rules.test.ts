@@ -155,15 +155,16 @@ describe('signup and verification rules', () => {
     const email = uniqueEmail('race');
     await api.post('/signup', { email });
     const otp = await waitForCode(email);
-    // The DB processor is held back until the nine others have been answered, so all ten meet the
-    // running workflow: one creates the account, each other one is told the code already did.
+    // The DB processor is held back until the workflow has accepted all ten, so all ten meet the
+    // running signup: one creates the account, each other one is told the code already did.
     await sys.stopDbProcessor();
-    let answered = 0;
-    const pending = Array.from({ length: 10 }, () =>
-      new ApiClient(sys.apiUrl).post('/verify', { email, otp, password: PASSWORD, name: 'Race' }).finally(() => (answered += 1)),
-    );
+    const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
+    const pending = Array.from({ length: 10 }, () => new ApiClient(sys.apiUrl).post('/verify', { email, otp, password: PASSWORD, name: 'Race' }));
     try {
-      await eventually(async () => (answered >= 9 ? true : undefined), 30_000, 'nine verifications answered');
+      await eventually(async () => {
+        const { events } = await handle.fetchHistory();
+        return (events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length >= 10 ? true : undefined;
+      }, 20_000, 'ten verifications accepted by the workflow');
     } finally {
       await sys.startDbProcessor();
     }
