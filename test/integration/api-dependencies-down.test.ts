@@ -2,7 +2,7 @@ import { createAccount } from '../../testkit/accounts';
 import { uniqueIp } from '../../testkit/env';
 import { eventually } from '../../testkit/wait';
 import { ApiClient } from '../../testkit/http';
-import { startSystem, type System } from '../../testkit/system';
+import { startSystem, useSystem, type System } from '../../testkit/system';
 import { startTcpProxy, type TcpProxy } from '../../testkit/tcp-proxy';
 
 const portOf = (url: string, def: number) => Number(new URL(url).port || def);
@@ -55,5 +55,30 @@ describe('the API answers 503 UNAVAILABLE, never 500, when its Redis is down', (
     const during = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: acct.email, password: acct.password });
     expect(during.status).toBe(503);
     expect(during.body.code).toBe('UNAVAILABLE');
+  });
+});
+
+/** Sign-in asks the DB processor over Kafka: no answer within KAFKA_REQUEST_TIMEOUT_MS is a 503. */
+describe('the API answers 503 UNAVAILABLE when its Kafka request gets no answer', () => {
+  let sys: System;
+  useSystem({ env: { KAFKA_REQUEST_TIMEOUT_MS: '2000' } }, (started) => (sys = started));
+
+  it('POST /signin with the DB processor stopped answers 503 with Retry-After, and signs in once it is back', async () => {
+    const acct = await createAccount(sys.apiUrl, 'kafka-no-answer');
+    await sys.stopDbProcessor();
+    const client = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    try {
+      const during = await client.post('/signin', { email: acct.email, password: acct.password });
+      expect(during.status).toBe(503);
+      expect(during.body).toEqual({ code: 'UNAVAILABLE', message: expect.any(String) });
+      expect(during.headers.get('retry-after')).toBe('5');
+    } finally {
+      await sys.startDbProcessor();
+    }
+    const after = await eventually(async () => {
+      const r = await client.post('/signin', { email: acct.email, password: acct.password });
+      return r.status === 503 ? undefined : r;
+    }, 30_000, 'the DB processor answering again');
+    expect(after.status).toBe(200);
   });
 });

@@ -105,3 +105,19 @@ describe('OpenAPI document', () => {
     }
   });
 });
+
+describe('per-source caps over HTTP', () => {
+  let sys: System;
+  useSystem({ env: { RATE_SIGNUP_PER_IP_HOUR: '3' } }, (started) => (sys = started));
+
+  it('signup from one source past RATE_SIGNUP_PER_IP_HOUR is 429 with Retry-After, whatever the email; another source goes on', async () => {
+    const source = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    for (let i = 0; i < 3; i++) expect((await source.post('/signup', { email: uniqueEmail('ipcap') })).status).toBe(202);
+    const over = await source.post('/signup', { email: uniqueEmail('ipcap') });
+    expect(over.status).toBe(429);
+    expect(over.body.code).toBe('RATE_LIMITED');
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    const other = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    expect((await other.post('/signup', { email: uniqueEmail('ipcap') })).status).toBe(202);
+  });
+});

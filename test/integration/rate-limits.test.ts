@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RateLimits } from '../../api/security/rate-limits';
 import { AppError } from '../../common/errors';
-import { testConfig } from '../../testkit/env';
+import { testConfig, uniqueIp } from '../../testkit/env';
 
 /** The verify primitives against the real Redis of the stack. */
 describe('verification limits (primitives for the verify flow)', () => {
@@ -68,5 +68,50 @@ describe('verification limits (primitives for the verify flow)', () => {
     await a.failed();
     await b.succeeded();
     await rl.reserveSignin(key, '10.9.8.7');
+  });
+
+  it('signup and resend are capped per source and per email, each budget on its own', async () => {
+    const rl = limits({ RATE_SIGNUP_PER_IP_HOUR: '3', RATE_SIGNUP_PER_EMAIL_HOUR: '2' });
+    const ip = uniqueIp();
+    for (let i = 0; i < 3; i++) await rl.codeRequested(emailKey(), ip);
+    expect(await refusal(rl.codeRequested(emailKey(), ip))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // Another source still asks for codes; one email is capped whatever the source.
+    const email = emailKey();
+    await rl.codeRequested(email, uniqueIp());
+    await rl.codeRequested(email, uniqueIp());
+    expect(await refusal(rl.codeRequested(email, uniqueIp()))).toEqual({ code: 'RATE_LIMITED', retry: true });
+  });
+
+  it('failed sign-ins are capped per source across every email (password spraying); a success is not counted', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_IP_DAY: '3' });
+    const ip = uniqueIp();
+    await (await rl.reserveSignin(emailKey(), ip)).succeeded();
+    for (let i = 0; i < 3; i++) await (await rl.reserveSignin(emailKey(), ip)).failed();
+    expect(await refusal(rl.reserveSignin(emailKey(), ip))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    await (await rl.reserveSignin(emailKey(), uniqueIp())).failed();
+  });
+
+  it('failures per (email, source) past the limit block that pair with a growing back-off', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_EMAIL_IP: '2' });
+    const key = emailKey();
+    const ip = uniqueIp();
+    for (let i = 0; i < 2; i++) await (await rl.reserveSignin(key, ip)).failed();
+    const err = await rl.reserveSignin(key, ip).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    // Blocked for a minute at least (the first step of the back-off), not just until the window turns.
+    expect((err as AppError).details.retryAfterSeconds as number).toBeGreaterThanOrEqual(59);
+    // The same email from another source is not blocked.
+    await (await rl.reserveSignin(key, uniqueIp())).failed();
+  });
+
+  it('with RATE_LIMITS_ENABLED=false nothing is counted', async () => {
+    const rl = limits({ RATE_LIMITS_ENABLED: 'false', RATE_SIGNUP_PER_IP_HOUR: '1', RATE_VERIFY_PER_EMAIL_DAY: '1' });
+    const ip = uniqueIp();
+    const key = emailKey();
+    for (let i = 0; i < 3; i++) {
+      await rl.codeRequested(key, ip);
+      await rl.consumeVerifyEmailAttempt(key);
+      await (await rl.reserveSignin(key, ip)).failed();
+    }
   });
 });
