@@ -61,13 +61,14 @@ describe('verification limits (primitives for the verify flow)', () => {
   it('a sign-in reservation that never reached the password check is given back', async () => {
     const rl = limits({ RATE_SIGNIN_FAIL_PER_EMAIL_IP: '2', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '2' });
     const key = emailKey();
-    for (let i = 0; i < 5; i++) await (await rl.reserveSignin(key, '10.9.8.7')).cancel();
-    const a = await rl.reserveSignin(key, '10.9.8.7');
-    const b = await rl.reserveSignin(key, '10.9.8.7');
-    expect(await refusal(rl.reserveSignin(key, '10.9.8.7'))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    const ip = uniqueIp();
+    for (let i = 0; i < 5; i++) await (await rl.reserveSignin(key, ip)).cancel();
+    const a = await rl.reserveSignin(key, ip);
+    const b = await rl.reserveSignin(key, ip);
+    expect(await refusal(rl.reserveSignin(key, ip))).toEqual({ code: 'RATE_LIMITED', retry: true });
     await a.failed();
     await b.succeeded();
-    await rl.reserveSignin(key, '10.9.8.7');
+    await rl.reserveSignin(key, ip);
   });
 
   it('signup and resend are capped per source and per email, each budget on its own', async () => {
