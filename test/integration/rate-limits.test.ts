@@ -106,13 +106,51 @@ describe('verification limits (primitives for the verify flow)', () => {
   });
 
   it('with RATE_LIMITS_ENABLED=false nothing is counted', async () => {
-    const rl = limits({ RATE_LIMITS_ENABLED: 'false', RATE_SIGNUP_PER_IP_HOUR: '1', RATE_VERIFY_PER_EMAIL_DAY: '1' });
+    const one = { RATE_SIGNUP_PER_IP_HOUR: '1', RATE_SIGNUP_PER_EMAIL_HOUR: '1', RATE_VERIFY_PER_EMAIL_DAY: '1', RATE_VERIFY_PER_IP_15MIN: '1', RATE_SIGNIN_FAIL_PER_EMAIL_IP: '1', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '1', RATE_SIGNIN_FAIL_PER_IP_DAY: '1' };
+    const off = limits({ ...one, RATE_LIMITS_ENABLED: 'false' });
+    const on = limits(one);
     const ip = uniqueIp();
     const key = emailKey();
     for (let i = 0; i < 3; i++) {
-      await rl.codeRequested(key, ip);
-      await rl.consumeVerifyEmailAttempt(key);
-      await (await rl.reserveSignin(key, ip)).failed();
+      await off.codeRequested(key, ip);
+      expect((await off.consumeVerifyEmailAttempt(key)).remaining).toBe(1);
+      await off.refundVerifyEmailAttempt(key);
+      await off.consumeVerifySource(ip);
+      await off.refundVerifySource(ip);
+      await (await off.reserveSignin(key, ip, 'a-device')).failed();
     }
+    // Nothing was written: the same budgets, switched on, are whole.
+    await on.codeRequested(key, ip);
+    expect((await on.consumeVerifyEmailAttempt(key)).remaining).toBe(0);
+    await on.consumeVerifySource(ip);
+    await (await on.reserveSignin(key, ip)).failed();
+  });
+
+  it('a verification for an email without a pending signup counts down like a wrong code, and locks at 0', async () => {
+    const rl = limits({ MAX_CODE_ATTEMPTS: '3' });
+    const key = emailKey();
+    expect([await rl.verifyMissed(key), await rl.verifyMissed(key), await rl.verifyMissed(key)]).toEqual([2, 1, 0]);
+    expect(await rl.verifyMissed(key)).toBe(0);
+    expect(await rl.verifyMissed(emailKey())).toBe(2);
+  });
+
+  it('a trusted device signs in on its own budget, untouched by failures elsewhere; past it, it draws on the email budget', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_DEVICE: '2', RATE_SIGNIN_FAIL_PER_EMAIL_IP: '50', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '3' });
+    const key = emailKey();
+    const device = randomBytes(8).toString('hex');
+    // An attacker spends the email's whole budget from many sources.
+    for (let i = 0; i < 3; i++) await (await rl.reserveSignin(key, uniqueIp())).failed();
+    expect(await refusal(rl.reserveSignin(key, uniqueIp()))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // The owner's device still has its own two attempts; a success resets them.
+    const ip = uniqueIp();
+    await (await rl.reserveSignin(key, ip, device)).failed();
+    await (await rl.reserveSignin(key, ip, device)).succeeded();
+    await (await rl.reserveSignin(key, ip, device)).failed();
+    await (await rl.reserveSignin(key, ip, device)).cancel();
+    await (await rl.reserveSignin(key, ip, device)).failed();
+    // Its budget spent, the device is an untrusted client: the spent email budget refuses it.
+    expect(await refusal(rl.reserveSignin(key, ip, device))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // Another device of the same account has a budget of its own.
+    await (await rl.reserveSignin(key, ip, randomBytes(8).toString('hex'))).failed();
   });
 });
