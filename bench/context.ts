@@ -44,47 +44,30 @@ export interface Plan {
   floor: { hashes: number; compares: number; parallelS: number };
 }
 
-/** The quick plan (< 2 min) or the default one (< 10 min). */
+/** Each setting of the plan side by side: [quick run (< 2 min), default run (< 10 min)]. */
+const PLANS: { [K in keyof Plan]: [quick: Plan[K], full: Plan[K]] } = {
+  hardS: [114, 595],
+  reserveS: [10, 40],
+  concurrency: [[1, 50], [1, 50]],
+  c1S: [1, 4],
+  cNS: [1, 6],
+  stallTimeoutS: [1.5, 5],
+  stallS: [2, 6],
+  s2v: [[2, 0], [10, 50]],
+  verify: [[2, 50], [10, 100]],
+  signinC1S: [1, 4],
+  signinCN: [50, 100],
+  boxS: [4, 25],
+  logout: [[10, 50], [40, 500]],
+  throughputS: [10, 60],
+  peerThroughputS: [0, 10],
+  drainMaxS: [20, 180],
+  floor: [{ hashes: 3, compares: 3, parallelS: 1 }, { hashes: 5, compares: 10, parallelS: 4 }],
+};
+
+/** The quick plan or the default one. */
 export const planFor = (quick: boolean): Plan =>
-  quick
-  ? {
-      hardS: 114,
-      reserveS: 10,
-      concurrency: [1, 50],
-      c1S: 1,
-      cNS: 1,
-      stallTimeoutS: 1.5,
-      stallS: 2,
-      s2v: [2, 0],
-      verify: [2, 50],
-      signinC1S: 1,
-      signinCN: 50,
-      boxS: 4,
-      logout: [10, 50],
-      throughputS: 10,
-      peerThroughputS: 0,
-      drainMaxS: 20,
-      floor: { hashes: 3, compares: 3, parallelS: 1 },
-    }
-  : {
-      hardS: 595,
-      reserveS: 40,
-      concurrency: [1, 50],
-      c1S: 4,
-      cNS: 6,
-      stallTimeoutS: 5,
-      stallS: 6,
-      s2v: [10, 50],
-      verify: [10, 100],
-      signinC1S: 4,
-      signinCN: 100,
-      boxS: 25,
-      logout: [40, 500],
-      throughputS: 60,
-      peerThroughputS: 10,
-      drainMaxS: 180,
-      floor: { hashes: 5, compares: 10, parallelS: 4 },
-    };
+  Object.fromEntries(Object.entries(PLANS).map(([key, [quickValue, fullValue]]) => [key, quick ? quickValue : fullValue])) as unknown as Plan;
 
 /**
  * One benchmark run: its plan, clock, ids, ports, settings and what it collects. Made by

@@ -69,6 +69,13 @@ export function sessionCookie(headers: Record<string, string | string[]>): strin
   return undefined;
 }
 
+/** Keeps the session cookie of an answer (for the /me and logout scenarios); true when there was one. */
+export function keepSession(sut: Sut, headers: Record<string, string | string[]>): boolean {
+  const cookie = sessionCookie(headers);
+  if (cookie) sut.sessions.push(cookie);
+  return cookie !== undefined;
+}
+
 
 export async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string }> {
   try {

@@ -1,6 +1,6 @@
 import type { Bench } from '../context';
 import { runLoad } from '../lib/load';
-import { json, sessionCookie, settle, type Sut } from '../systems';
+import { json, keepSession, settle, type Sut } from '../systems';
 
 export async function scenarioSignin(ctx: Bench, sut: Sut, c: number): Promise<void> {
   const users = sut.users;
@@ -14,9 +14,7 @@ export async function scenarioSignin(ctx: Bench, sut: Sut, c: number): Promise<v
       return { body: json({ email: u.email, password: u.password }) };
     },
     onResponse: (_s, _b, headers) => {
-      const cookie = sessionCookie(headers);
-      if (cookie) sut.sessions.push(cookie);
-      return cookie !== undefined;
+      return keepSession(sut, headers);
     },
   });
   ctx.results.push(r);

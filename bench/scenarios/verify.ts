@@ -1,7 +1,7 @@
 import { CodeWatcher } from '../../testkit/maildev';
 import type { Bench } from '../context';
 import { runLoad, summarise } from '../lib/load';
-import { cookieFromFetch, json, passwordFor, pooled, post, sessionCookie, settle, type Sut } from '../systems';
+import { cookieFromFetch, json, passwordFor, pooled, post, keepSession, settle, type Sut } from '../systems';
 
 export interface PendingSignup {
   email: string;
@@ -53,9 +53,7 @@ export async function scenarioVerify(ctx: Bench, sut: Sut, c: number, pool: Pend
     onResponse: (_s, _b, headers, ctx) => {
       const p = ctx.current as PendingSignup;
       sut.users.push({ email: p.email, password: passwordFor(p.email) });
-      const cookie = sessionCookie(headers);
-      if (cookie) sut.sessions.push(cookie);
-      return cookie !== undefined;
+      return keepSession(sut, headers);
     },
   });
   ctx.results.push(r);

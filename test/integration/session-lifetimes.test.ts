@@ -19,21 +19,23 @@ describe('session lifetimes (shortened)', () => {
       await sleep(everyMs);
     }
   }
-  const signedOut = (client: ApiClient) => eventually(async () => ((await client.get('/me')).status === 401 ? true : undefined), 15_000, 'the session to end');
+  /** Polls /me every `everyMs` until it answers 401; a poll renews an idle session, so `everyMs` must exceed the idle timeout. */
+  const signedOut = (client: ApiClient, everyMs: number) =>
+    eventually(async () => ((await client.get('/me')).status === 401 ? true : undefined), 15_000, 'the session to end', everyMs);
 
   it('a session in use stays alive past the idle timeout, and expires once left idle', async () => {
     sys = await startSystem({ env: { SESSION_IDLE_TTL_S: '2', SESSION_ABSOLUTE_TTL_S: '600' } });
     const { client } = await createAccount(sys.apiUrl, 'idle');
     // 5 uses 0.8 s apart span 4 s: twice the idle timeout, and each use renews it.
     await keepUsing(client, 5, 800);
-    await signedOut(client);
+    await signedOut(client, 2500);
   });
 
   it('a session in use still ends at its absolute lifetime', async () => {
     sys = await startSystem({ env: { SESSION_IDLE_TTL_S: '600', SESSION_ABSOLUTE_TTL_S: '3' } });
     const { client } = await createAccount(sys.apiUrl, 'absolute');
     await keepUsing(client, 3, 700);
-    await signedOut(client);
+    await signedOut(client, 500);
   });
 });
 

@@ -6,6 +6,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import bcrypt from 'bcrypt';
 import { codeDigest, seal, SealContext } from '../../common/crypto';
 import { stateQuery, verifyUpdate } from '../../workflows/signup.contract';
+import { pendingSignup } from '../../testkit/accounts';
 import { withDb } from '../../testkit/db';
 import { uniqueEmail } from '../../testkit/env';
 import { eventually, sleep } from '../../testkit/wait';
@@ -66,9 +67,7 @@ describe('signup survives failing dependencies', () => {
   });
 
   it('with the DB processor stopped during verification, the update waits and completes when it returns', async () => {
-    const email = uniqueEmail('dbdown');
-    await api.post('/signup', { email });
-    const otp = await waitForCode(email);
+    const { email, otp } = await pendingSignup(api, 'dbdown');
     await sys.stopDbProcessor();
     const pending = api.post('/verify', { email, otp, password: 'database came back', name: 'D' });
     await eventually(async () => ((await statusOf(email)) === 'creating_user' ? true : undefined), 20_000, 'creating_user');

@@ -1,5 +1,6 @@
 import { signupWorkflowId, deriveKeys } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
+import { pendingSignup } from '../../testkit/accounts';
 import { ApiClient } from '../../testkit/http';
 import { mailsTo, waitForCode, waitForMail } from '../../testkit/maildev';
 import { useSystem, type System } from '../../testkit/system';
@@ -152,9 +153,7 @@ describe('signup and verification rules', () => {
   });
 
   it('10 concurrent verifications with the right code: exactly one succeeds and one user exists', async () => {
-    const email = uniqueEmail('race');
-    await api.post('/signup', { email });
-    const otp = await waitForCode(email);
+    const { email, otp } = await pendingSignup(api, 'race');
     // The DB processor is held back until the workflow has accepted all ten, so all ten meet the
     // running signup: one creates the account, each other one is told the code already did.
     await sys.stopDbProcessor();
