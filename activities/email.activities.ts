@@ -1,15 +1,10 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Redis from 'ioredis';
-import type { Transporter } from 'nodemailer';
 import { SealContext, unseal, type Keys } from '../common/crypto';
 import { Failure } from '../common/failures';
 import { undoSecretKey } from './account.activities';
+import type { Mailer } from '../common/mailer';
 import { mailboxKey } from './code.activities';
-
-export interface Mailer {
-  transport: Transporter;
-  from: string;
-}
 
 /** 5xx replies and refused recipients will not get better by retrying. */
 function isPermanent(err: unknown): boolean {

@@ -4,7 +4,8 @@ import type { KafkaRequester } from '../common/kafka/request-reply';
 import type { SessionStore } from '../api/sessions/session.store';
 import { createAccountActivities } from './account.activities';
 import { createCodeActivities } from './code.activities';
-import { createEmailActivities, type Mailer } from './email.activities';
+import type { Mailer } from '../common/mailer';
+import { createEmailActivities } from './email.activities';
 import { createUserActivities } from './user.activities';
 
 export interface ActivityDeps {

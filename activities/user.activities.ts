@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { Code } from '../common/errors';
 import { Failure } from '../common/failures';
 import { seal, SealContext, unseal, type Keys } from '../common/crypto';
 import { RemoteError, type KafkaRequester } from '../common/kafka/request-reply';
@@ -33,10 +34,10 @@ export function createUserActivities(deps: { requester: KafkaRequester; keys: Ke
         );
         return { id: user.id, createdAt: user.createdAt };
       } catch (err) {
-        if (err instanceof RemoteError && err.code === Failure.emailTaken) {
+        if (err instanceof RemoteError && err.code === Code.EMAIL_TAKEN) {
           throw ApplicationFailure.create({ type: Failure.emailTaken, message: 'email already registered', nonRetryable: true });
         }
-        if (err instanceof RemoteError && err.code === 'INVALID_REQUEST') {
+        if (err instanceof RemoteError && err.code === Code.INVALID_REQUEST) {
           throw ApplicationFailure.create({ type: Failure.invalidRequest, message: err.message, nonRetryable: true });
         }
         throw err;

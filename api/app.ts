@@ -8,11 +8,13 @@ import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '..
 import type { Logger } from '../common/logger';
 import { csrfGuard, errorHandler, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
-import { authRoutes, cookieNames, toHandler } from './routes/auth.routes';
+import { cookieNames } from './http/cookies';
+import { authRoutes, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
 import type { EmailUseCases } from './use-cases/email.use-case';
 import type { PasswordUseCases } from './use-cases/password.use-case';
+import type { SessionUseCases } from './use-cases/sessions.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
 
@@ -24,6 +26,7 @@ export interface AppDeps {
   password: PasswordUseCases;
   email: EmailUseCases;
   sessions: SessionStore;
+  sessionUseCases: SessionUseCases;
   readinessChecks: Record<string, ReadinessCheck>;
   livenessChecks?: Record<string, LivenessCheck>;
 }

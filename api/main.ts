@@ -18,9 +18,9 @@ import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
-import { createSessionIssuer } from './use-cases/issue-session';
 import { createEmailUseCases } from './use-cases/email.use-case';
 import { createPasswordUseCases } from './use-cases/password.use-case';
+import { createSessionUseCases } from './use-cases/sessions.use-case';
 import { createSigninUseCases, makeDummyHash } from './use-cases/signin.use-case';
 import { createSignupUseCases } from './use-cases/signup.use-case';
 
@@ -61,7 +61,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.
   const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs, touchEveryMs: Math.min(60_000, idleMs / 10) });
   const limits = new RateLimits(redis, config);
-  const issueSession = createSessionIssuer({ sessions, config });
+  const sessionUseCases = createSessionUseCases({ sessions, config });
+  const issueSession = sessionUseCases.issue;
   const liveChecks = {
     kafka: () => (requester.isLive ? undefined : `reply consumer not back in its group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
   };
@@ -71,10 +72,11 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     config,
     logger,
     sessions,
+    sessionUseCases,
     signup: createSignupUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, issueSession }),
     password: createPasswordUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, issueSession }),
     email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
-    signin: createSigninUseCases({ requester, keys, limits, sessions, issueSession, devices: createDeviceCookies(config), dummyHash }),
+    signin: createSigninUseCases({ requester, keys, limits, issueSession, devices: createDeviceCookies(config), dummyHash }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

@@ -21,7 +21,8 @@ import path from 'node:path';
 import { SessionStore } from '../api/sessions/session.store';
 import { signSessionToken, tokenConfig } from '../api/sessions/token';
 import { loadConfig } from '../common/config';
-import { portFree, ROOT, sleep } from './lib/procs';
+import { portFree, REPO_ROOT } from '../testkit/supervisor';
+import { sleep } from '../testkit/wait';
 
 const node24 = process.argv[2] ?? path.join(process.env.CFD_CACHE || path.join(os.homedir(), '.cache/cfd-auth'), 'node/24.22.3/bin/node');
 const node20 = process.argv[3] ?? '/usr/bin/node';
@@ -36,7 +37,7 @@ async function freePort(from: number): Promise<number> {
 
 async function startApi(bin: string, port: number): Promise<ChildProcess> {
   const child = spawn(bin, ['dist/api/main.js'], {
-    cwd: ROOT,
+    cwd: REPO_ROOT,
     env: { ...process.env, API_PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', NODE_ENV: 'development' },
     stdio: 'ignore',
   });
@@ -73,7 +74,7 @@ function bcryptProbe(bin: string): { medianMs: number; parallel8Ms: number } {
       await Promise.all(Array.from({ length: 8 }, () => bcrypt.compare('wrong', hash)));
       console.log(JSON.stringify({ medianMs: (times[3] + times[4]) / 2, parallel8Ms: performance.now() - t }));
     })();`;
-  return JSON.parse(execFileSync(bin, ['-e', script], { cwd: ROOT, encoding: 'utf8' }).trim());
+  return JSON.parse(execFileSync(bin, ['-e', script], { cwd: REPO_ROOT, encoding: 'utf8' }).trim());
 }
 
 const median = (xs: number[]) => {
@@ -82,7 +83,7 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(ROOT, 'dist/api/main.js'))) throw new Error('dist/ is missing: npm run build');
+  if (!existsSync(path.join(REPO_ROOT, 'dist/api/main.js'))) throw new Error('dist/ is missing: npm run build');
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
   const redis = new Redis(config.REDIS_URL);
   const store = new SessionStore(redis, { absoluteMs: 3_600_000, idleMs: 3_600_000 });
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     },
     samples,
   };
-  const out = path.join(ROOT, 'bench/results');
+  const out = path.join(REPO_ROOT, 'bench/results');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'node-versions.json'), JSON.stringify(result, null, 2) + '\n');
   const row = (name: string, k: keyof typeof a, unit: string) =>

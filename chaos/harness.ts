@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { accountsWithPrefix } from './lib/db';
-import { MailArchive } from './lib/mail';
+import { MailArchive } from '../testkit/maildev';
 import { makeUsers, SignupDriver, type Stage, type Tracked } from './lib/signups';
-import { pool, secondsSince, sleep, waitUntil } from './lib/util';
+import { sleep, waitUntil } from '../testkit/wait';
+import { pool, secondsSince } from './lib/util';
 import type { Scenario, ScenarioCtx } from './scenarios';
 import { CHAOS_SETTINGS } from './system';
 

@@ -29,9 +29,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatTable, runScenario, seededRandom, type ScenarioResult, type Watched } from './harness';
-import { killAllManaged } from './lib/procs';
-import { loadStackEnv, migrate, privateStackEnv, stackCommand, type StackEnv } from './lib/stack';
-import { log, REPO_ROOT, sleep } from './lib/util';
+import { loadStackEnv, migrate, privateStackEnv, stackCommand, type StackEnv } from '../testkit/stack';
+import { killAllSupervised, REPO_ROOT } from '../testkit/supervisor';
+import { sleep } from '../testkit/wait';
+import { log } from './lib/util';
 import { FAST_SCENARIOS, SCENARIOS, type Scenario } from './scenarios';
 import { ChaosSystem } from './system';
 
@@ -206,7 +207,7 @@ function emptyResult(scenario: string, fault: string, n: number): ScenarioResult
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    killAllManaged();
+    killAllSupervised();
     process.exit(130);
   });
 }
@@ -215,7 +216,7 @@ main().then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`chaos: ${(err as Error).stack ?? err}\n`);
-    killAllManaged();
+    killAllSupervised();
     process.exit(2);
   },
 );

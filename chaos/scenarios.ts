@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import path from 'node:path';
-import { stackCommand, type StackEnv } from './lib/stack';
+import { stackCommand, type StackEnv } from '../testkit/stack';
 import type { ChaosSystem } from './system';
-import { waitUntil } from './lib/util';
+import { waitUntil } from '../testkit/wait';
 import type { Watched } from './harness';
 
 export interface ScenarioCtx {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { API_BASE_PATH } from './lib/api';
-import { ManagedProcess, tsScript } from './lib/procs';
-import type { StackEnv } from './lib/stack';
+import { freePort, REPO_ROOT, tsxProcess, type SupervisedProcess } from '../testkit/supervisor';
+import type { StackEnv } from '../testkit/stack';
 import type { Watched } from './harness';
-import { freePort, REPO_ROOT } from './lib/util';
+
 
 export type Role = 'api' | 'worker' | 'db-processor';
 
@@ -31,11 +31,11 @@ export const CHAOS_SETTINGS = {
 export class ChaosSystem {
   readonly taskQueue = `chaos-${randomBytes(4).toString('hex')}`;
   readonly baseEnv: NodeJS.ProcessEnv;
-  api!: ManagedProcess;
-  worker!: ManagedProcess;
-  dbProcessor!: ManagedProcess;
+  api!: SupervisedProcess;
+  worker!: SupervisedProcess;
+  dbProcessor!: SupervisedProcess;
   /** Extra instances a scenario started (second API, second DB processor). */
-  extras: ManagedProcess[] = [];
+  extras: SupervisedProcess[] = [];
   private seq = 0;
 
   private constructor(readonly stack: StackEnv, readonly logDir: string, readonly apiPort: number) {
@@ -61,7 +61,7 @@ export class ChaosSystem {
   }
 
   /** A process definition (not started). The API keeps its port across restarts. */
-  async make(role: Role, apiPort?: number): Promise<ManagedProcess> {
+  async make(role: Role, apiPort?: number): Promise<SupervisedProcess> {
     const port = apiPort ?? (await freePort());
     const env: NodeJS.ProcessEnv = { ...this.baseEnv };
     let health: string;
@@ -76,11 +76,11 @@ export class ChaosSystem {
       health = `http://127.0.0.1:${port}/health/ready`;
     }
     const name = `${role}-${++this.seq}`;
-    return new ManagedProcess(name, tsScript(SCRIPTS[role]), env, path.join(this.logDir, `${this.taskQueue}.${name}.log`), health);
+    return tsxProcess(name, SCRIPTS[role], env, path.join(this.logDir, `${this.taskQueue}.${name}.log`), { healthUrl: health });
   }
 
   /** The same role again (same API port), started: what a supervisor would do after a crash. */
-  async replace(role: 'api' | 'worker' | 'db-processor'): Promise<ManagedProcess> {
+  async replace(role: 'api' | 'worker' | 'db-processor'): Promise<SupervisedProcess> {
     const key = role === 'api' ? 'api' : role === 'worker' ? 'worker' : 'dbProcessor';
     const next = await this.make(role, role === 'api' ? this.apiPort : undefined);
     this[key] = next;
@@ -88,7 +88,7 @@ export class ChaosSystem {
     return next;
   }
 
-  get baseline(): ManagedProcess[] {
+  get baseline(): SupervisedProcess[] {
     return [this.api, this.worker, this.dbProcessor];
   }
 
@@ -128,7 +128,7 @@ export class ChaosSystem {
    * the extra instances running now; judged ready again after every fault.
    */
   watched(): Watched[] {
-    const url = (p: ManagedProcess) => p.healthUrl.replace('/health/live', '/health/ready');
+    const url = (p: SupervisedProcess) => (p.healthUrl ?? '').replace('/health/live', '/health/ready');
     return [
       { name: 'api', readyUrl: () => url(this.api) },
       { name: 'worker', readyUrl: () => url(this.worker) },

@@ -1,4 +1,13 @@
-/** One catalog: code → HTTP status and the public message. Clients switch on `code`. */
+import { z } from 'zod';
+import type { AccountFailure } from './account-failures';
+import type { Failure } from './failures';
+
+/**
+ * The one vocabulary of error codes. `ERRORS` holds every code an HTTP client can see, with its
+ * status and public message (clients switch on `code`); `INTERNAL_ERRORS` the codes that stay
+ * between processes (Kafka replies, Temporal failure types). Code uses `Code.X` or a literal typed
+ * by `ErrorCode`/`AnyErrorCode`, so the compiler refuses a code that is not defined here.
+ */
 export const ERRORS = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
@@ -26,6 +35,38 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+/** Codes that never reach an HTTP client as such: what they mean to the process that reads them. */
+export const INTERNAL_ERRORS = {
+  INVALID_REQUEST: 'A Kafka request or an activity input is malformed: retrying cannot help.',
+  INVALID_REPLY: 'A Kafka reply does not match its schema.',
+  ACCOUNT_GONE: 'The account is no longer at the address a change started from (changed or closed meanwhile).',
+  SMTP_PERMANENT: 'The SMTP server refused the message for good (5xx).',
+  SMTP_UNAVAILABLE: 'The SMTP server could not be reached or answered 4xx: retried.',
+  CODE_GONE: 'The code expired before it could be mailed.',
+  MAIL_BUDGET_SPENT: 'The mail retry budget of a signup is spent.',
+  SEND_IN_PROGRESS: 'An earlier attempt is still sending this mail.',
+} as const satisfies Record<string, string>;
+
+export type InternalErrorCode = keyof typeof INTERNAL_ERRORS;
+export type AnyErrorCode = ErrorCode | InternalErrorCode;
+
+const allCodes = [...Object.keys(ERRORS), ...Object.keys(INTERNAL_ERRORS)] as AnyErrorCode[];
+
+/** Each code as a value (`Code.EMAIL_TAKEN === 'EMAIL_TAKEN'`), for code that must not spell codes as strings. */
+export const Code = Object.freeze(Object.fromEntries(allCodes.map((c) => [c, c]))) as { readonly [C in AnyErrorCode]: C };
+
+/** The codes a DB-processor reply may carry (the `error.code` of a Kafka reply, common/kafka/messages.ts). */
+export const ReplyErrorCode = z.enum([Code.EMAIL_TAKEN, Code.ACCOUNT_GONE, Code.INVALID_REQUEST, Code.UNAVAILABLE]);
+export type ReplyErrorCode = z.infer<typeof ReplyErrorCode>;
+
+/**
+ * common/failures.ts and common/account-failures.ts spell the Temporal failure types themselves (workflow code imports it, and the
+ * replay test freezes its source): this check keeps every one of them in the catalog above.
+ */
+type FailureType = (typeof Failure)[keyof typeof Failure] | (typeof AccountFailure)[keyof typeof AccountFailure];
+export type FailureTypesAreCatalogued = FailureType extends AnyErrorCode ? true : never;
+export const failureTypesAreCatalogued: FailureTypesAreCatalogued = true;
 
 export class AppError extends Error {
   override name = 'AppError';

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AppError } from './errors';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -86,7 +87,7 @@ export async function startHealthServer(
       );
       return;
     }
-    send(404, { code: 'NOT_FOUND', message: 'Not found.' });
+    send(404, new AppError('NOT_FOUND').toBody());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,6 +1,11 @@
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config } from './config';
-import type { Mailer } from '../activities/email.activities';
+
+/** An SMTP transport and the sender address of every mail. */
+export interface Mailer {
+  transport: Transporter;
+  from: string;
+}
 
 /** The longest one SMTP send can take before its socket gives up (the worker's shutdown grace covers it). */
 export const SMTP_SEND_TIMEOUT_MS = 15_000;

@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Partitioners, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Config } from '../common/config';
+import { Code, type ReplyErrorCode } from '../common/errors';
 import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
 import { exitWhenNotLive, startHealthServer } from '../common/health';
@@ -22,7 +23,7 @@ export interface DbProcessor {
 
 type Outcome =
   | { kind: 'reply'; ok: true; result: unknown }
-  | { kind: 'reply'; ok: false; code: string; message: string }
+  | { kind: 'reply'; ok: false; code: ReplyErrorCode; message: string }
   | { kind: 'dead-letter'; reason: string }
   | { kind: 'drop'; reason: string };
 
@@ -89,7 +90,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
           ? outcome.ok
             ? { ok: true, result: outcome.result }
             : { ok: false, error: { code: outcome.code, message: outcome.message } }
-          : { ok: false, error: { code: 'INVALID_REQUEST', message: outcome.reason } };
+          : { ok: false, error: { code: Code.INVALID_REQUEST, message: outcome.reason } };
         await producer.send({ topic: TOPICS.dbReplies, messages: [security.replyMessage(route, body as Parameters<EnvelopeSecurity['replyMessage']>[1])] });
       }
     },
@@ -184,7 +185,7 @@ async function processRequest(raw: unknown, checked: Extract<Verified, { ok: tru
     if (err instanceof HandlerError) return { kind: 'reply', ok: false, code: err.code, message: err.message };
     if (err instanceof SealError) return { kind: 'dead-letter', reason: 'unsealable_payload' };
     logger.error({ type: type as RequestType, err: safeDbError(err) }, 'request failed');
-    return { kind: 'reply', ok: false, code: 'UNAVAILABLE', message: 'the database is not available' };
+    return { kind: 'reply', ok: false, code: Code.UNAVAILABLE, message: 'the database is not available' };
   }
 }
 

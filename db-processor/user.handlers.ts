@@ -1,11 +1,12 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { Code, type ReplyErrorCode } from '../common/errors';
 import { deriveKeys, SealContext, seal, unseal, type Keys } from '../common/crypto';
 import type { PublicUser, RequestPayload, RequestResult, RequestType } from '../common/kafka/messages';
 import { User } from '../entities/user.entity';
 
 /** A refusal the requester should see as-is (not retried, not dead-lettered). */
 export class HandlerError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: ReplyErrorCode, message: string) {
     super(message);
   }
 }
@@ -40,7 +41,7 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
         if (!(err instanceof UniqueConstraintViolationException)) throw err;
         const existing = await em.fork().findOne(User, { email });
         if (existing && existing.signupRef === signupRef) return { user: toPublic(existing) };
-        throw new HandlerError('EMAIL_TAKEN', 'an account with this email already exists');
+        throw new HandlerError(Code.EMAIL_TAKEN, 'an account with this email already exists');
       }
     },
 

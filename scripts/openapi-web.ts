@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { loadConfig } from '../common/config';
 import { buildOpenApi } from '../api/openapi';
 import { authRoutes } from '../api/routes/auth.routes';
-import type { AuthDeps } from '../api/routes/auth.routes';
+import type { AuthDeps } from '../api/http/auth';
 import type { EmailUseCases } from '../api/use-cases/email.use-case';
 import type { PasswordUseCases } from '../api/use-cases/password.use-case';
+import type { SessionUseCases } from '../api/use-cases/sessions.use-case';
 import type { SigninUseCases } from '../api/use-cases/signin.use-case';
 import type { SignupUseCases } from '../api/use-cases/signup.use-case';
 
@@ -20,9 +21,9 @@ export const GENERATED_FILE = join(__dirname, '..', 'web', 'lib', 'api-types.gen
 
 /** The document's routes need no running use-case: only their shapes are read. */
 export function openApiDocument() {
-  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & AuthDeps['sessions'] & AuthDeps['tokens'];
+  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'];
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
-  return buildOpenApi(authRoutes({ signup: unused, signin: unused, password: unused, email: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }));
+  return buildOpenApi(authRoutes({ signup: unused, signin: unused, password: unused, email: unused, sessionUseCases: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }));
 }
 
 export async function generatedWebTypes(): Promise<string> {

@@ -30,7 +30,7 @@ set +e
 
 failed_checks=0
 echo "[test    ] type-checking"
-if ! npx tsc --noEmit -p tsconfig.json; then failed_checks=1; echo "[test    ] type-check FAILED"; fi
+if ! bash scripts/typecheck.sh; then failed_checks=1; echo "[test    ] type-check FAILED"; fi
 
 mkdir -p .data/test
 results=.data/test/jest-results.json

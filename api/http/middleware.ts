@@ -120,16 +120,6 @@ function clientErrorStatus(err: unknown): number | undefined {
   return status !== undefined && status >= 400 && status < 500 ? status : undefined;
 }
 
-/** Errors of a dependency client that mean "not reachable right now". */
-function isDependencyDown(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; code?: string };
-  return (
-    e?.name === 'MaxRetriesPerRequestError' ||
-    /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ETIMEDOUT/.test(e?.message ?? '') ||
-    e?.code === 'ECONNREFUSED'
-  );
-}
-
 /** The one place errors become HTTP: `{ code, message }`, never internals in a 5xx. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -156,9 +146,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       // content-encoding does not match): the client's fault, never a 500.
       const status = clientErrorStatus(err);
       appErr = status === 413 ? new AppError('PAYLOAD_TOO_LARGE') : status === 415 ? new AppError('UNSUPPORTED_MEDIA_TYPE') : new AppError('VALIDATION_FAILED', 'The request could not be read.');
-    } else if (isDependencyDown(err)) {
-      appErr = new AppError('UNAVAILABLE', undefined, {}, { cause: err });
     } else {
+      // A dependency that is down arrives here as UNAVAILABLE from the module that called it
+      // (session store, rate limits, Kafka requester, Temporal calls); anything else is a bug.
       appErr = new AppError('INTERNAL', undefined, {}, { cause: err });
     }
     if (appErr.status >= 500) {

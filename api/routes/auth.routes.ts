@@ -3,36 +3,13 @@ import type { z } from 'zod';
 import type { Config } from '../../common/config';
 import { AppError, type ErrorCode } from '../../common/errors';
 import * as S from '../schemas';
-import type { SessionStore } from '../sessions/session.store';
-import { verifySessionToken, type TokenConfig } from '../sessions/token';
-import type { IssuedSession } from '../use-cases/issue-session';
+import { authenticate, type Auth, type AuthDeps } from '../http/auth';
+import { cookiePolicy } from '../http/cookies';
 import type { EmailUseCases } from '../use-cases/email.use-case';
 import type { PasswordUseCases } from '../use-cases/password.use-case';
+import type { SessionUseCases } from '../use-cases/sessions.use-case';
 import type { SigninUseCases } from '../use-cases/signin.use-case';
 import type { SignupUseCases } from '../use-cases/signup.use-case';
-
-/**
- * Cookie names. In production the `__Host-` prefix makes the browser refuse the cookie unless it is
- * Secure, has Path=/ and no Domain: a sibling subdomain or a plain-HTTP page cannot set or
- * shadow it. Elsewhere (local HTTP) the prefix would make browsers drop the cookie, so no prefix.
- */
-export function cookieNames(config: { isProduction: boolean }) {
-  const prefix = config.isProduction ? '__Host-' : '';
-  return { session: `${prefix}auth_token`, device: `${prefix}auth_device` };
-}
-
-export interface AuthDeps {
-  sessions: SessionStore;
-  tokens: TokenConfig;
-  /** Name of the session cookie (see cookieNames). */
-  sessionCookie: string;
-}
-
-export interface Auth {
-  uid: string;
-  sid: string;
-  profile: { id: string; email: string; name: string; createdAt: string };
-}
 
 /** A response a route answers on success: its body schema (none: no body), headers and OpenAPI links. */
 export interface SuccessResponse {
@@ -71,22 +48,9 @@ const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The ses
 const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
 const sameEmail = { email: '$request.body#/email' };
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, password, email, config } = deps;
-  const names = cookieNames(config);
-  // Path=/ and no Domain in every environment: what the __Host- prefix demands in production.
-  const cookieOptions = {
-    httpOnly: true,
-    sameSite: 'lax' as const,
-    secure: config.isProduction,
-    path: '/',
-  };
-  const setSession = (res: Response, s: IssuedSession) => res.cookie(names.session, s.token, { ...cookieOptions, maxAge: s.maxAgeMs });
-  const clearSession = (res: Response) => res.clearCookie(names.session, cookieOptions);
-  // The device cookie is never needed on a cross-site navigation: Strict.
-  const setDevice = (res: Response, value: string) =>
-    res.cookie(names.device, value, { ...cookieOptions, sameSite: 'strict', maxAge: config.DEVICE_COOKIE_TTL_S * 1000 });
-  const deviceOf = (req: Request) => (req.cookies as Record<string, string> | undefined)?.[names.device];
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; sessionUseCases: SessionUseCases; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, password, email, sessionUseCases, config } = deps;
+  const { setSession, clearSession, setDevice, deviceOf } = cookiePolicy(config);
 
   return [
     {
@@ -231,7 +195,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 204: { description: 'Logged out', headers: sessionCookieCleared } },
       handler: async (req, res) => {
         S.EmptyBody.parse(req.body ?? {});
-        await signin.logout(await optionalAuth(req, deps), res.locals.ctx);
+        await sessionUseCases.logout(await authenticate(req, deps), res.locals.ctx);
         clearSession(res);
         res.status(204).end();
       },
@@ -241,7 +205,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 204: { description: 'All sessions revoked', headers: sessionCookieCleared } },
       handler: async (req, res, auth) => {
         S.EmptyBody.parse(req.body ?? {});
-        await signin.logoutAll(auth!, res.locals.ctx);
+        await sessionUseCases.logoutEverywhere(auth!, res.locals.ctx);
         clearSession(res);
         res.status(204).end();
       },
@@ -252,7 +216,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         200: { description: 'Sessions, newest first', schema: S.SessionsResponse, links: { revoke: { operationId: 'deleteSessionsId', parameters: { id: '$response.body#/sessions/0/id' } } } },
       },
       handler: async (_req, res, auth) => {
-        res.status(200).json({ sessions: await signin.listSessions(auth!) });
+        res.status(200).json({ sessions: await sessionUseCases.list(auth!) });
       },
     },
     {
@@ -261,7 +225,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       errors: ['SESSION_NOT_FOUND'],
       handler: async (req, res, auth) => {
         const { id } = S.SessionIdParams.parse(req.params);
-        await signin.revokeSession(auth!, id, res.locals.ctx);
+        await sessionUseCases.revoke(auth!, id, res.locals.ctx);
         if (id === auth!.sid) clearSession(res);
         res.status(204).end();
       },
@@ -269,28 +233,10 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
   ];
 }
 
-function tokenOf(req: Request, cookieName: string): string | undefined {
-  const cookie = (req.cookies as Record<string, string> | undefined)?.[cookieName];
-  if (cookie) return cookie;
-  const header = req.get('authorization');
-  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-}
-
-/** The session behind the request's token, if the token is ours and the session still exists. */
-async function optionalAuth(req: Request, deps: AuthDeps): Promise<Auth | undefined> {
-  const token = tokenOf(req, deps.sessionCookie);
-  if (!token || token.length > 4096) return undefined;
-  const claims = verifySessionToken(deps.tokens, token);
-  if (!claims) return undefined;
-  const session = await deps.sessions.load(claims.sid);
-  if (!session || session.uid !== claims.sub) return undefined;
-  return { uid: session.uid, sid: claims.sid, profile: session.profile };
-}
-
 /** Mounts a spec as an Express handler: authentication first when the route needs it. */
 export function toHandler(spec: RouteSpec, deps: AuthDeps): RequestHandler {
   return async (req, res) => {
-    const auth = spec.auth ? await optionalAuth(req, deps) : undefined;
+    const auth = spec.auth ? await authenticate(req, deps) : undefined;
     if (spec.auth && !auth) throw new AppError('UNAUTHENTICATED');
     await spec.handler(req, res, auth);
   };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { Result } from 'ioredis';
+import { ReplyError, type Result } from 'ioredis';
+import { unavailable } from '../../common/errors';
 
 export interface SessionProfile {
   id: string;
@@ -61,6 +62,18 @@ declare module 'ioredis' {
 }
 
 /**
+ * A Redis that does not answer (refused, closed, timed out, offline queue off) is a 503 for the
+ * client; an error reply of Redis itself (a bug in a command or a script here) stays a 500.
+ */
+async function fromRedis<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw err instanceof ReplyError ? err : unavailable('redis', err);
+  }
+}
+
+/**
  * Server-side sessions in Redis: `sess:{sid}` (hash) and a per-user index `usess:{uid}` (sorted set
  * by creation time) so listing and revoking all are one or two round trips.
  */
@@ -78,7 +91,7 @@ export class SessionStore {
     const sid = randomBytes(32).toString('base64url');
     const now = Date.now();
     const absExp = now + this.opts.absoluteMs;
-    await this.redis
+    await fromRedis(() => this.redis
       .multi()
       .hset(sessKey(sid), {
         uid: profile.id,
@@ -93,22 +106,22 @@ export class SessionStore {
       .zadd(userKey(profile.id), now, sid)
       .zremrangebyscore(userKey(profile.id), '-inf', now - this.opts.absoluteMs)
       .pexpire(userKey(profile.id), this.opts.absoluteMs)
-      .exec();
+      .exec());
     return { sid, expiresAt: absExp };
   }
 
   async load(sid: string): Promise<{ uid: string; profile: SessionProfile } | undefined> {
-    const row = await this.redis.sessionLoad(sessKey(sid), Date.now(), this.opts.idleMs, this.opts.touchEveryMs ?? 60_000);
+    const row = await fromRedis(() => this.redis.sessionLoad(sessKey(sid), Date.now(), this.opts.idleMs, this.opts.touchEveryMs ?? 60_000));
     if (!row) return undefined;
     return { uid: row[0], profile: JSON.parse(row[1]) as SessionProfile };
   }
 
   async list(uid: string): Promise<SessionInfo[]> {
-    const sids = await this.redis.zrevrange(userKey(uid), 0, -1);
+    const sids = await fromRedis(() => this.redis.zrevrange(userKey(uid), 0, -1));
     if (sids.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const sid of sids) pipe.hmget(sessKey(sid), 'createdAt', 'lastSeenAt', 'ua', 'ip');
-    const rows = (await pipe.exec()) ?? [];
+    const rows = (await fromRedis(() => pipe.exec())) ?? [];
     const out: SessionInfo[] = [];
     const gone: string[] = [];
     rows.forEach(([err, v], i) => {
@@ -122,13 +135,13 @@ export class SessionStore {
         ip: ip || null,
       });
     });
-    if (gone.length) await this.redis.zrem(userKey(uid), ...gone);
+    if (gone.length) await fromRedis(() => this.redis.zrem(userKey(uid), ...gone));
     return out;
   }
 
   /** True when the session existed and belonged to `uid`. */
   async revoke(uid: string, sid: string): Promise<boolean> {
-    return (await this.redis.sessionRevoke(sessKey(sid), userKey(uid), uid, sid)) === 1;
+    return (await fromRedis(() => this.redis.sessionRevoke(sessKey(sid), userKey(uid), uid, sid))) === 1;
   }
 
   /**
@@ -144,10 +157,12 @@ export class SessionStore {
 
   /** revokeAll, sparing the session `keep` (the one that asked, when it stays signed in). */
   async revokeAllExcept(uid: string, keep?: string): Promise<number> {
-    const sids = (await this.redis.zrange(userKey(uid), 0, -1)).filter((sid) => sid !== keep);
-    if (sids.length === 0) return 0;
-    await Promise.all(sids.map((sid) => this.redis.unlink(sessKey(sid))));
-    await this.redis.zrem(userKey(uid), ...sids);
-    return sids.length;
+    return fromRedis(async () => {
+      const sids = (await this.redis.zrange(userKey(uid), 0, -1)).filter((sid) => sid !== keep);
+      if (sids.length === 0) return 0;
+      await Promise.all(sids.map((sid) => this.redis.unlink(sessKey(sid))));
+      await this.redis.zrem(userKey(uid), ...sids);
+      return sids.length;
+    });
   }
 }

@@ -12,7 +12,7 @@ import { sourceKey } from '../security/source-key';
 import type { SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
-import type { IssuedSession, SessionIssuer } from './issue-session';
+import type { IssuedSession, SessionIssuer } from './sessions.use-case';
 import { boundedCall, invalidCode, noPendingFlow } from './temporal-calls';
 
 export const emailChangeAccepted = (config: Config) =>

@@ -16,7 +16,7 @@ import { sourceKey } from '../security/source-key';
 import type { SessionProfile } from '../sessions/session.store';
 import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
-import type { IssuedSession, SessionIssuer } from './issue-session';
+import type { IssuedSession, SessionIssuer } from './sessions.use-case';
 import { boundedCall, codeAttempt, invalidCode } from './temporal-calls';
 
 export const resetAccepted = (config: Config) =>

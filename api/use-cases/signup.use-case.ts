@@ -10,7 +10,7 @@ import type { RateLimits } from '../security/rate-limits';
 import { passwordProblem } from '../security/password-policy';
 import { sourceKey } from '../security/source-key';
 import type { RequestContext } from './context';
-import type { IssuedSession, SessionIssuer } from './issue-session';
+import type { IssuedSession, SessionIssuer } from './sessions.use-case';
 import { boundedCall, codeAttempt, invalidCode } from './temporal-calls';
 
 export const signupAccepted = (config: Config) =>
@@ -47,8 +47,8 @@ export function createSignupUseCases(deps: SignupDeps) {
   return {
     /** POST /signup and /resend: start the signup for this email, or ask the running one for a new code. */
     async requestCode(email: string, ctx: RequestContext, event: 'signup_requested' | 'resend_requested'): Promise<string> {
-      const eh = emailHash(keys, email);
-      await limits.codeRequested(eh, ctx.ip);
+      const emailDigest = emailHash(keys, email);
+      await limits.codeRequested(emailDigest, ctx.ip);
       const workflowId = signupWorkflowId(keys, email);
       await bounded(config.TEMPORAL_CALL_TIMEOUT_MS, () =>
         temporal.workflow.signalWithStart<typeof signupWorkflow>('signupWorkflow', {
@@ -63,7 +63,7 @@ export function createSignupUseCases(deps: SignupDeps) {
           ],
         }),
       );
-      ctx.logger.info({ event, emailHash: eh, ip: ctx.ip, workflowId }, 'code requested');
+      ctx.logger.info({ event, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'code requested');
       return signupAccepted(config);
     },
 
@@ -72,7 +72,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       input: { email: string; otp: string; password: string; name: string },
       ctx: RequestContext,
     ): Promise<{ user: { id: string; email: string; name: string; createdAt: string }; session: IssuedSession }> {
-      const eh = emailHash(keys, input.email);
+      const emailDigest = emailHash(keys, input.email);
       await limits.verifyAttempted(ctx.ip);
       const problem = passwordProblem(input.password, input.email);
       if (problem) throw new AppError('WEAK_PASSWORD', problem);
@@ -87,12 +87,12 @@ export function createSignupUseCases(deps: SignupDeps) {
       };
       const result = await codeAttempt(
         limits,
-        eh,
-        () => ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: eh, ip: ctx.ip }, 'verification failed'),
+        emailDigest,
+        () => ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: emailDigest, ip: ctx.ip }, 'verification failed'),
         () => bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [args] })),
       );
       if (!result.ok) {
-        ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: eh, ip: ctx.ip, workflowId }, 'verification failed');
+        ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'verification failed');
         if (result.code === 'INVALID_CODE') {
           throw invalidCode(result.attemptsLeft);
         }
@@ -102,7 +102,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       // The workflow answers with ids only; the profile comes from what this request carried.
       const user = { id: result.user.id, email: input.email, name: input.name, createdAt: result.user.createdAt };
       const session = await issueSession(user, ctx);
-      ctx.logger.info({ event: 'verified', userId: user.id, emailHash: eh, ip: ctx.ip, workflowId }, 'email verified, account created');
+      ctx.logger.info({ event: 'verified', userId: user.id, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'email verified, account created');
       return { user, session };
     },
   };

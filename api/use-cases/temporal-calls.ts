@@ -3,11 +3,13 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { AppError, unavailable } from '../../common/errors';
 import type { RateLimits } from '../security/rate-limits';
 
-/** True for a workflow that is not running (never started, completed, expired): nothing pending. */
+/**
+ * True for a workflow that is not running (never started, completed, expired): nothing pending.
+ * The client turns the server's NOT_FOUND ("workflow execution already completed" included) into
+ * WorkflowNotFoundError.
+ */
 export function isNotRunning(err: unknown): boolean {
-  if (err instanceof WorkflowNotFoundError) return true;
-  const msg = (err as Error)?.message ?? '';
-  return /already completed|not found/i.test(msg);
+  return err instanceof WorkflowNotFoundError;
 }
 
 /** A call to a flow that has nothing pending for this email: answered like a wrong code. */

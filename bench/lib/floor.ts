@@ -17,25 +17,24 @@ export interface BcryptFloor {
 
 const PASSWORD = 'bench-floor-password-0123';
 
-export async function medianHash(cost: number, n: number): Promise<number> {
+/** The median of `n` timed runs of `fn`, in ms. */
+async function medianOf(n: number, fn: () => Promise<unknown>): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
-    await bcrypt.hash(PASSWORD, cost);
+    await fn();
     xs.push(ms(t0));
   }
   return med(xs);
 }
 
+export async function medianHash(cost: number, n: number): Promise<number> {
+  return medianOf(n, () => bcrypt.hash(PASSWORD, cost));
+}
+
 export async function medianCompare(cost: number, n: number): Promise<number> {
   const hash = await bcrypt.hash(PASSWORD, cost);
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await bcrypt.compare(PASSWORD, hash);
-    xs.push(ms(t0));
-  }
-  return med(xs);
+  return medianOf(n, () => bcrypt.compare(PASSWORD, hash));
 }
 
 /** Compares per second with `parallel` in flight for `seconds`. */

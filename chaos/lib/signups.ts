@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { call, type Reply } from './api';
-import type { MailArchive } from './mail';
-import { sleep } from './util';
+import type { MailArchive } from '../../testkit/maildev';
+import { sleep } from '../../testkit/wait';
 
 /** Where a signup stands when the fault hits. */
 export type Stage = 'mail_received' | 'verifying' | 'signed_up' | 'during_fault';

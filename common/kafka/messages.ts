@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ReplyErrorCode } from '../errors';
 
 /**
  * Wire format of the DB processor's request/reply protocol. Version 2: the routing fields travel in
@@ -66,7 +67,7 @@ export const RequestEnvelope = z
   .strict();
 export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
 
-export const ReplyError = z.object({ code: z.string(), message: z.string() });
+export const ReplyError = z.object({ code: ReplyErrorCode, message: z.string() });
 
 export const ReplyEnvelope = z.discriminatedUnion('ok', [
   z.object({ v: z.literal(MESSAGE_VERSION), correlationId: z.string(), replyTo: z.string(), ok: z.literal(true), result: z.unknown() }),

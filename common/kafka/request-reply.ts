@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import { Code, type ReplyErrorCode } from '../errors';
 import type { Logger } from '../logger';
 import type { EnvelopeSecurity } from './envelope-security';
 import { joinAtHighWatermarks } from './reply-offsets';
@@ -14,10 +15,10 @@ import {
 import { REPLY_GROUP_PREFIX } from './identity';
 import { TOPICS } from './topics';
 
-/** The DB processor answered with an error (for example EMAIL_TAKEN or UNAVAILABLE). */
+/** The DB processor answered with an error, or with a reply that does not parse (INVALID_REPLY). */
 export class RemoteError extends Error {
   override name = 'RemoteError';
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: ReplyErrorCode | typeof Code.INVALID_REPLY, message: string) {
     super(message);
   }
 }
@@ -120,7 +121,7 @@ export class KafkaRequester {
       waiter.resolve(this.opts.security.openReplyResult(reply));
     } catch (err) {
       this.opts.logger.warn({ offset: message.offset, reason: 'undecryptable' }, 'reply result does not open');
-      waiter.reject(new RemoteError('INVALID_REPLY', (err as Error).message));
+      waiter.reject(new RemoteError(Code.INVALID_REPLY, (err as Error).message));
     }
   }
 

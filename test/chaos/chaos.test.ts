@@ -6,7 +6,7 @@
  * CHAOS_TEST_N changes N (default 30).
  */
 import { runScenario, type ScenarioResult } from '../../chaos/harness';
-import { loadStackEnv } from '../../chaos/lib/stack';
+import { loadStackEnv } from '../../testkit/stack';
 import { FAST_SCENARIOS, SCENARIOS } from '../../chaos/scenarios';
 import { ChaosSystem } from '../../chaos/system';
 

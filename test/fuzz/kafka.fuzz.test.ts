@@ -17,10 +17,11 @@ import { deriveKeys, seal, SealContext } from '../../common/crypto';
 import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION } from '../../common/kafka/messages';
 import { TOPICS } from '../../common/kafka/topics';
-import { eventually, uniqueEmail } from '../support/env';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
 import { rawKafka, tap, type Seen } from '../support/kafka';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, type System } from '../../testkit/system';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const RANDOM_RUNS = Number(process.env.KAFKA_FUZZ_RUNS ?? 60);

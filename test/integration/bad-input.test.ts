@@ -1,18 +1,12 @@
 import { request } from 'node:http';
-import { uniqueEmail, uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { useSystem, type System } from '../../testkit/system';
 
 describe('bad input gets a clear 4xx, never a 5xx', () => {
   let sys: System;
   let api: ApiClient;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { RATE_SIGNUP_PER_EMAIL_HOUR: '2' } });
-    api = new ApiClient(sys.apiUrl);
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { RATE_SIGNUP_PER_EMAIL_HOUR: '2' } }, (started, client) => ((sys = started), (api = client)));
 
   const expectError = (r: { status: number; body: any }, status: number, code: string) => {
     expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
@@ -103,12 +97,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
 
 describe('OpenAPI document', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ withWorker: false });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ withWorker: false }, (started) => (sys = started));
 
   it('documents every mounted route, and every status it documents is one the route gives', async () => {
     const doc = await new ApiClient(sys.api.url).get('/api/v1/openapi.json');
@@ -141,5 +130,21 @@ describe('OpenAPI document', () => {
       const documentedStatuses = Object.keys(doc.body.paths[p][method.toLowerCase()].responses).map(Number);
       for (const s of statuses) expect({ route, status: s, documented: documentedStatuses.includes(s) }).toEqual({ route, status: s, documented: true });
     }
+  });
+});
+
+describe('per-source caps over HTTP', () => {
+  let sys: System;
+  useSystem({ env: { RATE_SIGNUP_PER_IP_HOUR: '3' } }, (started) => (sys = started));
+
+  it('signup from one source past RATE_SIGNUP_PER_IP_HOUR is 429 with Retry-After, whatever the email; another source goes on', async () => {
+    const source = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    for (let i = 0; i < 3; i++) expect((await source.post('/signup', { email: uniqueEmail('ipcap') })).status).toBe(202);
+    const over = await source.post('/signup', { email: uniqueEmail('ipcap') });
+    expect(over.status).toBe(429);
+    expect(over.body.code).toBe('RATE_LIMITED');
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    const other = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    expect((await other.post('/signup', { email: uniqueEmail('ipcap') })).status).toBe(202);
   });
 });

@@ -10,8 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
 import { KafkaRequester, RemoteError } from '../../common/kafka/request-reply';
 import { rawKafka } from '../support/kafka';
-import { eventually, quietLogger } from '../support/env';
-import { startSystem, type System } from '../support/system';
+import { quietLogger } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('DB processor logs carry no SQL parameter values', () => {
   let sys: System;

@@ -1,10 +1,11 @@
 import { deriveKeys, emailChangeWorkflowId } from '../../common/crypto';
 import { emailChangeStateQuery } from '../../workflows/email-change.contract';
-import { createAccount } from '../support/accounts';
-import { eventually, uniqueEmail, uniqueIp } from '../support/env';
-import { ApiClient, type HttpResponse } from '../support/http';
-import { codeOf, mailsTo, type Mail } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient, type HttpResponse } from '../../testkit/http';
+import { codeOf, mailsTo, type Mail } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 const PASSWORD = 'an email changing passphrase';
 const CODE_SUBJECT = 'Confirm your new CFD Broker email';
@@ -82,7 +83,7 @@ describe('email change: POST /email/change, /email/verify, /email/undo', () => {
     const refused = await owner.client.post('/email/change', { newEmail: uniqueEmail('email-wrong-new'), password: 'not the password at all' });
     expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 400, code: 'INVALID_CURRENT_PASSWORD' });
     const noPending = await owner.client.post('/email/verify', { code: '123456' });
-    expect({ status: noPending.status, code: noPending.body.code }).toEqual({ status: 400, code: 'CODE_EXPIRED' });
+    expect({ status: noPending.status, code: noPending.body.code }).toEqual({ status: 410, code: 'CODE_EXPIRED' });
 
     const newEmail = uniqueEmail('email-wrong-new');
     await owner.client.post('/email/change', { newEmail, password: PASSWORD });

@@ -1,18 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, symlinkSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
+import { useTempDirs } from '../../testkit/temp-dir';
 
-const tempDirs: string[] = [];
-afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = useTempDirs();
+
 
 const ROOT = path.resolve(__dirname, '../..');
 
 /** A checkout that shares everything with this one but its own .env (env.sh takes ROOT from its path). */
 function checkoutWithEnv(envExample: boolean): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cfd-checkout-'));
-  tempDirs.push(dir);
+  const dir = tempDir('cfd-checkout-');
   for (const name of readdirSync(ROOT)) {
     if (name === '.env' || name === '.data' || name === '.git') continue;
     symlinkSync(path.join(ROOT, name), path.join(dir, name));
@@ -85,12 +84,10 @@ describe('.env.example copied to .env (the scripts and the processes read it the
   });
 
   it('refuses a Node tarball whose integrity is not the pinned one', () => {
-    const scratch = mkdtempSync(path.join(os.tmpdir(), 'cfd-node-'));
-    tempDirs.push(scratch);
+    const scratch = tempDir('cfd-node-');
     const dest = path.join(scratch, 'node');
     // A tarball that is not the pinned one (no download: the check, not the network, is under test).
-    const forgedDir = mkdtempSync(path.join(os.tmpdir(), 'cfd-forged-'));
-    tempDirs.push(forgedDir);
+    const forgedDir = tempDir('cfd-forged-');
     const forged = path.join(forgedDir, 'forged.tgz');
     execFileSync('tar', ['-czf', forged, '-C', ROOT, 'package.json'], { stdio: 'ignore' });
     const res = spawnSync('bash', ['-c', `. scripts/lib/node.sh; CFD_NODE_TARBALL="$1" cfd_node_fetch "$0"`, dest, forged], {

@@ -1,9 +1,10 @@
+import { devKafkaPassword, kafkaUsername } from '../../common/kafka/identity';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { createAccount } from '../support/accounts';
-import { uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueIp } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, useSystem, type System } from '../../testkit/system';
 
 interface RawAnswer {
   status: number;
@@ -29,12 +30,7 @@ function raw(url: string, method: string, headers: Record<string, string>, body?
 
 describe('HTTP hardening of the auth API', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '1' } });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '1' } }, (started) => (sys = started));
 
   it('every auth answer, errors included, says Cache-Control: no-store and Pragma: no-cache', async () => {
     const acct = await createAccount(sys.apiUrl, 'nostore');
@@ -119,6 +115,9 @@ describe('cookies in production', () => {
       env: {
         NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), TEMPORAL_PAYLOAD_KEYS: `prod-test:${strong()}`,
         KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`,
+        // Production needs an explicit Kafka identity; the in-process API, worker and DB processor
+        // share one here: the local broker's admin (a production deployment gives each its own).
+        KAFKA_SASL_USERNAME: kafkaUsername('admin'), KAFKA_SASL_PASSWORD: devKafkaPassword('admin'),
       },
     });
   });

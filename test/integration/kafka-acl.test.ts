@@ -8,7 +8,7 @@ import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { kafkaSasl, REPLY_GROUP_PREFIX, type KafkaRole } from '../../common/kafka/identity';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../../common/kafka/topics';
-import { testConfig } from '../support/env';
+import { testConfig } from '../../testkit/env';
 
 const config = testConfig();
 

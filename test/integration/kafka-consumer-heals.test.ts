@@ -12,11 +12,12 @@ import { createKafka } from '../../common/kafka/client';
 import { kafkaSasl } from '../../common/kafka/identity';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../../common/kafka/supervised-consumer';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../../common/kafka/topics';
-import { freePort } from '../../chaos/lib/util';
-import { eventually, testConfig, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { freePort } from '../../testkit/supervisor';
+import { testConfig, uniqueEmail } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 /** Consumers whose next eachMessage call throws the coordinator error, by group id prefix. */
 const armed = new Set<string>();

@@ -1,9 +1,10 @@
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
-import { eventually, uniqueEmail, uniqueIp } from '../support/env';
-import { ApiClient, type HttpResponse } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient, type HttpResponse } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
 
 const PASSWORD = 'a long and unusual passphrase';
 /** Headers that differ per request by design; everything else must match. */
@@ -20,12 +21,7 @@ function shape(r: HttpResponse) {
  */
 describe('no enumeration through signup, resend and verify', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({}, (started) => (sys = started));
 
   it('an existing account and a new email get the same status, body and headers at every step', async () => {
     const registered = uniqueEmail('enum-registered');

@@ -2,9 +2,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
-import { eventually, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { useSystem, type System } from '../../testkit/system';
 import { SignupStatusKey, SignupStatusSinceKey } from '../../temporal-config';
 
 const run = promisify(execFile);
@@ -12,12 +13,7 @@ const ROOT = path.resolve(__dirname, '../..');
 
 describe('operations: health endpoints and the signup CLI', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({}, (started) => (sys = started));
 
   it('each process reports live and ready, naming its dependencies', async () => {
     const api = await fetch(`${sys.api.url}/health/ready`);

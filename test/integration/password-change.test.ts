@@ -1,8 +1,8 @@
-import { createAccount } from '../support/accounts';
-import { uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { waitForMail } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueIp } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { waitForMail } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 const OLD_PASSWORD = 'the first sturdy passphrase';
 const NEW_PASSWORD = 'a brand new sturdy passphrase';

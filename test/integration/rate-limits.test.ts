@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RateLimits } from '../../api/security/rate-limits';
 import { AppError } from '../../common/errors';
-import { testConfig } from '../support/env';
+import { testConfig, uniqueIp } from '../../testkit/env';
 
 /** The verify primitives against the real Redis of the stack. */
 describe('verification limits (primitives for the verify flow)', () => {
@@ -61,12 +61,96 @@ describe('verification limits (primitives for the verify flow)', () => {
   it('a sign-in reservation that never reached the password check is given back', async () => {
     const rl = limits({ RATE_SIGNIN_FAIL_PER_EMAIL_IP: '2', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '2' });
     const key = emailKey();
-    for (let i = 0; i < 5; i++) await (await rl.reserveSignin(key, '10.9.8.7')).cancel();
-    const a = await rl.reserveSignin(key, '10.9.8.7');
-    const b = await rl.reserveSignin(key, '10.9.8.7');
-    expect(await refusal(rl.reserveSignin(key, '10.9.8.7'))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    const ip = uniqueIp();
+    for (let i = 0; i < 5; i++) await (await rl.reserveSignin(key, ip)).cancel();
+    const a = await rl.reserveSignin(key, ip);
+    const b = await rl.reserveSignin(key, ip);
+    expect(await refusal(rl.reserveSignin(key, ip))).toEqual({ code: 'RATE_LIMITED', retry: true });
     await a.failed();
     await b.succeeded();
-    await rl.reserveSignin(key, '10.9.8.7');
+    await rl.reserveSignin(key, ip);
+  });
+
+  it('signup and resend are capped per source and per email, each budget on its own', async () => {
+    const rl = limits({ RATE_SIGNUP_PER_IP_HOUR: '3', RATE_SIGNUP_PER_EMAIL_HOUR: '2' });
+    const ip = uniqueIp();
+    for (let i = 0; i < 3; i++) await rl.codeRequested(emailKey(), ip);
+    expect(await refusal(rl.codeRequested(emailKey(), ip))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // Another source still asks for codes; one email is capped whatever the source.
+    const email = emailKey();
+    await rl.codeRequested(email, uniqueIp());
+    await rl.codeRequested(email, uniqueIp());
+    expect(await refusal(rl.codeRequested(email, uniqueIp()))).toEqual({ code: 'RATE_LIMITED', retry: true });
+  });
+
+  it('failed sign-ins are capped per source across every email (password spraying); a success is not counted', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_IP_DAY: '3' });
+    const ip = uniqueIp();
+    await (await rl.reserveSignin(emailKey(), ip)).succeeded();
+    for (let i = 0; i < 3; i++) await (await rl.reserveSignin(emailKey(), ip)).failed();
+    expect(await refusal(rl.reserveSignin(emailKey(), ip))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    await (await rl.reserveSignin(emailKey(), uniqueIp())).failed();
+  });
+
+  it('failures per (email, source) past the limit block that pair with a growing back-off', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_EMAIL_IP: '2' });
+    const key = emailKey();
+    const ip = uniqueIp();
+    for (let i = 0; i < 2; i++) await (await rl.reserveSignin(key, ip)).failed();
+    const err = await rl.reserveSignin(key, ip).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    // Blocked for a minute at least (the first step of the back-off), not just until the window turns.
+    expect((err as AppError).details.retryAfterSeconds as number).toBeGreaterThanOrEqual(59);
+    // The same email from another source is not blocked.
+    await (await rl.reserveSignin(key, uniqueIp())).failed();
+  });
+
+  it('with RATE_LIMITS_ENABLED=false nothing is counted', async () => {
+    const one = { RATE_SIGNUP_PER_IP_HOUR: '1', RATE_SIGNUP_PER_EMAIL_HOUR: '1', RATE_VERIFY_PER_EMAIL_DAY: '1', RATE_VERIFY_PER_IP_15MIN: '1', RATE_SIGNIN_FAIL_PER_EMAIL_IP: '1', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '1', RATE_SIGNIN_FAIL_PER_IP_DAY: '1' };
+    const off = limits({ ...one, RATE_LIMITS_ENABLED: 'false' });
+    const on = limits(one);
+    const ip = uniqueIp();
+    const key = emailKey();
+    for (let i = 0; i < 3; i++) {
+      await off.codeRequested(key, ip);
+      expect((await off.consumeVerifyEmailAttempt(key)).remaining).toBe(1);
+      await off.refundVerifyEmailAttempt(key);
+      await off.consumeVerifySource(ip);
+      await off.refundVerifySource(ip);
+      await (await off.reserveSignin(key, ip, 'a-device')).failed();
+    }
+    // Nothing was written: the same budgets, switched on, are whole.
+    await on.codeRequested(key, ip);
+    expect((await on.consumeVerifyEmailAttempt(key)).remaining).toBe(0);
+    await on.consumeVerifySource(ip);
+    await (await on.reserveSignin(key, ip)).failed();
+  });
+
+  it('a verification for an email without a pending signup counts down like a wrong code, and locks at 0', async () => {
+    const rl = limits({ MAX_CODE_ATTEMPTS: '3' });
+    const key = emailKey();
+    expect([await rl.verifyMissed(key), await rl.verifyMissed(key), await rl.verifyMissed(key)]).toEqual([2, 1, 0]);
+    expect(await rl.verifyMissed(key)).toBe(0);
+    expect(await rl.verifyMissed(emailKey())).toBe(2);
+  });
+
+  it('a trusted device signs in on its own budget, untouched by failures elsewhere; past it, it draws on the email budget', async () => {
+    const rl = limits({ RATE_SIGNIN_FAIL_PER_DEVICE: '2', RATE_SIGNIN_FAIL_PER_EMAIL_IP: '50', RATE_SIGNIN_FAIL_PER_EMAIL_DAY: '3' });
+    const key = emailKey();
+    const device = randomBytes(8).toString('hex');
+    // An attacker spends the email's whole budget from many sources.
+    for (let i = 0; i < 3; i++) await (await rl.reserveSignin(key, uniqueIp())).failed();
+    expect(await refusal(rl.reserveSignin(key, uniqueIp()))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // The owner's device still has its own two attempts; a success resets them.
+    const ip = uniqueIp();
+    await (await rl.reserveSignin(key, ip, device)).failed();
+    await (await rl.reserveSignin(key, ip, device)).succeeded();
+    await (await rl.reserveSignin(key, ip, device)).failed();
+    await (await rl.reserveSignin(key, ip, device)).cancel();
+    await (await rl.reserveSignin(key, ip, device)).failed();
+    // Its budget spent, the device is an untrusted client: the spent email budget refuses it.
+    expect(await refusal(rl.reserveSignin(key, ip, device))).toEqual({ code: 'RATE_LIMITED', retry: true });
+    // Another device of the same account has a budget of its own.
+    await (await rl.reserveSignin(key, ip, randomBytes(8).toString('hex'))).failed();
   });
 });

@@ -1,9 +1,10 @@
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { SignupStatusKey } from '../../temporal-config';
-import { createAccount } from '../support/accounts';
-import { sleep, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { startSystem, type System } from '../support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually, sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { startSystem, type System } from '../../testkit/system';
 
 describe('session lifetimes (shortened)', () => {
   let sys: System;
@@ -11,26 +12,30 @@ describe('session lifetimes (shortened)', () => {
     await sys?.close();
   });
 
+  /** Uses the session `times` times, `everyMs` apart: each use must still be signed in. */
+  async function keepUsing(client: ApiClient, times: number, everyMs: number): Promise<void> {
+    for (let i = 0; i < times; i++) {
+      expect((await client.get('/me')).status).toBe(200);
+      await sleep(everyMs);
+    }
+  }
+  /** Polls /me every `everyMs` until it answers 401; a poll renews an idle session, so `everyMs` must exceed the idle timeout. */
+  const signedOut = (client: ApiClient, everyMs: number) =>
+    eventually(async () => ((await client.get('/me')).status === 401 ? true : undefined), 15_000, 'the session to end', everyMs);
+
   it('a session in use stays alive past the idle timeout, and expires once left idle', async () => {
     sys = await startSystem({ env: { SESSION_IDLE_TTL_S: '2', SESSION_ABSOLUTE_TTL_S: '600' } });
     const { client } = await createAccount(sys.apiUrl, 'idle');
-    for (let i = 0; i < 5; i++) {
-      expect((await client.get('/me')).status).toBe(200);
-      await sleep(800);
-    }
-    await sleep(3000);
-    expect((await client.get('/me')).status).toBe(401);
+    // 5 uses 0.8 s apart span 4 s: twice the idle timeout, and each use renews it.
+    await keepUsing(client, 5, 800);
+    await signedOut(client, 2500);
   });
 
   it('a session in use still ends at its absolute lifetime', async () => {
     sys = await startSystem({ env: { SESSION_IDLE_TTL_S: '600', SESSION_ABSOLUTE_TTL_S: '3' } });
     const { client } = await createAccount(sys.apiUrl, 'absolute');
-    for (let i = 0; i < 3; i++) {
-      expect((await client.get('/me')).status).toBe(200);
-      await sleep(700);
-    }
-    await sleep(1500);
-    expect((await client.get('/me')).status).toBe(401);
+    await keepUsing(client, 3, 700);
+    await signedOut(client, 500);
   });
 });
 

@@ -1,17 +1,12 @@
 import jwt from 'jsonwebtoken';
-import { uniqueIp } from '../support/env';
-import { ApiClient } from '../support/http';
-import { createAccount } from '../support/accounts';
-import { startSystem, type System } from '../support/system';
+import { uniqueIp } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { createAccount } from '../../testkit/accounts';
+import { useSystem, type System } from '../../testkit/system';
 
 describe('signin, /me, logout and revocable sessions', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '3' } });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '3' } }, (started) => (sys = started));
 
   const signin = (email: string, password: string, headers: Record<string, string> = {}) => {
     const c = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp(), ...headers });

@@ -1,9 +1,9 @@
 import bcrypt from 'bcrypt';
-import { createAccount } from '../support/accounts';
-import { uniqueIp } from '../support/env';
-import { ApiClient, type HttpResponse } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueIp } from '../../testkit/env';
+import { ApiClient, type HttpResponse } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 /** The device cookie a sign-in answer set, as a `name=value` pair for a Cookie header. */
 function deviceCookieOf(r: HttpResponse): string {

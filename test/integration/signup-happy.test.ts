@@ -1,16 +1,11 @@
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
-import { uniqueEmail } from '../support/env';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
+import { uniqueEmail } from '../../testkit/env';
 
 describe('signup → code by mail → verify → /me', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({}, (started) => (sys = started));
 
   it('creates the account and signs the user in with a working session cookie', async () => {
     const client = new ApiClient(sys.apiUrl);

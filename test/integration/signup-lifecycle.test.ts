@@ -1,10 +1,11 @@
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
-import { eventually, sleep, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { mailsTo, waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually, sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { mailsTo, waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
+import { startTcpProxy, type TcpProxy } from '../../testkit/tcp-proxy';
 
 const PASSWORD = 'a long and unusual passphrase';
 const wrongCodeFor = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');

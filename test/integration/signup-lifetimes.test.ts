@@ -1,20 +1,15 @@
 import { SignupStatusKey } from '../../temporal-config';
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
-import { eventually, sleep, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { uniqueEmail } from '../../testkit/env';
+import { eventually, sleep } from '../../testkit/wait';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
 
 describe('lifetimes arrive in the workflow input, so they can be shortened', () => {
   let sys: System;
   let api: ApiClient;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { CODE_TTL_S: '2', SIGNUP_WINDOW_S: '6', LOCKOUT_S: '2' } });
-    api = new ApiClient(sys.apiUrl);
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  useSystem({ env: { CODE_TTL_S: '2', SIGNUP_WINDOW_S: '6', LOCKOUT_S: '2' } }, (started, client) => ((sys = started), (api = client)));
 
   it('an expired code answers CODE_EXPIRED', async () => {
     const email = uniqueEmail('expired');

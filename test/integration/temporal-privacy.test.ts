@@ -4,12 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { start as startCodecServer, type CodecServer } from '../../codec-server/main';
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { ENCRYPTED_ENCODING } from '../../temporal-config/payload-codec';
-import { withDb } from '../support/db';
-import { quietLogger, uniqueEmail } from '../support/env';
-import { ApiClient } from '../support/http';
+import { withDb } from '../../testkit/db';
+import { quietLogger, uniqueEmail } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
 import { canary, findCanaries } from '../support/leaks';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
 
 /**
  * What someone who can read Temporal (its UI, its CLI, its database) sees of a signup: raw

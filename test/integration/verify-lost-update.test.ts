@@ -7,10 +7,10 @@
 import Redis from 'ioredis';
 import { codeDigest, deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { createCodeActivities } from '../../activities/code.activities';
-import { ApiClient } from '../support/http';
-import { waitForCode } from '../support/maildev';
-import { startSystem, type System } from '../support/system';
-import { uniqueEmail } from '../support/env';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { startSystem, type System } from '../../testkit/system';
+import { uniqueEmail } from '../../testkit/env';
 
 const PASSWORD = 'lost update, kept code';
 

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { startHealthServer } from '../../common/health';
-import { freePort } from '../../chaos/lib/util';
+import { freePort } from '../../testkit/supervisor';
 
 const STACK = path.resolve(__dirname, '../../scripts/stack.sh');
 

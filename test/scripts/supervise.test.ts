@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '../../chaos/lib/util';
-import { eventually } from '../support/env';
+import { freePort } from '../../testkit/supervisor';
+import { eventually } from '../../testkit/wait';
 
 const SUPERVISE = path.resolve(__dirname, '../../scripts/lib/supervise.sh');
 

@@ -9,8 +9,8 @@ import { createMailer } from '../../common/mailer';
 import { ormConfig } from '../../entities/mikro-orm.config';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/dev-server';
 import { connectionOptions } from '../../temporal-config/connection';
-import { installQuietRuntime, quietLogger, testConfig, uniqueEmail } from '../support/env';
-import { waitForMail } from '../support/maildev';
+import { installQuietRuntime, quietLogger, testConfig, uniqueEmail } from '../../testkit/env';
+import { waitForMail } from '../../testkit/maildev';
 
 const config = testConfig();
 

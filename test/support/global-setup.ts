@@ -1,7 +1,7 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUNDLE_PATH } from './env';
+import { BUNDLE_PATH } from '../../testkit/env';
 
 /** Bundles the workflows once per test run; every test worker loads this file. */
 export default async function globalSetup(): Promise<void> {

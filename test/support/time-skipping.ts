@@ -4,7 +4,7 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal-config/dev-server';
-import { installQuietRuntime } from './env';
+import { installQuietRuntime } from '../../testkit/env';
 
 const SERVER = process.env.TEMPORAL_TEST_SERVER_BIN ?? path.join(process.env.CFD_CACHE || path.join(os.homedir(), '.cache/cfd-auth'), 'bin/temporal-test-server');
 

@@ -1,5 +1,5 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
-import { buildKeyring, codeDigest, deriveKeys, emailHash, generateCode, normaliseEmail, seal, SealError, signupWorkflowId, unseal } from '../../common/crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { buildKeyring, codeDigest, digestsEqual, deriveKeys, emailHash, generateCode, normaliseEmail, seal, SealError, signupWorkflowId, unseal } from '../../common/crypto';
 
 const keys = deriveKeys({ HMAC_KEY: 'k'.repeat(40), SEALING_KEY: 's'.repeat(40) });
 const other = deriveKeys({ HMAC_KEY: 'o'.repeat(40), SEALING_KEY: 'p'.repeat(40) });
@@ -14,7 +14,12 @@ describe('crypto helpers', () => {
     expect(id).toMatch(/^signup-[0-9a-f]{32}$/);
     expect(signupWorkflowId(keys, 'ada@example.com')).toBe(id);
     expect(signupWorkflowId(other, 'ada@example.com')).not.toBe(id);
-    expect(emailHash(keys, 'ada@example.com')).not.toContain('ada');
+    // Keyed: neither the plain digest of the address (a dictionary reverses that) nor another key's.
+    const digest = emailHash(keys, 'ada@example.com');
+    expect(digest).toMatch(/^[0-9a-f]{32}$/);
+    expect(digest).not.toBe(createHash('sha256').update('ada@example.com').digest('hex').slice(0, 32));
+    expect(digest).not.toBe(emailHash(other, 'ada@example.com'));
+    expect(emailHash(keys, 'ada@example.com')).toBe(digest);
   });
 
   it('codes are 6 digits from the CSPRNG and cover the whole range', () => {
@@ -84,5 +89,20 @@ describe('crypto helpers', () => {
     expect(buildKeyring('seal', 'y'.repeat(40)).current.id).not.toBe(a.current.id);
     const ring = buildKeyring('seal', 'y'.repeat(40), ['x'.repeat(40)]);
     expect([...ring.byId.keys()]).toEqual([ring.current.id, a.current.id]);
+  });
+
+  it('digests compare equal only when they are the same, whatever their lengths', () => {
+    expect(digestsEqual('a1b2', 'a1b2')).toBe(true);
+    expect(digestsEqual('a1b2', 'a1b3')).toBe(false);
+    expect(digestsEqual('a1b2', 'a1b2c3')).toBe(false);
+    expect(digestsEqual('', 'a')).toBe(false);
+  });
+
+  it('a sealed value of the wrong shape for its version is refused as malformed', () => {
+    const [, kid, iv, tag, ct] = seal(keys, 'x', 'c').split('.');
+    for (const value of [`v2.${kid}.${iv}.${tag}`, `v1.${kid}.${iv}.${tag}.${ct}`, `v3.${kid}.${iv}.${tag}.${ct}`, `v2.${kid}.${iv}.${tag}.${ct}.extra`]) {
+      expect(() => unseal(keys, value, 'c')).toThrow(/malformed/);
+    }
+    expect(unseal(keys, `v2.${kid}.${iv}.${tag}.${ct}`, 'c')).toBe('x');
   });
 });

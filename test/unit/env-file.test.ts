@@ -1,17 +1,16 @@
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../common/config';
+import { useTempDirs } from '../../testkit/temp-dir';
 import { dotenvAdditions, parseDotenv } from '../../common/env-file';
 
-const tempDirs: string[] = [];
-afterAll(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = useTempDirs();
+
 
 const ROOT = path.resolve(__dirname, '../..');
 
 function tempEnvFile(text: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cfd-env-'));
-  tempDirs.push(dir);
+  const dir = tempDir('cfd-env-');
   const file = path.join(dir, '.env');
   writeFileSync(file, text);
   return file;

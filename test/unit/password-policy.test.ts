@@ -19,6 +19,12 @@ describe('password policy (NIST SP 800-63B)', () => {
     expect(passwordProblem(pw, 'ada@example.com')).toMatch(why);
   });
 
+  it('refuses the local part of the email as the password, in any case', () => {
+    expect(passwordProblem('ada.lovelace', 'ada.lovelace@example.com')).toMatch(/email/);
+    expect(passwordProblem('Ada.Lovelace', 'ada.lovelace@example.com')).toMatch(/email/);
+    expect(passwordProblem('ada.lovelace', 'grace.hopper@example.com')).toBeUndefined();
+  });
+
   it.each(['correct horse battery staple', 'a'.repeat(72), '😀😀😀😀😀😀😀😀', 'lowercaseonly', '        ', '€'.repeat(24)])(
     'accepts %j (no composition rules, spaces allowed, counted in code points)',
     (pw) => {

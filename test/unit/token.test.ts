@@ -38,4 +38,26 @@ describe('session token keys: kid header and rotation', () => {
     expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, opts))).toEqual(claims);
     expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, OLD, opts))).toBeUndefined();
   });
+
+  it('a well-signed token without a session id, or with a header that is no JSON object, is refused', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    const opts = { algorithm: 'HS256' as const, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, expiresIn: 60, keyid: cfg.keyId };
+    expect(verifySessionToken(cfg, jwt.sign({}, NEW, { ...opts, subject: claims.sub }))).toBeUndefined();
+    expect(verifySessionToken(cfg, jwt.sign({ sid: 42 }, NEW, { ...opts, subject: claims.sub }))).toBeUndefined();
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, opts))).toBeUndefined();
+    const [, body, sig] = signSessionToken(cfg, claims, 60).split('.');
+    for (const header of ['"HS256"', 'null', '42']) {
+      expect(verifySessionToken(cfg, `${Buffer.from(header).toString('base64url')}.${body}.${sig}`)).toBeUndefined();
+    }
+    expect(verifySessionToken(cfg, `.${body}.${sig}`)).toBeUndefined();
+    expect(verifySessionToken(cfg, 'no-dots-at-all')).toBeUndefined();
+  });
+
+  it('a token for another issuer or audience is refused', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    const opts = { algorithm: 'HS256' as const, expiresIn: 60, keyid: cfg.keyId, subject: claims.sub };
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, issuer: 'someone-else', audience: base.JWT_AUDIENCE }))).toBeUndefined();
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, issuer: base.JWT_ISSUER, audience: 'another-app' }))).toBeUndefined();
+    expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE }))).toEqual(claims);
+  });
 });

@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { undoEmailChangeUpdate, verifyEmailChangeUpdate, type EmailChangeLimits } from '../../workflows/email-change.contract';
 import type { emailChangeWorkflow, emailUndoWorkflow } from '../../workflows/email-change.workflow';
-import { BUNDLE_PATH } from '../support/env';
+import { BUNDLE_PATH } from '../../testkit/env';
 import { startTimeSkipping } from '../support/time-skipping';
 
 /** The email change's timers in virtual time: the code TTL and the 72 h undo window. */

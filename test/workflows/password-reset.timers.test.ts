@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { requestResetCodeSignal, resetPasswordUpdate, resetStateQuery, type PasswordResetLimits, type ResetPasswordInput } from '../../workflows/password-reset.contract';
 import type { passwordResetWorkflow } from '../../workflows/password-reset.workflow';
-import { BUNDLE_PATH } from '../support/env';
+import { BUNDLE_PATH } from '../../testkit/env';
 import { startTimeSkipping } from '../support/time-skipping';
 
 /**

@@ -4,7 +4,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { dataConverter } from '../../temporal-config/payload-codec';
 import { keptReleases, valueImports, WORKFLOW_TYPES, workflowSources, workflowSourceHash, type WorkflowTypeName } from '../../scripts/lib/workflow-release';
-import { BUNDLE_PATH, installQuietRuntime, testConfig } from '../support/env';
+import { BUNDLE_PATH, installQuietRuntime, testConfig } from '../../testkit/env';
 import { findCanaries } from '../support/leaks';
 
 const types = Object.keys(WORKFLOW_TYPES) as WorkflowTypeName[];

@@ -11,7 +11,7 @@ import { Failure } from '../../common/failures';
 import { requestCodeSignal, stateQuery, verifyUpdate, type SignupInput, type SignupLimits, type VerifyInput } from '../../workflows/signup.contract';
 import type { signupWorkflow } from '../../workflows/signup.workflow';
 import { SEARCH_ATTRIBUTES } from '../../temporal-config';
-import { BUNDLE_PATH, installQuietRuntime } from '../support/env';
+import { BUNDLE_PATH, installQuietRuntime } from '../../testkit/env';
 
 /**
  * Every timer rule of the signup workflow, in virtual time on Temporal's time-skipping test

@@ -4,74 +4,25 @@
  * nonce-based policy with a fresh nonce, every script Next renders carries that nonce, the app still
  * runs under it, and an injected inline handler does not run.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { startBuiltWeb, type RunningWeb } from '../../testkit/web';
 import { buildCsp } from '../lib/csp';
 
-const WEB_DIR = path.resolve(__dirname, '..');
-const ROOT = path.resolve(WEB_DIR, '..');
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const HOST = '127.0.0.1';
 
-let web: ChildProcess | undefined;
-let webLog = '';
+let web: RunningWeb | undefined;
 let webUrl = '';
 let browser: Browser | undefined;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 beforeAll(async () => {
-  await new Promise<void>((resolve, reject) =>
-    execFile('bash', [path.join(ROOT, 'scripts', 'lib', 'ensure-web.sh')], { cwd: ROOT, timeout: 300_000, maxBuffer: 16 << 20 }, (err, out, errOut) =>
-      err ? reject(new Error(`ensure-web failed: ${err.message}\n${out}\n${errOut}`)) : resolve(),
-    ),
-  );
-  const port = await freePort();
-  webUrl = `http://${HOST}:${port}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' };
-  delete env.NEXT_PUBLIC_API_URL;
-  web = spawn(process.execPath, [path.join(WEB_DIR, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-H', HOST, '-p', String(port)], {
-    cwd: WEB_DIR,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  web.stdout?.on('data', (c: Buffer) => (webLog = (webLog + c.toString()).slice(-10_000)));
-  web.stderr?.on('data', (c: Buffer) => (webLog = (webLog + c.toString()).slice(-10_000)));
-  const until = Date.now() + 30_000;
-  for (;;) {
-    if (web.exitCode !== null) throw new Error(`next start exited with ${web.exitCode}:\n${webLog}`);
-    const ok = await fetch(`${webUrl}/signin`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > until) throw new Error(`next start did not answer within 30 s:\n${webLog}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  web = await startBuiltWeb('web-csp');
+  webUrl = web.url;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }, 360_000);
 
 afterAll(async () => {
   await browser?.close();
-  const pid = web?.pid;
-  if (pid && web?.exitCode === null) {
-    const exited = new Promise((r) => web!.once('exit', r));
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 8_000))]);
-  }
+  await web?.process.stop(8_000);
 });
 
 const directives = (csp: string) => Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));

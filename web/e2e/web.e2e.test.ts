@@ -10,19 +10,18 @@
  * (scripts/lib/ensure-chromium.sh). The web app is built here if needed (scripts/lib/ensure-web.sh).
  * On failure every open page is saved to test-results/screenshots/<test>[-N].png.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { createAccount } from '../../test/support/accounts';
-import { waitForCode } from '../../test/support/maildev';
-import { startSystem } from '../../test/support/system';
+import { createAccount } from '../../testkit/accounts';
+import { uniqueEmail } from '../../testkit/env';
+import { codeOf, mailsTo, waitForCode } from '../../testkit/maildev';
+import { REPO_ROOT, freePort } from '../../testkit/supervisor';
+import { startSystem } from '../../testkit/system';
+import { eventually } from '../../testkit/wait';
+import { startBuiltWeb, type RunningWeb } from '../../testkit/web';
 
-const WEB_DIR = path.resolve(__dirname, '..');
-const ROOT = path.resolve(WEB_DIR, '..');
-const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
-const MAILDEV_URL = (process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080').replace(/\/+$/, '');
+const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const HOST = '127.0.0.1';
 
@@ -35,8 +34,7 @@ const PASSWORD = 'quiet violet harbour 42';
 type System = Awaited<ReturnType<typeof startSystem>>;
 
 let system: System | undefined;
-let web: ChildProcess | undefined;
-let webLog = '';
+let web: RunningWeb | undefined;
 let webUrl = '';
 let apiUrl = '';
 let browser: Browser | undefined;
@@ -44,98 +42,16 @@ let browser: Browser | undefined;
 // ---------------------------------------------------------------------------------------------------------------
 // Setup and teardown
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
-      else resolve();
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startWeb(port: number): Promise<void> {
-  const nextBin = path.join(WEB_DIR, 'node_modules', 'next', 'dist', 'bin', 'next');
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' };
-  delete env.NEXT_PUBLIC_API_URL;
-  web = spawn(process.execPath, [nextBin, 'start', '-H', HOST, '-p', String(port)], {
-    cwd: WEB_DIR,
-    env,
-    detached: true, // its own process group, so teardown ends next-server's children too
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (chunk: Buffer) => {
-    webLog = (webLog + chunk.toString()).slice(-20_000);
-  };
-  web.stdout?.on('data', collect);
-  web.stderr?.on('data', collect);
-
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    if (web.exitCode !== null) throw new Error(`next start exited with ${web.exitCode}:\n${webLog}`);
-    try {
-      const res = await fetch(`http://${HOST}:${port}/signin`, { signal: AbortSignal.timeout(2_000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
-  }
-  throw new Error(`next start did not answer on port ${port} within 30 s:\n${webLog}`);
-}
-
-async function stopWeb(): Promise<void> {
-  const child = web;
-  web = undefined;
-  if (!child?.pid || child.exitCode !== null) return;
-  const pid = child.pid;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig); // the whole process group: next start and next-server
-    } catch {
-      // already gone
-    }
-  };
-  await new Promise<void>((resolve) => {
-    const kill = setTimeout(() => signal('SIGKILL'), 5_000);
-    const giveUp = setTimeout(done, 8_000);
-    function done() {
-      clearTimeout(kill);
-      clearTimeout(giveUp);
-      resolve();
-    }
-    child.once('exit', done);
-    signal('SIGTERM');
-  });
-}
-
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/lib/ensure-chromium.sh`);
-  // Installs web/node_modules and builds web/.next when missing or stale; a no-op otherwise.
-  await run('bash', [path.join(ROOT, 'scripts', 'lib', 'ensure-web.sh')], 300_000);
-
-  const webPort = await freePort();
-  webUrl = `http://${HOST}:${webPort}`;
+  web = await startBuiltWeb('web-e2e');
+  webUrl = web.url;
   system = await startSystem({ webOrigins: [webUrl] });
   // The page and the API must be on the same host for the SameSite=Lax cookie.
   const api = new URL(system.apiUrl);
   api.hostname = HOST;
   apiUrl = api.toString().replace(/\/+$/, '');
 
-  await startWeb(webPort);
   // launch() gives the browser a fresh temporary user-data dir; every test works in new contexts of it.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -156,7 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
-  await stopWeb();
+  await web?.process.stop(8_000);
   await system?.close();
 }, 60_000);
 
@@ -204,37 +120,13 @@ function browserTest(name: string, body: (pages: Pages) => Promise<void>): () =>
   };
 }
 
-function uniqueEmail(tag: string): string {
-  return `web-${tag}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}@test.example.com`;
-}
 
-interface Mail {
-  to?: { address?: string }[];
-  text?: string;
-  date?: string;
-  time?: string;
-}
-
-/** The 6-digit code of the newest mail to `email` in MailDev, polling until one arrives. */
+/** The 6-digit code of the newest mail to `email`, waiting until one arrives. */
 async function codeFor(email: string, timeoutMs = MAIL_WAIT_MS): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  let last = 'no mail yet';
-  while (Date.now() < until) {
-    try {
-      const res = await fetch(`${MAILDEV_URL}/api/email`, { signal: AbortSignal.timeout(5_000) });
-      if (!res.ok) throw new Error(`MailDev answered ${res.status}`);
-      const mails = ((await res.json()) as Mail[]).filter((m) =>
-        (m.to ?? []).some((t) => t.address?.toLowerCase() === email.toLowerCase()),
-      );
-      const newest = mails[mails.length - 1];
-      const code = newest?.text ? /\b(\d{6})\b/.exec(newest.text)?.[1] : undefined;
-      if (code) return code;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(300);
-  }
-  throw new Error(`no code mailed to ${email} within ${timeoutMs} ms (${last})`);
+  return eventually(async () => {
+    const newest = (await mailsTo(email)).at(-1);
+    return newest ? codeOf(newest) : undefined;
+  }, timeoutMs, `a code mailed to ${email}`, 300);
 }
 
 /** Waits for the element and returns its text, white space collapsed. */

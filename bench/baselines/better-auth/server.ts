@@ -28,6 +28,7 @@ import express from 'express';
 import Redis from 'ioredis';
 import nodemailer from 'nodemailer';
 import { Pool } from 'pg';
+import { serveUntilStopped } from '../serve';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 3121);
@@ -118,17 +119,11 @@ async function main() {
   const { runMigrations } = await getMigrations(options);
   await runMigrations();
   if (env.RESET_DB === '1') await pool.query('truncate "account", "user" cascade');
-  const server = app.listen(PORT, '127.0.0.1');
-  server.keepAliveTimeout = 65_000;
-  const stop = () => {
-    server.close();
-    server.closeAllConnections();
+  serveUntilStopped(app, PORT, () => {
     mailer.close();
     redis.disconnect();
-    void pool.end().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+    return pool.end();
+  });
 }
 
 main().catch((err) => {

@@ -14,6 +14,7 @@ import Redis from 'ioredis';
 import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { Pool } from 'pg';
+import { serveUntilStopped } from '../serve';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 3111);
@@ -190,17 +191,11 @@ app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
 async function main() {
   await schema(env.RESET_DB === '1');
   dummyHash = await bcrypt.hash(randomBytes(16).toString('hex'), COST);
-  const server = app.listen(PORT, '127.0.0.1');
-  server.keepAliveTimeout = 65_000;
-  const stop = () => {
-    server.close();
-    server.closeAllConnections();
+  serveUntilStopped(app, PORT, () => {
     mailer.close();
     redis.disconnect();
-    void pool.end().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+    return pool.end();
+  });
 }
 
 main().catch((err) => {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import type { Config } from '../../common/config';
-import type { Logger } from '../../common/logger';
-import { start as startApi, type ApiHandle } from '../../api/main';
-import { start as startDbProcessor, type DbProcessor } from '../../db-processor/main';
-import { start as startWorker, type WorkerHandle } from '../../workflows/worker';
-import { connectionOptions } from '../../temporal-config/connection';
-import { dataConverter } from '../../temporal-config/payload-codec';
+import type { Config } from '../common/config';
+import type { Logger } from '../common/logger';
+import { start as startApi, type ApiHandle } from '../api/main';
+import { start as startDbProcessor, type DbProcessor } from '../db-processor/main';
+import { start as startWorker, type WorkerHandle } from '../workflows/worker';
+import { connectionOptions } from '../temporal-config/connection';
+import { dataConverter } from '../temporal-config/payload-codec';
 import { BUNDLE_PATH, installQuietRuntime, quietLogger, testConfig } from './env';
+import { ApiClient } from './http';
 
 export interface System {
   config: Config;
@@ -95,4 +96,19 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   system.apiPort = system.api.port;
   system.apiUrl = `${system.api.url}/api/v1/auth`;
   return system;
+}
+
+/**
+ * The whole backend for the tests of one describe block (jest): started before them, closed after.
+ * `ready` receives the running system (and a client of its API) for the block's variables.
+ */
+export function useSystem(opts: SystemOptions, ready: (sys: System, api: ApiClient) => void): void {
+  let sys: System | undefined;
+  beforeAll(async () => {
+    sys = await startSystem(opts);
+    ready(sys, new ApiClient(sys.apiUrl));
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
 }

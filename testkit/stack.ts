@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from './util';
+import { REPO_ROOT } from './supervisor';
 
 /**
  * The infrastructure as scripts/stack.sh sees it. CHAOS_STACK_ROOT points at another checkout's

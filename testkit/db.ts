@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
-import { ormConfig } from '../../entities/mikro-orm.config';
+import { ormConfig } from '../entities/mikro-orm.config';
 
 /** Direct reads of Postgres for assertions (what the DB processor really stored). */
 export async function withDb<T>(databaseUrl: string, fn: (sql: (q: string, params?: unknown[]) => Promise<any[]>) => Promise<T>): Promise<T> {

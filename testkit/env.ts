@@ -1,9 +1,9 @@
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../common/config';
-import { createLogger } from '../../common/logger';
+import { loadConfig, type Config } from '../common/config';
+import { createLogger } from '../common/logger';
 
-export const BUNDLE_PATH = path.resolve(__dirname, '../../.data/test/workflow-bundle.js');
+export const BUNDLE_PATH = path.resolve(__dirname, '../.data/test/workflow-bundle.js');
 export const MAILDEV_URL = process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080';
 
 /** Configuration for in-process instances: port 0 everywhere, quiet logs, given overrides. */
@@ -41,22 +41,4 @@ export function uniqueEmail(tag: string): string {
 export function uniqueIp(): string {
   const b = () => Math.floor(Math.random() * 254) + 1;
   return `10.${b()}.${b()}.${b()}`;
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `fn` returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }

@@ -1,0 +1,89 @@
+import type { Bench } from '../context';
+import { runLoad, type System } from '../lib/load';
+import { headersFor, type Sut } from '../systems';
+import { sleep } from '../../testkit/wait';
+
+export async function scenarioSignup(ctx: Bench, sut: Sut, c: number, stalled: boolean): Promise<void> {
+  const purpose = `${stalled ? 'st' : 'su'}${c}`;
+  const r = await runLoad({
+    system: sut.system,
+    name: stalled ? 'signup_smtp_stalled' : 'signup',
+    url: stalled ? sut.stalledUrl : sut.url,
+    method: 'POST',
+    path: sut.signup.path,
+    headers: headersFor(sut, stalled ? sut.stalledUrl : sut.url),
+    concurrency: c,
+    durationS: stalled ? ctx.plan.stallS : c === 1 ? ctx.plan.c1S : ctx.plan.cNS,
+    timeoutS: stalled ? ctx.plan.stallTimeoutS : 30,
+    expect: sut.signup.expect,
+    build: (i) => ({ body: sut.signup.body(ctx.address(sut, purpose, i)) }),
+  });
+  ctx.results.push(r);
+  if (!stalled) ctx.owed.set(sut.system, [...(ctx.owed.get(sut.system) ?? []), { needle: ctx.needle(sut, purpose), expected: r.ok }]);
+  ctx.log(`${r.name} ${sut.system} c=${c}: p50 ${r.p50_ms} ms, ${r.rps} req/s, ${r.errors} errors`);
+}
+
+
+export interface Throughput {
+  system: System;
+  concurrency: number;
+  duration_s: number;
+  accepted: number;
+  /** Requests sent; those in flight when the window closed may have been accepted too. */
+  sent: number;
+  errors: number;
+  signups_per_s: number;
+  delivered: number;
+  /** Seconds after the load ended until every accepted signup's code was in MailDev (null: not within the bound). */
+  all_codes_delivered_s: number | null;
+  /** Codes delivered per second from the start of the load to the last delivery. */
+  delivered_per_s_end_to_end: number | null;
+  drain_bound_s: number;
+}
+
+export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number, drainMaxS: number): Promise<Throughput> {
+  const c = 50;
+  const purpose = 'tp';
+  const r = await runLoad({
+    system: sut.system, name: 'signup_throughput', url: sut.url, method: 'POST', path: sut.signup.path, headers: sut.headers,
+    concurrency: c, durationS, timeoutS: 30, expect: sut.signup.expect,
+    build: (i) => ({ body: sut.signup.body(ctx.address(sut, purpose, i)) }),
+  });
+  ctx.results.push(r);
+  const loadEnd = Date.now();
+  const accepted = r.ok;
+  ctx.log(`signup_throughput ${sut.system}: ${accepted} accepted in ${r.duration_s} s (${r.rps}/s, ${r.errors} errors); waiting for the codes (≤ ${drainMaxS.toFixed(0)} s)`);
+  let delivered = 0;
+  let doneAt: number | null = null;
+  const until = loadEnd + drainMaxS * 1000;
+  for (;;) {
+    try {
+      delivered = await ctx.mail.count(ctx.needle(sut, purpose));
+    } catch {
+      // MailDev busy
+    }
+    if (delivered >= accepted) {
+      doneAt = Date.now();
+      break;
+    }
+    if (Date.now() >= until) break;
+    await sleep(500);
+  }
+  const drainS = doneAt === null ? null : (doneAt - loadEnd) / 1000;
+  const t: Throughput = {
+    system: sut.system,
+    concurrency: c,
+    duration_s: r.duration_s,
+    accepted,
+    sent: r.sent ?? accepted,
+    errors: r.errors,
+    signups_per_s: r.rps,
+    delivered,
+    all_codes_delivered_s: drainS === null ? null : Math.round(drainS * 10) / 10,
+    delivered_per_s_end_to_end: drainS === null ? null : Math.round((delivered / (r.duration_s + drainS)) * 10) / 10,
+    drain_bound_s: Math.round(drainMaxS),
+  };
+  ctx.log(`signup_throughput ${sut.system}: ${delivered}/${accepted} codes delivered${drainS === null ? ` (bound of ${drainMaxS.toFixed(0)} s reached)` : ` ${drainS.toFixed(1)} s after the load ended`}`);
+  return t;
+}
+
