@@ -4,24 +4,17 @@
  *   npm run account -- stuck [minutes]      flows in checking / sending_code / applying / notifying for over
  *                                           5 minutes, and flows that failed or gave up on mail in the last 24 h
  */
-import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../common/config';
 import { deriveKeys, normaliseEmail, passwordResetWorkflowId } from '../common/crypto';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey } from '../temporal-config/account-flows';
-import { connectionOptions } from '../temporal-config/connection';
-import { dataConverter } from '../temporal-config/payload-codec';
 import { resetStateQuery } from '../workflows/password-reset.contract';
+import { operatorContext } from './lib/operator';
 import { taskQueuePolled } from './lib/task-queues';
 
 const USAGE = 'usage: npm run account -- find-reset <email>\n       npm run account -- stuck [minutes]';
 
 async function main(argv: string[]) {
   const [command, arg] = argv;
-  const config = loadConfig();
-  const connection = await Connection.connect(connectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
-  const ui = (id: string, runId?: string) =>
-    `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(id)}${runId ? `/${runId}` : ''}`;
+  const { config, client, ui } = await operatorContext();
   try {
     if (command === 'find-reset' && arg) {
       const workflowId = passwordResetWorkflowId(deriveKeys(config), normaliseEmail(arg));
@@ -70,7 +63,7 @@ async function main(argv: string[]) {
     console.error(USAGE);
     process.exitCode = 64;
   } finally {
-    await connection.close();
+    await client.connection.close();
   }
 }
 

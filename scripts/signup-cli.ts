@@ -4,22 +4,15 @@
  *   npm run signup -- stuck [minutes]  (signups in sending_code / creating_user / checking for over 5 minutes,
  *                                       and signups that gave up on mail in the last 24 h)
  */
-import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../common/config';
 import { deriveKeys, normaliseEmail, signupWorkflowId } from '../common/crypto';
 import { SignupStatusKey, SignupStatusSinceKey } from '../temporal-config';
-import { connectionOptions } from '../temporal-config/connection';
-import { dataConverter } from '../temporal-config/payload-codec';
 import { stateQuery } from '../workflows/signup.contract';
+import { operatorContext } from './lib/operator';
 import { taskQueuePolled } from './lib/task-queues';
 
 async function main(argv: string[]) {
   const [command, arg] = argv;
-  const config = loadConfig();
-  const connection = await Connection.connect(connectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
-  const ui = (id: string, runId?: string) =>
-    `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(id)}${runId ? `/${runId}` : ''}`;
+  const { config, client, ui } = await operatorContext();
   try {
     if (command === 'find' && arg) {
       const workflowId = signupWorkflowId(deriveKeys(config), normaliseEmail(arg));
@@ -76,7 +69,7 @@ async function main(argv: string[]) {
     console.error('usage: npm run signup -- find <email>\n       npm run signup -- stuck [minutes]');
     process.exitCode = 64;
   } finally {
-    await connection.close();
+    await client.connection.close();
   }
 }
 

@@ -445,21 +445,8 @@ kafka_write_config() {
   local mode
   mode="$(kafka_security_mode)"
   {
-    cat <<EOF
-# Written by scripts/stack.sh on every start; edit the script, not this file.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-controller.listener.names=CONTROLLER
-log.dirs=$KAFKA_DIR/logs
-num.partitions=6
-default.replication.factor=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-EOF
+    echo '# Written by scripts/stack.sh on every start; edit the script, not this file.'
+    kafka_common_properties "127.0.0.1:$KAFKA_CONTROLLER_PORT" "$KAFKA_DIR/logs"
     if [[ "$mode" == plaintext ]]; then
       cat <<EOF
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT

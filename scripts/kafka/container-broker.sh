@@ -21,22 +21,11 @@ for role in "${KAFKA_ROLES[@]}"; do
 done
 
 {
+  kafka_common_properties kafka:9093 "$data"
   cat <<EOF
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@kafka:9093
-controller.listener.names=CONTROLLER
 listeners=INTERNAL://0.0.0.0:29092,EXTERNAL://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093
 advertised.listeners=INTERNAL://kafka:29092,EXTERNAL://127.0.0.1:$KAFKA_EXTERNAL_PORT
 listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT
-log.dirs=$data
-num.partitions=6
-default.replication.factor=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
 EOF
   kafka_sasl_properties INTERNAL EXTERNAL
 } >"$conf"

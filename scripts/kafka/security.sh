@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/stack.sh (local broker) and scripts/kafka/container-broker.sh (docker compose):
-# the broker's SASL/SCRAM users and ACL settings, written once for both.
+# the broker's common settings, its SASL/SCRAM users and ACL settings, written once for both.
 #
 # One SCRAM-SHA-256 user per role of common/kafka/identity.ts, created when the storage is formatted
 # (KRaft keeps SCRAM credentials in its metadata log). cfd-admin is the only super user; the broker
@@ -9,6 +9,24 @@
 # Development passwords are `dev-only-kafka-<role>-password` (devKafkaPassword() in identity.ts).
 
 KAFKA_ROLES=(api worker db-processor admin)
+
+# kafka_common_properties <controller host:port> <log dir>: a single-node KRaft broker+controller.
+kafka_common_properties() {
+  cat <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$1
+controller.listener.names=CONTROLLER
+log.dirs=$2
+num.partitions=6
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+EOF
+}
 
 kafka_dev_password() { printf 'dev-only-kafka-%s-password' "$1"; }
 

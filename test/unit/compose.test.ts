@@ -121,7 +121,8 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
     // No topic is named in the compose file but in the code (the topics come from common/kafka/topics.ts).
     const named = readFileSync(COMPOSE_FILE, 'utf8').match(/auth\.[a-z.]+\.v\d+/g) ?? [];
     expect(named.filter((t) => !Object.values(TOPICS).includes(t as never))).toEqual([]);
-    expect(readFileSync(path.join(ROOT, 'scripts/kafka/container-broker.sh'), 'utf8')).toMatch(/^auto\.create\.topics\.enable=false$/m);
+    expect(readFileSync(path.join(ROOT, 'scripts/kafka/security.sh'), 'utf8')).toMatch(/^auto\.create\.topics\.enable=false$/m);
+    expect(readFileSync(path.join(ROOT, 'scripts/kafka/container-broker.sh'), 'utf8')).toMatch(/kafka_common_properties kafka:9093/);
   });
 
   it('runs Kafka with SASL/SCRAM and ACLs, and gives each prod container its own Kafka password', () => {
