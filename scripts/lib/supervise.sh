@@ -53,6 +53,12 @@ stop_child() {
 on_signal() {
   trap - TERM INT HUP
   stop_child
+  # A command started just before the signal, whose pid was not in $child yet, is still our job.
+  local job
+  for job in $(jobs -p); do
+    kill -TERM -- "-$job" 2>/dev/null || kill -TERM "$job" 2>/dev/null || true
+  done
+  wait 2>/dev/null
   exit 0
 }
 trap on_signal TERM INT HUP

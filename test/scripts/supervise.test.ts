@@ -4,9 +4,10 @@
  * whose liveness fails is stopped and started again; stopping the supervisor stops its process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../testkit/supervisor';
-import { eventually } from '../../testkit/wait';
+import { eventually, waitUntil } from '../../testkit/wait';
 
 const SUPERVISE = path.resolve(__dirname, '../../scripts/lib/supervise.sh');
 
@@ -30,10 +31,11 @@ async function stopSupervisor(child: ChildProcess): Promise<number | null> {
   return exited;
 }
 
+/** Running, and not a zombie waiting to be reaped (kill(pid, 0) succeeds for those too). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -82,6 +84,7 @@ describe('the npm start supervisor', () => {
     } finally {
       expect(await stopSupervisor(child)).toBe(0);
     }
-    expect(alive(lastPid)).toBe(false);
+    // Gone once the supervisor has exited (an orphaned zombie is reaped by init a moment later).
+    expect(await waitUntil(async () => !alive(lastPid), 5_000, 50)).toBe(true);
   });
 });
