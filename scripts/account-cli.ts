@@ -7,7 +7,7 @@
 import { deriveKeys, normaliseEmail, passwordResetWorkflowId } from '../common/crypto';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey } from '../temporal-config/account-flows';
 import { resetStateQuery } from '../workflows/password-reset.contract';
-import { operatorContext } from './lib/operator';
+import { describeFlow, operatorContext } from './lib/operator';
 import { taskQueuePolled } from './lib/task-queues';
 
 const USAGE = 'usage: npm run account -- find-reset <email>\n       npm run account -- stuck [minutes]';
@@ -18,14 +18,9 @@ async function main(argv: string[]) {
   try {
     if (command === 'find-reset' && arg) {
       const workflowId = passwordResetWorkflowId(deriveKeys(config), normaliseEmail(arg));
-      const handle = client.workflow.getHandle(workflowId);
-      const desc = await handle.describe().catch(() => undefined);
-      if (!desc) {
-        console.log(`workflow id: ${workflowId}\nno password reset for this email`);
-        process.exitCode = 2;
-        return;
-      }
-      const state = desc.status.name === 'RUNNING' ? await handle.query(resetStateQuery).catch(() => undefined) : undefined;
+      const found = await describeFlow(client, workflowId, 'no password reset for this email', resetStateQuery);
+      if (!found) return;
+      const { desc, state } = found;
       console.log(`workflow id:        ${workflowId}`);
       console.log(`execution:          ${desc.status.name}`);
       console.log(`AccountFlowStatus:  ${desc.typedSearchAttributes.get(AccountFlowStatusKey) ?? '-'}`);

@@ -7,7 +7,7 @@
 import { deriveKeys, normaliseEmail, signupWorkflowId } from '../common/crypto';
 import { SignupStatusKey, SignupStatusSinceKey } from '../temporal-config';
 import { stateQuery } from '../workflows/signup.contract';
-import { operatorContext } from './lib/operator';
+import { describeFlow, operatorContext } from './lib/operator';
 import { taskQueuePolled } from './lib/task-queues';
 
 async function main(argv: string[]) {
@@ -16,14 +16,9 @@ async function main(argv: string[]) {
   try {
     if (command === 'find' && arg) {
       const workflowId = signupWorkflowId(deriveKeys(config), normaliseEmail(arg));
-      const handle = client.workflow.getHandle(workflowId);
-      const desc = await handle.describe().catch(() => undefined);
-      if (!desc) {
-        console.log(`workflow id: ${workflowId}\nno signup workflow for this email`);
-        process.exitCode = 2;
-        return;
-      }
-      const state = desc.status.name === 'RUNNING' ? await handle.query(stateQuery).catch(() => undefined) : undefined;
+      const found = await describeFlow(client, workflowId, 'no signup workflow for this email', stateQuery);
+      if (!found) return;
+      const { desc, state } = found;
       console.log(`workflow id:   ${workflowId}`);
       console.log(`run id:        ${desc.runId}`);
       console.log(`execution:     ${desc.status.name}`);

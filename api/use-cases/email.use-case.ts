@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import type { Config } from '../../common/config';
-import { codeDigest, emailChangeWorkflowId, emailHash, emailUndoWorkflowId, seal, SealContext, sourceHash, type Keys } from '../../common/crypto';
+import { codeDigest, emailChangeWorkflowId, emailHash, emailUndoWorkflowId, seal, SealContext, sourceHash } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
-import type { KafkaRequester } from '../../common/kafka/request-reply';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey, EMAIL_UNDO_WORKFLOW_ID_PREFIX } from '../../temporal-config/account-flows';
 import { undoEmailChangeUpdate, verifyEmailChangeUpdate, type EmailChangeLimits } from '../../workflows/email-change.contract';
 import type { emailChangeWorkflow } from '../../workflows/email-change.workflow';
-import type { RateLimits } from '../security/rate-limits';
 import { sourceKey } from '../security/source-key';
 import type { SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
-import type { IssuedSession, SessionIssuer } from './sessions.use-case';
+import type { IssuedSession } from './sessions.use-case';
+import type { PasswordDeps } from './password.use-case';
 import { boundedCall, invalidCode, noPendingFlow } from './temporal-calls';
 
 export const emailChangeAccepted = (config: Config) =>
@@ -31,15 +29,9 @@ export function emailChangeLimits(config: Config): EmailChangeLimits {
 /** An undo link's token: the undo window's workflow id, a dot, and the secret. */
 const UNDO_TOKEN = new RegExp(`^(${EMAIL_UNDO_WORKFLOW_ID_PREFIX}[0-9a-f]{32}-[0-9a-f-]{36})\\.([A-Za-z0-9_-]{43})$`);
 
-export interface EmailDeps {
-  temporal: Client;
-  taskQueue: string;
-  config: Config;
-  keys: Keys;
-  limits: RateLimits;
-  requester: KafkaRequester;
+/** What the password flows need, and the session store (an undo ends every session). */
+export interface EmailDeps extends PasswordDeps {
   sessions: SessionStore;
-  issueSession: SessionIssuer;
 }
 
 export function createEmailUseCases(deps: EmailDeps) {
