@@ -89,6 +89,24 @@ describe('requests', () => {
       'DELETE /api/v1/auth/sessions/a%2Fb',
     ]);
   });
+
+  it('posts the password and email changes and the undo link token', async () => {
+    reply = { status: 204 };
+    await expect(api.changePassword({ currentPassword: 'old pw', newPassword: 'new passphrase' })).resolves.toBeUndefined();
+    reply = { status: 202, body: { message: 'on its way' } };
+    await expect(api.changeEmail({ newEmail: 'ada@example.org', password: 'pw' })).resolves.toEqual({ message: 'on its way' });
+    const user = { id: 'u1', email: 'ada@example.org', name: 'Ada' };
+    reply = { status: 200, body: { message: 'changed', user } };
+    await expect(api.verifyEmailChange('123456')).resolves.toEqual({ message: 'changed', user });
+    reply = { status: 200, body: { message: 'undone' } };
+    await expect(api.undoEmailChange('flow.secret')).resolves.toEqual({ message: 'undone' });
+    expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ['POST', '/api/v1/auth/password/change', '{"currentPassword":"old pw","newPassword":"new passphrase"}'],
+      ['POST', '/api/v1/auth/email/change', '{"newEmail":"ada@example.org","password":"pw"}'],
+      ['POST', '/api/v1/auth/email/verify', '{"code":"123456"}'],
+      ['POST', '/api/v1/auth/email/undo', '{"token":"flow.secret"}'],
+    ]);
+  });
 });
 
 describe('error messages', () => {
@@ -104,6 +122,8 @@ describe('error messages', () => {
     [401, { code: 'INVALID_CREDENTIALS', message: 'x' }, 'Email or password is wrong.'],
     [409, { code: 'EMAIL_TAKEN', message: 'x' }, 'An account with this email already exists. Sign in instead.'],
     [503, { code: 'UNAVAILABLE', message: 'x' }, 'The service is temporarily unavailable. Try again shortly.'],
+    [400, { code: 'INVALID_CURRENT_PASSWORD', message: 'x' }, 'Your current password is wrong.'],
+    [400, { code: 'INVALID_TOKEN', message: 'x' }, 'This link is not valid or has expired. It may have been used already.'],
   ])('%i %j', async (status, body, message) => {
     reply = { status, body };
     const err = await failure(verify);
@@ -139,6 +159,14 @@ describe('error messages', () => {
       { field: 'name', message: 'Too long.' },
     ]);
     expect(err.message).toBe('The code is 6 digits. Name: Too long.');
+
+    reply = {
+      status: 400,
+      body: { code: 'VALIDATION_FAILED', message: 'x', errors: [{ path: ['currentPassword'], message: 'the password is 1 to 72 characters' }] },
+    };
+    const change = await failure(() => api.changePassword({ currentPassword: '', newPassword: 'new passphrase' }));
+    expect(change.fieldErrors).toEqual([{ field: 'currentPassword', message: 'The password is 1 to 72 characters.' }]);
+    expect(change.message).toBe('Current password: The password is 1 to 72 characters.');
   });
 
   it('treats a proxy error page as the service being unavailable', async () => {

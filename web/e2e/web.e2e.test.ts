@@ -15,7 +15,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { createAccount } from '../../testkit/accounts';
 import { uniqueEmail } from '../../testkit/env';
-import { codeOf, mailsTo, waitForCode } from '../../testkit/maildev';
+import { codeOf, mailsTo, waitForCode, type Mail } from '../../testkit/maildev';
 import { REPO_ROOT, freePort } from '../../testkit/supervisor';
 import { startSystem } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
@@ -129,6 +129,18 @@ async function codeFor(email: string, timeoutMs = MAIL_WAIT_MS): Promise<string>
   }, timeoutMs, `a code mailed to ${email}`, 300);
 }
 
+/** The first mail to `email` with this subject, waiting until it arrives. */
+async function mailWithSubject(email: string, subject: string): Promise<Mail> {
+  return eventually(async () => (await mailsTo(email)).find((m) => m.subject === subject), MAIL_WAIT_MS, `"${subject}" to ${email}`, 300);
+}
+
+/** The link to `path` (with its ?token=) in a mail's text. */
+function linkIn(mail: Mail, path: string): string {
+  const m = new RegExp(`https?://\\S+${path}\\?token=[^\\s"<>]+`).exec(mail.text);
+  if (!m) throw new Error(`no ${path} link in "${mail.subject}"`);
+  return m[0];
+}
+
 /** Waits for the element and returns its text, white space collapsed. */
 async function textOf(locator: Locator): Promise<string> {
   await locator.waitFor();
@@ -165,6 +177,14 @@ async function expectSessionCount(page: Page, n: number): Promise<void> {
     { timeout: WAIT_MS },
   );
   expect(await sessionItems(page).count()).toBe(n);
+}
+
+/** From /account to its password and email page. */
+async function openSecurity(page: Page): Promise<void> {
+  await page.goto(`${webUrl}/account`);
+  await page.getByRole('link', { name: 'Password, email and closing your account' }).click();
+  await page.waitForURL(`${webUrl}/account/security`);
+  await page.getByRole('heading', { name: 'Account security', level: 1 }).waitFor();
 }
 
 /** Loads /account and expects to be sent to /signin (the session is gone). */
@@ -353,5 +373,148 @@ describe('web client in a browser', () => {
       await signIn(await pages.open(), account.email, newPassword);
     }),
     120_000,
+  );
+
+  it(
+    'changes the password on the security page: a wrong current password and a common new one are refused, the other device is signed out',
+    browserTest('password-change', async (pages) => {
+      const account = await createAccount(system!.apiUrl, 'web-change', PASSWORD);
+      const newPassword = 'another calm passphrase 19';
+      const page = await pages.open();
+      const other = await pages.open();
+      await signIn(page, account.email);
+      await signIn(other, account.email);
+
+      await openSecurity(page);
+      const section = page.getByRole('region', { name: 'Change password' });
+      const current = section.getByLabel('Current password', { exact: true });
+      const next = section.getByLabel('New password', { exact: true });
+      const submit = section.getByRole('button', { name: 'Change password' });
+
+      // A wrong current password: said so, tied to its field, which is cleared.
+      await current.fill('not my password at all');
+      await next.fill(newPassword);
+      await submit.click();
+      expect(await alertText(page, /current password/)).toBe('Your current password is wrong.');
+      expect(await current.getAttribute('aria-invalid')).toBe('true');
+      expect(await current.inputValue()).toBe('');
+
+      // A new password the policy refuses: its reason is shown at the new password.
+      await current.fill(PASSWORD);
+      await next.fill('password1');
+      await submit.click();
+      const reason = 'This password is too common; choose one that is harder to guess.';
+      expect(await alertText(page, /too common/)).toBe(reason);
+      expect(await textOf(section.locator('#new-password-error'))).toBe(reason);
+
+      // Nothing changed so far: the other devices (the second browser and the API client that made the account) are still signed in.
+      await other.reload();
+      await expectSessionCount(other, 3);
+
+      await current.fill(PASSWORD);
+      await next.fill(newPassword);
+      await submit.click();
+      expect(await textOf(section.getByRole('status').filter({ hasText: 'password was changed' }))).toBe(
+        'Your password was changed. Every other device was signed out; this one stays signed in.',
+      );
+      expect(await current.inputValue()).toBe('');
+      expect(await next.inputValue()).toBe('');
+
+      // This browser stays signed in, alone; the other one is out; the new password signs in, the old one does not.
+      await page.goto(`${webUrl}/account`);
+      await expectSessionCount(page, 1);
+      await expectSignedOut(other);
+      expect((await account.client.get('/me')).status).toBe(401);
+      await mailWithSubject(account.email, 'Your CFD Broker password was changed');
+      await other.getByLabel('Email').fill(account.email);
+      await other.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await other.getByRole('button', { name: 'Sign in', exact: true }).click();
+      expect(await alertText(other, /wrong/)).toBe('Email or password is wrong.');
+      await signIn(other, account.email, newPassword);
+    }),
+    120_000,
+  );
+
+  it(
+    'changes the email with the code mailed to the new address, and the old address undoes it from its link',
+    browserTest('email-change-undo', async (pages) => {
+      const account = await createAccount(system!.apiUrl, 'web-email-old', PASSWORD);
+      const newEmail = uniqueEmail('web-email-new');
+      const page = await pages.open();
+      const other = await pages.open();
+      await signIn(page, account.email);
+      await signIn(other, account.email);
+
+      await openSecurity(page);
+      expect(await textOf(page.getByTestId('current-email'))).toBe(account.email);
+      const section = page.getByRole('region', { name: 'Change email' });
+
+      // A wrong password is refused before any code is sent.
+      await section.getByLabel('New email').fill(newEmail);
+      await section.getByLabel('Your password').fill('not my password at all');
+      await section.getByRole('button', { name: 'Send code' }).click();
+      expect(await alertText(page, /current password/)).toBe('Your current password is wrong.');
+
+      await section.getByLabel('Your password').fill(PASSWORD);
+      await section.getByRole('button', { name: 'Send code' }).click();
+      const codeField = section.getByLabel('Confirmation code');
+      await codeField.waitFor();
+      expect(await textOf(section.locator('.section-intro'))).toContain(newEmail);
+      await page.waitForFunction(() => document.activeElement?.id === 'email-code');
+
+      const code = await codeFor(newEmail);
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+      await codeField.fill(wrong);
+      await section.getByRole('button', { name: 'Confirm new email' }).click();
+      expect(await alertText(page, /That code is wrong/)).toMatch(/^That code is wrong\. \d+ attempts? left\.$/);
+      expect(await codeField.inputValue()).toBe('');
+
+      await codeField.fill(code);
+      await section.getByRole('button', { name: 'Confirm new email' }).click();
+      const done = await textOf(section.getByRole('status').filter({ hasText: 'Your account now uses' }));
+      expect(done).toContain(newEmail);
+      expect(done).toContain('undo');
+      expect(await textOf(page.getByTestId('current-email'))).toBe(newEmail);
+
+      // This browser's session now carries the new address; the other device is signed out.
+      await page.goto(`${webUrl}/account`);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(newEmail);
+      await expectSignedOut(other);
+
+      // The old address got the notice with the undo link, to this web app.
+      const undoLink = linkIn(await mailWithSubject(account.email, 'Your CFD Broker email address was changed'), '/email/undo');
+      expect(undoLink.startsWith(`${webUrl}/email/undo?token=`)).toBe(true);
+
+      // Opening the link does nothing by itself (mail scanners fetch links): the account keeps the new address.
+      const mailbox = await pages.open();
+      await mailbox.goto(undoLink);
+      const undo = mailbox.getByRole('button', { name: 'Undo the change' });
+      await undo.waitFor();
+      await page.reload();
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(newEmail);
+
+      await undo.click();
+      await mailbox.getByRole('heading', { name: 'Email change undone' }).waitFor();
+      expect(await textOf(mailbox.getByRole('status'))).toContain('Every session was signed out');
+      await mailbox.waitForFunction(() => document.activeElement?.id === 'page-title');
+
+      // Every session ended; the old address signs in again, the new one does not.
+      await expectSignedOut(page);
+      await page.getByLabel('Email').fill(newEmail);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      expect(await alertText(page, /wrong/)).toBe('Email or password is wrong.');
+      await signIn(page, account.email);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(account.email);
+
+      // The link works once.
+      const again = await pages.open();
+      await again.goto(undoLink);
+      await again.getByRole('button', { name: 'Undo the change' }).click();
+      expect(await alertText(again, /not valid/)).toBe('This link is not valid or has expired. It may have been used already.');
+      await again.getByRole('link', { name: 'Go to sign in' }).waitFor();
+      expect(await again.getByRole('button', { name: 'Undo the change' }).count()).toBe(0);
+    }),
+    150_000,
   );
 });

@@ -23,7 +23,7 @@ export type Me = Schemas['Me'];
 export type Session = Schemas['Session'];
 
 export interface FieldError {
-  /** The field the message is about (`email`, `otp`, `password`, `name`), or '' for the whole request. */
+  /** The field the message is about (`email`, `otp`, `password`, `name`, `currentPassword`, …), or '' for the whole request. */
   field: string;
   message: string;
 }
@@ -128,6 +128,10 @@ export function humanMessage(
       return 'That session has already ended.';
     case 'NOT_FOUND':
       return 'That was not found. It may already be gone.';
+    case 'INVALID_CURRENT_PASSWORD':
+      return 'Your current password is wrong.';
+    case 'INVALID_TOKEN':
+      return 'This link is not valid or has expired. It may have been used already.';
     case 'PASSWORD_ALREADY_RESET':
       return 'This code already reset your password. Sign in with the new password.';
     case 'NETWORK':
@@ -139,7 +143,17 @@ export function humanMessage(
   }
 }
 
-const FIELD_LABELS: Record<string, string> = { email: 'Email', otp: 'Code', password: 'Password', name: 'Name' };
+const FIELD_LABELS: Record<string, string> = {
+  email: 'Email',
+  otp: 'Code',
+  code: 'Code',
+  password: 'Password',
+  name: 'Name',
+  currentPassword: 'Current password',
+  newPassword: 'New password',
+  newEmail: 'New email',
+  token: 'Link',
+};
 
 function sentence(text: string): string {
   const t = text.trim();
@@ -265,6 +279,15 @@ export const api = {
   resetPassword: (input: { email: string; code: string; password: string }) =>
     call((o) => client.POST('/api/v1/auth/password/reset', { ...o, body: input })),
   signin: (input: { email: string; password: string }) => call((o) => client.POST('/api/v1/auth/signin', { ...o, body: input })),
+  /** Changes the signed-in user's password; every other session ends, this one stays. */
+  changePassword: (input: { currentPassword: string; newPassword: string }) =>
+    call((o) => client.POST('/api/v1/auth/password/change', { ...o, body: input })),
+  /** Asks to move the account to `newEmail`: a code goes there (the same answer when the address cannot be used). */
+  changeEmail: (input: { newEmail: string; password: string }) => call((o) => client.POST('/api/v1/auth/email/change', { ...o, body: input })),
+  /** Confirms the new address with its code; other sessions end and this one is renewed with the new address. */
+  verifyEmailChange: (code: string) => call((o) => client.POST('/api/v1/auth/email/verify', { ...o, body: { code } })),
+  /** Undoes an email change with the token of the link mailed to the old address; every session ends. */
+  undoEmailChange: (token: string) => call((o) => client.POST('/api/v1/auth/email/undo', { ...o, body: { token } })),
   me: async () => (await call((o) => client.GET('/api/v1/auth/me', o))).user,
   sessions: async () => (await call((o) => client.GET('/api/v1/auth/sessions', o))).sessions,
   revokeSession: (id: string) => call((o) => client.DELETE('/api/v1/auth/sessions/{id}', { ...o, params: { path: { id } } })),

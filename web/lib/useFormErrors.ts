@@ -24,15 +24,21 @@ export function useFormErrors() {
     setFields({});
   }, []);
 
-  const fail = useCallback((err: unknown, opts: { action?: ReactNode } = {}) => {
+  /**
+   * `field` ties the message to that input too (a wrong current password); `message` replaces the
+   * generic one where the page knows better (EMAIL_TAKEN while changing an address).
+   */
+  const fail = useCallback((err: unknown, opts: { action?: ReactNode; field?: string; message?: string } = {}) => {
     const e = asApiError(err);
+    const message = opts.message ?? e.message;
     const perField: FieldErrors = {};
     for (const f of e.fieldErrors) {
       if (f.field && !perField[f.field]) perField[f.field] = f.message;
     }
+    if (opts.field && !perField[opts.field]) perField[opts.field] = message;
     counter.current += 1;
     setFields(perField);
-    setAlert({ message: e.message, key: counter.current, action: opts.action });
+    setAlert({ message, key: counter.current, action: opts.action });
     if (e.code === 'RATE_LIMITED' && e.retryAfterSeconds) startRetry(e.retryAfterSeconds);
     return e;
   }, [startRetry]);

@@ -32,6 +32,10 @@ export function passwordProblem(password: string): string | undefined {
   return password ? undefined : 'Enter your password.';
 }
 
+export function currentPasswordProblem(password: string): string | undefined {
+  return password ? undefined : 'Enter your current password.';
+}
+
 /** Only the problems that exist, or undefined when there are none. */
 export function problems(all: Record<string, string | undefined>): Record<string, string> | undefined {
   const found = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => Boolean(e[1])));

@@ -1,8 +1,10 @@
 'use client';
 
+import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
+import { LoadFailed } from '@/components/LoadFailed';
 import { Loading } from '@/components/Loading';
 import { Button } from '@/components/Button';
 import { api, asApiError, type ApiError, type Me, type Session } from '@/lib/api';
@@ -102,21 +104,14 @@ export function AccountView() {
 
   if (load.state === 'failed') {
     return (
-      <section className="card auth-card" aria-labelledby="page-title">
-        <h1 id="page-title">Your account</h1>
-        <FormAlert alert={{ message: load.error.message, key: 1 }} />
-        <Button
-          busy={false}
-          busyLabel=""
-          className="btn-block"
-          onClick={() => {
-            setLoad({ state: 'loading' });
-            void refresh();
-          }}
-        >
-          Try again
-        </Button>
-      </section>
+      <LoadFailed
+        title="Your account"
+        error={load.error}
+        onRetry={() => {
+          setLoad({ state: 'loading' });
+          void refresh();
+        }}
+      />
     );
   }
 
@@ -156,6 +151,9 @@ export function AccountView() {
             <dd>{formatDate(me.createdAt)}</dd>
           </div>
         </dl>
+        <p className="card-link">
+          <Link href="/account/security">Password, email and closing your account</Link>
+        </p>
       </section>
 
       <section className="card" aria-labelledby="sessions-title">
