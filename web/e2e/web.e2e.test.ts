@@ -486,8 +486,9 @@ describe('web client in a browser', () => {
       expect(undoLink.startsWith(`${webUrl}/email/undo?token=`)).toBe(true);
 
       // Opening the link does nothing by itself (mail scanners fetch links): the account keeps the new address.
+      // (networkidle: a request the page would send by itself has been answered before we look.)
       const mailbox = await pages.open();
-      await mailbox.goto(undoLink);
+      await mailbox.goto(undoLink, { waitUntil: 'networkidle' });
       const undo = mailbox.getByRole('button', { name: 'Undo the change' });
       await undo.waitFor();
       await page.reload();
