@@ -11,7 +11,7 @@ import type { SessionStore } from '../api/sessions/session.store';
 export const undoSecretKey = (flowId: string, run: string) => `undo-secret:${flowId}:${run}`;
 
 /**
- * Activities of the account flows after signup (password reset and change). Like the signup's,
+ * Activities of the account flows after signup (password reset and change, email change, closure). Like the signup's,
  * they take sealed values and return ids only, so nothing personal enters Temporal history.
  */
 export function createAccountActivities(deps: { requester: KafkaRequester; keys: Keys; sessions: SessionStore; redis: Redis }) {
@@ -63,7 +63,7 @@ export function createAccountActivities(deps: { requester: KafkaRequester; keys:
     },
 
     /**
-     * The secret of an undo link, made once per flow run (a retry finds it): kept sealed in Redis
+     * The secret of a one-time link (an email change's undo, a closure's restore), made once per flow run (a retry finds it): kept sealed in Redis
      * for the mail activity, only its keyed digest returns to the workflow.
      */
     async createUndoToken(input: { flowId: string; run: string; ttlMs: number }): Promise<{ digest: string }> {
@@ -72,6 +72,23 @@ export function createAccountActivities(deps: { requester: KafkaRequester; keys:
       const sealed = await redis.get(key);
       if (!sealed) throw ApplicationFailure.create({ type: Failure.codeGone, message: 'the undo secret expired before it was read' });
       return { digest: codeDigest(keys, input.flowId, unseal(keys, sealed, SealContext.undoSecret(input.flowId))) };
+    },
+
+    /** Closes the account (sign-in no longer finds it); idempotent. */
+    async closeAccount(input: { userId: string }): Promise<void> {
+      const { closed } = await requester.request('user.close', { userId: input.userId }, { key: input.userId });
+      if (!closed) throw ApplicationFailure.create({ type: AccountFailure.accountGone, message: 'the account no longer exists', nonRetryable: true });
+    },
+
+    /** Opens a closed account again (a restore within the grace period); idempotent. */
+    async reopenAccount(input: { userId: string }): Promise<void> {
+      const { reopened } = await requester.request('user.reopen', { userId: input.userId }, { key: input.userId });
+      if (!reopened) throw ApplicationFailure.create({ type: AccountFailure.accountGone, message: 'the account no longer exists', nonRetryable: true });
+    },
+
+    /** Deletes a closed account's row at the end of its grace period; a retry finds nothing to delete. */
+    async eraseAccount(input: { userId: string }): Promise<{ erased: boolean }> {
+      return requester.request('user.erase', { userId: input.userId }, { key: input.userId });
     },
 
     /** Ends every session of the user but `keepSessionId` (the one that changed the password, if any). */

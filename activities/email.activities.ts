@@ -55,6 +55,44 @@ function emailChangedMail(undoUrl: string, undoHours: number) {
   return { subject: 'Your CFD Broker email address was changed', text, html };
 }
 
+const days = (n: number) => `${n} ${n === 1 ? 'day' : 'days'}`;
+
+function accountClosingMail(restoreUrl: string, graceDays: number) {
+  const text = [
+    'Your CFD Broker account was closed and every session was signed out.',
+    '',
+    `Its personal data will be erased in ${days(graceDays)}. Changed your mind, or was it not you? Restore the account before then: ${restoreUrl}`,
+  ].join('\n');
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">
+<p>Your CFD Broker account was closed and every session was signed out.</p>
+<p>Its personal data will be erased in ${days(graceDays)}. Changed your mind, or was it not you? <a href="${restoreUrl}">Restore the account</a> before then.</p>
+</body></html>`;
+  return { subject: 'Your CFD Broker account was closed', text, html };
+}
+
+const escapeHtml = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Where and how: the sign-in's time (UTC), IP and browser. The user agent is the client's word: shortened and escaped. */
+function newSigninMail(at: string, ip: string, userAgent: string | undefined) {
+  const when = `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const browser = (userAgent ?? 'an unknown browser').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 160);
+  const lead = `Your CFD Broker account was signed in to from a new device on ${when}.`;
+  const text = [
+    lead,
+    '',
+    `IP address: ${ip}`,
+    `Browser: ${browser}`,
+    '',
+    'If this was you, there is nothing to do. If it was not, reset your password now: every session is signed out when you do.',
+  ].join('\n');
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">
+<p>${escapeHtml(lead)}</p>
+<p>IP address: ${escapeHtml(ip)}<br>Browser: ${escapeHtml(browser)}</p>
+<p>If this was you, there is nothing to do. If it was not, reset your password now: every session is signed out when you do.</p>
+</body></html>`;
+  return { subject: 'New sign-in to your CFD Broker account', text, html };
+}
+
 const NOTICE = {
   subject: 'You already have a CFD Broker account',
   text: 'Someone (hopefully you) tried to sign up with this email, but it already has an account.\n\nSign in, or reset your password if you forgot it. If this was not you, you can ignore this email.',
@@ -106,6 +144,13 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
     return { attempts: n };
   }
 
+  /** A one-time link's token (the flow id, a dot, the secret createUndoToken made for this run). */
+  async function linkToken(flowId: string, run: string, what: string): Promise<string> {
+    const sealedSecret = await redis.get(undoSecretKey(flowId, run));
+    if (!sealedSecret) throw ApplicationFailure.create({ type: Failure.codeGone, message: `the ${what} link expired before it could be mailed`, nonRetryable: true, details: [attempt()] });
+    return `${flowId}.${unseal(keys, sealedSecret, SealContext.undoSecret(flowId))}`;
+  }
+
   return {
     /** `signupId` is the id of the flow that owns the code (a signup or a password reset). */
     async sendCodeEmail(input: { signupId: string; emailSealed: string; seq: number; ttlMs: number; run?: string; purpose?: CodePurpose }): Promise<{ attempts: number }> {
@@ -127,13 +172,30 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
 
     /** To the old address of an email change: the notice with its undo link, once per flow run. */
     async sendEmailChangedNotice(input: { flowId: string; emailSealed: string; run: string; undoTtlMs: number }): Promise<{ attempts: number }> {
-      const sealedSecret = await redis.get(undoSecretKey(input.flowId, input.run));
-      if (!sealedSecret) throw ApplicationFailure.create({ type: Failure.codeGone, message: 'the undo link expired before it could be mailed', nonRetryable: true, details: [attempt()] });
-      const token = `${input.flowId}.${unseal(keys, sealedSecret, SealContext.undoSecret(input.flowId))}`;
+      const token = await linkToken(input.flowId, input.run, 'undo');
       const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
       const mail = emailChangedMail(`${webBaseUrl}/email/undo?token=${token}`, Math.round(input.undoTtlMs / 3_600_000));
       const sent = await sendOnce(`email-notice-sent:${input.flowId}:${input.run}`, input.undoTtlMs, to, mail);
       log.info('email change notice sent', { event: 'email_notice_sent', flowId: input.flowId });
+      return sent;
+    },
+
+    /** To the address of a closed account: the notice with its restore link, once per flow run. */
+    async sendAccountClosingNotice(input: { flowId: string; emailSealed: string; run: string; graceMs: number }): Promise<{ attempts: number }> {
+      const token = await linkToken(input.flowId, input.run, 'restore');
+      const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
+      const mail = accountClosingMail(`${webBaseUrl}/account/restore?token=${token}`, Math.max(1, Math.round(input.graceMs / 86_400_000)));
+      const sent = await sendOnce(`closure-notice-sent:${input.flowId}:${input.run}`, input.graceMs, to, mail);
+      log.info('account closure notice sent', { event: 'closure_notice_sent', flowId: input.flowId });
+      return sent;
+    },
+
+    /** "New sign-in from a new device", once per sign-in (`flowId` is keyed by its session). */
+    async sendNewSigninNotice(input: { flowId: string; emailSealed: string; detailsSealed: string; at: string }): Promise<{ attempts: number }> {
+      const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
+      const { ip, userAgent } = JSON.parse(unseal(keys, input.detailsSealed, SealContext.signinDetails(input.flowId))) as { ip: string; userAgent?: string };
+      const sent = await sendOnce(`signin-notice-sent:${input.flowId}`, 24 * 3_600_000, to, newSigninMail(input.at, ip, userAgent));
+      log.info('new sign-in notice sent', { event: 'signin_notice_sent', flowId: input.flowId });
       return sent;
     },
 

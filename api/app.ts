@@ -12,6 +12,7 @@ import { cookieNames } from './http/cookies';
 import { authRoutes, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
+import type { ClosureUseCases } from './use-cases/closure.use-case';
 import type { EmailUseCases } from './use-cases/email.use-case';
 import type { PasswordUseCases } from './use-cases/password.use-case';
 import type { SessionUseCases } from './use-cases/sessions.use-case';
@@ -25,6 +26,7 @@ export interface AppDeps {
   signin: SigninUseCases;
   password: PasswordUseCases;
   email: EmailUseCases;
+  closure: ClosureUseCases;
   sessions: SessionStore;
   sessionUseCases: SessionUseCases;
   readinessChecks: Record<string, ReadinessCheck>;

@@ -18,6 +18,8 @@ import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
+import { createClosureUseCases } from './use-cases/closure.use-case';
+import { createSigninNotices } from './use-cases/signin-notice';
 import { createEmailUseCases } from './use-cases/email.use-case';
 import { createPasswordUseCases } from './use-cases/password.use-case';
 import { createSessionUseCases } from './use-cases/sessions.use-case';
@@ -76,7 +78,12 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     signup: createSignupUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, issueSession }),
     password: createPasswordUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, issueSession }),
     email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
-    signin: createSigninUseCases({ requester, keys, limits, issueSession, devices: createDeviceCookies(config), dummyHash }),
+    closure: createClosureUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions }),
+    signin: createSigninUseCases({
+      requester, keys, limits, issueSession, dummyHash,
+      devices: createDeviceCookies(config),
+      notices: createSigninNotices({ temporal, taskQueue: flowQueue, config, keys }),
+    }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

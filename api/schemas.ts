@@ -76,6 +76,8 @@ export const ChangePasswordBody = z.object({ currentPassword: SigninPassword, ne
 export const ChangeEmailBody = z.object({ newEmail: Email, password: SigninPassword }).strict().meta({ id: 'ChangeEmailBody' });
 export const VerifyEmailBody = z.object({ code: Otp }).strict().meta({ id: 'VerifyEmailBody' });
 export const UndoEmailBody = z.object({ token: z.string().min(1).max(200) }).strict().meta({ id: 'UndoEmailBody' });
+export const CloseAccountBody = z.object({ password: SigninPassword }).strict().meta({ id: 'CloseAccountBody' });
+export const RestoreAccountBody = z.object({ token: z.string().min(1).max(200) }).strict().meta({ id: 'RestoreAccountBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 

@@ -16,7 +16,8 @@ export interface Sut {
   me: { path: string; expect: number[]; ok?: (body: string) => boolean };
   logout: { path: string; expect: number[] };
   /** Accounts that exist, with the password. */
-  users: { email: string; password: string }[];
+  /** `device`: the device cookie its verify set (a returning user signs in from the same browser). */
+  users: { email: string; password: string; device?: string }[];
   /** Live sessions as a Cookie header value. */
   sessions: string[];
 }
@@ -58,16 +59,20 @@ export const headersFor = (sut: Sut, url: string): Record<string, string> => (su
 
 export const passwordFor = (email: string) => `pw-${email.slice(0, 24)}-Xq7!`;
 
-export function sessionCookie(headers: Record<string, string | string[]>): string | undefined {
+function cookiePair(headers: Record<string, string | string[]>, name: RegExp): string | undefined {
   const raw = headers['set-cookie'];
   const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
   for (const c of list) {
     const pair = c.split(';')[0];
     const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(eq + 1).length > 0 && /auth_token|session_token/.test(pair.slice(0, eq))) return pair;
+    if (eq > 0 && pair.slice(eq + 1).length > 0 && name.test(pair.slice(0, eq))) return pair;
   }
   return undefined;
 }
+
+export const sessionCookie = (headers: Record<string, string | string[]>) => cookiePair(headers, /auth_token|session_token/);
+/** Our API's device cookie (a sign-in without it is a new device: a notice is mailed). */
+export const deviceCookie = (headers: Record<string, string | string[]>) => cookiePair(headers, /auth_device/);
 
 /** Keeps the session cookie of an answer (for the /me and logout scenarios); true when there was one. */
 export function keepSession(sut: Sut, headers: Record<string, string | string[]>): boolean {

@@ -79,6 +79,7 @@ const schema = z.object({
   SIGNUP_WINDOW_S: seconds(24 * 3600),
   PASSWORD_RESET_WINDOW_S: seconds(3600),
   EMAIL_UNDO_WINDOW_S: seconds(72 * 3600),
+  ACCOUNT_CLOSURE_GRACE_S: seconds(7 * 24 * 3600),
   RESEND_COOLDOWN_S: seconds(60),
   RESEND_MAX_PER_HOUR: z.coerce.number().int().positive().default(5),
   MAX_CODE_ATTEMPTS: z.coerce.number().int().positive().default(5),

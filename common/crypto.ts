@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EMAIL_CHANGE_WORKFLOW_ID_PREFIX, EMAIL_UNDO_WORKFLOW_ID_PREFIX, PASSWORD_CHANGE_WORKFLOW_ID_PREFIX, PASSWORD_RESET_WORKFLOW_ID_PREFIX } from '../temporal-config/account-flows';
 import { SIGNUP_WORKFLOW_ID_PREFIX } from '../temporal-config';
+import { ACCOUNT_CLOSURE_WORKFLOW_ID_PREFIX } from '../temporal-config/account-closure';
+import { SIGNIN_NOTICE_WORKFLOW_ID_PREFIX } from '../temporal-config/signin-notice';
 
 /** Subkeys derived from one configured secret, so one secret never serves two purposes. */
 function deriveKey(secret: string, label: string): Buffer {
@@ -105,6 +107,16 @@ export function passwordChangeWorkflowId(keys: Keys, userId: string, requestId: 
 /** One pending email change (its code phase) per user: a new request replaces it. */
 export function emailChangeWorkflowId(keys: Keys, userId: string): string {
   return EMAIL_CHANGE_WORKFLOW_ID_PREFIX + userHash(keys, userId);
+}
+
+/** One closure at a time per user: a second DELETE /me finds the running one (its id travels in the restore link). */
+export function accountClosureWorkflowId(keys: Keys, userId: string): string {
+  return ACCOUNT_CLOSURE_WORKFLOW_ID_PREFIX + userHash(keys, userId);
+}
+
+/** The notice of one sign-in from a new device: keyed by its session id (one notice per session). */
+export function signinNoticeWorkflowId(keys: Keys, sessionId: string): string {
+  return SIGNIN_NOTICE_WORKFLOW_ID_PREFIX + hmacHex(keys.emailId, `session:${sessionId}`).slice(0, 32);
 }
 
 /** The undo window of one applied email change (its id travels in the undo link). */
@@ -213,6 +225,8 @@ export const SealContext = {
   otherEmail: (flowId: string) => `email:other:${flowId}`,
   /** The secret of an undo link, kept in Redis for the mail activity. */
   undoSecret: (flowId: string) => `undo-secret:${flowId}`,
+  /** Where and how a new-device sign-in happened (IP, browser), for its notice. */
+  signinDetails: (flowId: string) => `signin-details:${flowId}`,
   /** A new password's hash from the API to an account flow (reset, change): only that flow opens it. */
   newPasswordHashForFlow: (flowId: string) => `password-hash:flow:${flowId}`,
   /** A new password's hash in a user.set-password request: only that user's row takes it. */

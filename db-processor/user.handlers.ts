@@ -20,8 +20,9 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
   return {
     'user.exists': async (em, { email }) => ({ exists: (await em.count(User, { email })) > 0 }),
 
+    // A closed account is not found: it cannot sign in or reset its password (its address stays taken).
     'user.find': async (em, { email }) => {
-      const user = await em.findOne(User, { email });
+      const user = await em.findOne(User, { email, closedAt: null });
       if (!user) return { user: null };
       return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)) } };
     },
@@ -66,5 +67,18 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
       }
       return { user: toPublic(user) };
     },
+
+    'user.close': async (em, { userId }) => {
+      await em.nativeUpdate(User, { id: userId, closedAt: null }, { closedAt: new Date(), updatedAt: new Date() } as Partial<User>);
+      return { closed: (await em.count(User, { id: userId })) > 0 };
+    },
+
+    'user.reopen': async (em, { userId }) => {
+      const updated = await em.nativeUpdate(User, { id: userId }, { closedAt: null, updatedAt: new Date() } as Partial<User>);
+      return { reopened: updated > 0 };
+    },
+
+    // Personal data leaves with the row; the address can sign up again.
+    'user.erase': async (em, { userId }) => ({ erased: (await em.nativeDelete(User, { id: userId, closedAt: { $ne: null } })) > 0 }),
   };
 }

@@ -9,6 +9,8 @@ export class User extends BaseEntity {
   emailVerifiedAt!: Date;
   /** The signup that created this user: a retried create with the same ref returns this user. */
   signupRef!: string;
+  /** Set while the account waits out its closure's grace period (sign-in does not find it); the row is then deleted. */
+  closedAt?: Date | null;
 }
 
 export const UserSchema = new EntitySchema<User, BaseEntity>({
@@ -21,5 +23,6 @@ export const UserSchema = new EntitySchema<User, BaseEntity>({
     passwordHash: { type: 'string', fieldName: 'password_hash', length: 100, lazy: false },
     emailVerifiedAt: { type: 'Date', fieldName: 'email_verified_at', columnType: 'timestamptz' },
     signupRef: { type: 'string', fieldName: 'signup_ref', length: 200 },
+    closedAt: { type: 'Date', fieldName: 'closed_at', columnType: 'timestamptz', nullable: true },
   },
 });

@@ -12,6 +12,7 @@ import { buildOpenApi } from '../api/openapi';
 import { authRoutes } from '../api/routes/auth.routes';
 import type { AuthDeps } from '../api/http/auth';
 import type { EmailUseCases } from '../api/use-cases/email.use-case';
+import type { ClosureUseCases } from '../api/use-cases/closure.use-case';
 import type { PasswordUseCases } from '../api/use-cases/password.use-case';
 import type { SessionUseCases } from '../api/use-cases/sessions.use-case';
 import type { SigninUseCases } from '../api/use-cases/signin.use-case';
@@ -21,9 +22,9 @@ export const GENERATED_FILE = join(__dirname, '..', 'web', 'lib', 'api-types.gen
 
 /** The document's routes need no running use-case: only their shapes are read. */
 export function openApiDocument() {
-  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'];
+  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & ClosureUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'];
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
-  return buildOpenApi(authRoutes({ signup: unused, signin: unused, password: unused, email: unused, sessionUseCases: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }));
+  return buildOpenApi(authRoutes({ signup: unused, signin: unused, password: unused, email: unused, closure: unused, sessionUseCases: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }));
 }
 
 export async function generatedWebTypes(): Promise<string> {

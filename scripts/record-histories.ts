@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { deriveKeys, emailChangeWorkflowId, passwordResetWorkflowId, signupWorkflowId } from '../common/crypto';
+import { deriveKeys, emailChangeWorkflowId, passwordResetWorkflowId, signinNoticeWorkflowId, signupWorkflowId } from '../common/crypto';
 import { PATCHES } from '../temporal-config';
 import { withDb } from '../testkit/db';
 import { BUNDLE_PATH, uniqueEmail, uniqueIp } from '../testkit/env';
@@ -49,7 +49,7 @@ async function main(args: string[]) {
   const smtpPort = Number(new URL(process.env.SMTP_URL ?? 'smtp://127.0.0.1:1025').port || 1025);
   const smtp = await startTcpProxy(smtpPort);
   const sys = await startSystem({
-    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '20', PASSWORD_RESET_WINDOW_S: '20', EMAIL_UNDO_WINDOW_S: '20', CODE_TTL_S: type.startsWith('email-') ? '15' : '60', EMAIL_RETRY_BUDGET_S: '120', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+    env: { RESEND_COOLDOWN_S: '1', SIGNUP_WINDOW_S: '20', PASSWORD_RESET_WINDOW_S: '20', EMAIL_UNDO_WINDOW_S: '20', ACCOUNT_CLOSURE_GRACE_S: '20', CODE_TTL_S: type.startsWith('email-') ? '15' : '60', EMAIL_RETRY_BUDGET_S: '120', SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
   });
   const api = new ApiClient(sys.apiUrl);
   const recorded: Record<string, string> = {};
@@ -295,12 +295,42 @@ async function recordEmailChange(r: Recording, undo: boolean): Promise<void> {
   }
 }
 
+/** Account closure: restored with the mailed link, erased after the grace period, and erased despite a forged link. */
+async function recordAccountClosure({ sys, save }: Recording): Promise<void> {
+  const closeOne = async (tag: string) => {
+    const owner = await createAccount(sys.apiUrl, tag, PASSWORD);
+    await owner.client.call('DELETE', '/me', { password: PASSWORD });
+    const notice = await eventually(async () => (await mailsTo(owner.email)).find((m) => m.subject === 'Your CFD Broker account was closed'), 30_000, 'closure notice');
+    const token = /token=([A-Za-z0-9._-]+)/.exec(notice.text)![1];
+    return { token, workflowId: token.split('.')[0] };
+  };
+  const restored = await closeOne('history-closure-restored');
+  await new ApiClient(sys.apiUrl).post('/me/restore', { token: restored.token });
+  save('restored', restored.workflowId, 'restored');
+  const erased = await closeOne('history-closure-erased');
+  save('erased', erased.workflowId, 'erased');
+  const forged = await closeOne('history-closure-forged');
+  await new ApiClient(sys.apiUrl).post('/me/restore', { token: `${forged.workflowId}.${'A'.repeat(43)}` });
+  save('forged-token', forged.workflowId, 'erased');
+}
+
+/** A sign-in from a new device (no device cookie): its notice's flow, found by the session id in the token. */
+async function recordSigninNotice({ sys, save }: Recording): Promise<void> {
+  const owner = await createAccount(sys.apiUrl, 'history-signin-notice', PASSWORD);
+  const r = await new ApiClient(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD });
+  const token = r.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('auth_token='))!.slice('auth_token='.length);
+  const { sid } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { sid: string };
+  save('happy', signinNoticeWorkflowId(deriveKeys(sys.config), sid), 'completed');
+}
+
 const RECORDERS: Record<WorkflowTypeName, (r: Recording) => Promise<void>> = {
   signup: recordSignup,
   'password-reset': recordPasswordReset,
   'password-change': recordPasswordChange,
   'email-change': (r) => recordEmailChange(r, false),
   'email-undo': (r) => recordEmailChange(r, true),
+  'account-closure': recordAccountClosure,
+  'signin-notice': recordSigninNotice,
 };
 
 main(process.argv.slice(2)).catch((err) => {

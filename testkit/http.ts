@@ -45,3 +45,13 @@ export class ApiClient {
     return this.call<T>('DELETE', path, undefined, headers);
   }
 }
+
+/** The device cookie a sign-in answer set, as a `name=value` pair for a Cookie header. */
+export function deviceCookieOf(r: HttpResponse): string {
+  const pair = r.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('auth_device='));
+  if (!pair) throw new Error(`no device cookie in ${JSON.stringify(r.headers.getSetCookie())}`);
+  return pair;
+}

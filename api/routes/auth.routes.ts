@@ -5,6 +5,7 @@ import { AppError, type ErrorCode } from '../../common/errors';
 import * as S from '../schemas';
 import { authenticate, type Auth, type AuthDeps } from '../http/auth';
 import { cookiePolicy } from '../http/cookies';
+import type { ClosureUseCases } from '../use-cases/closure.use-case';
 import type { EmailUseCases } from '../use-cases/email.use-case';
 import type { PasswordUseCases } from '../use-cases/password.use-case';
 import type { SessionUseCases } from '../use-cases/sessions.use-case';
@@ -48,8 +49,8 @@ const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The ses
 const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
 const sameEmail = { email: '$request.body#/email' };
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; sessionUseCases: SessionUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, password, email, sessionUseCases, config } = deps;
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; closure: ClosureUseCases; sessionUseCases: SessionUseCases; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, password, email, closure, sessionUseCases, config } = deps;
   const { setSession, clearSession, setDevice, deviceOf } = cookiePolicy(config);
 
   return [
@@ -188,6 +189,27 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       responses: { 200: { description: 'The signed-in user', schema: S.MeResponse, links: { sessions: { operationId: 'getSessions' } } } },
       handler: async (_req, res, auth) => {
         res.status(200).json({ user: auth!.profile });
+      },
+    },
+    {
+      method: 'delete', path: '/me', summary: 'Close the account: every session ends now; after the grace period (7 days) its personal data is erased. A mailed link restores it until then.', body: S.CloseAccountBody, auth: true,
+      responses: { 202: { description: 'Closed; every session revoked; the restore link is mailed', schema: S.MessageResponse, headers: sessionCookieCleared } },
+      // Wrong passwords count against the sign-in limits (RATE_LIMITED).
+      errors: ['INVALID_CURRENT_PASSWORD', 'RATE_LIMITED'],
+      handler: async (req, res, auth) => {
+        const { password: current } = S.CloseAccountBody.parse(req.body);
+        const message = await closure.close(current, auth!, res.locals.ctx);
+        clearSession(res);
+        res.status(202).json({ message });
+      },
+    },
+    {
+      method: 'post', path: '/me/restore', summary: 'Restore a closed account with the link mailed at closure, within its grace period.', body: S.RestoreAccountBody,
+      responses: { 200: { description: 'The account is open again (sign in to get a session)', schema: S.MessageResponse } },
+      errors: ['INVALID_TOKEN', 'RATE_LIMITED'],
+      handler: async (req, res) => {
+        const { token } = S.RestoreAccountBody.parse(req.body);
+        res.status(200).json({ message: await closure.restore(token, res.locals.ctx) });
       },
     },
     {

@@ -11,7 +11,7 @@ import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
 import type { IssuedSession } from './sessions.use-case';
 import type { PasswordDeps } from './password.use-case';
-import { boundedCall, invalidCode, noPendingFlow } from './temporal-calls';
+import { boundedCall, invalidCode, noPendingFlow, redeemLink } from './temporal-calls';
 
 export const emailChangeAccepted = (config: Config) =>
   `If this address can be used, a code to confirm it is on its way. It expires in ${Math.round(config.CODE_TTL_S / 60)} minutes.`;
@@ -111,23 +111,9 @@ export function createEmailUseCases(deps: EmailDeps) {
     /** POST /email/undo: the link from the notice moves the account back and revokes every session. */
     async undo(token: string, ctx: RequestContext): Promise<void> {
       await limits.consumeVerifySource(ctx.ip);
-      const m = UNDO_TOKEN.exec(token);
-      if (!m) throw new AppError('INVALID_TOKEN');
-      const [, workflowId, secret] = m;
-      let result;
-      try {
-        result = await bounded(config.VERIFY_TIMEOUT_MS, () =>
-          temporal.workflow.getHandle(workflowId).executeUpdate(undoEmailChangeUpdate, { args: [{ tokenDigest: codeDigest(keys, workflowId, secret) }] }),
-        );
-      } catch (err) {
-        if (noPendingFlow(err)) throw new AppError('INVALID_TOKEN');
-        throw err;
-      }
-      if (!result.ok) {
-        ctx.logger.info({ event: 'email_undo_failed', reason: result.code, ip: ctx.ip, workflowId }, 'email change undo failed');
-        if (result.code === 'UNAVAILABLE') throw unavailable('worker');
-        throw new AppError('INVALID_TOKEN');
-      }
+      const workflowId = await redeemLink({ temporal, keys, timeoutMs: config.VERIFY_TIMEOUT_MS }, UNDO_TOKEN, token, undoEmailChangeUpdate, (id, reason) =>
+        ctx.logger.info({ event: 'email_undo_failed', reason, ip: ctx.ip, workflowId: id }, 'email change undo failed'),
+      );
       ctx.logger.info({ event: 'email_change_undone', ip: ctx.ip, workflowId }, 'email change undone, every session revoked');
     },
   };

@@ -5,6 +5,8 @@ import { signSessionToken, tokenConfig } from '../sessions/token';
 import type { RequestContext } from './context';
 
 export interface IssuedSession {
+  /** The session's id (inside the token too); never sent to the client on its own. */
+  sid: string;
   token: string;
   maxAgeMs: number;
 }
@@ -27,7 +29,7 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
     async issue(profile: SessionProfile, ctx: RequestContext): Promise<IssuedSession> {
       const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip });
       const token = signSessionToken(tokens, { sub: profile.id, sid }, config.SESSION_ABSOLUTE_TTL_S);
-      return { token, maxAgeMs: config.SESSION_ABSOLUTE_TTL_S * 1000 };
+      return { sid, token, maxAgeMs: config.SESSION_ABSOLUTE_TTL_S * 1000 };
     },
 
     /** Ends the caller's session, when there is one (logout is idempotent). */

@@ -6,6 +6,7 @@ import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/req
 import type { DeviceCookies } from '../security/device-cookie';
 import type { RateLimits } from '../security/rate-limits';
 import type { RequestContext } from './context';
+import type { SigninNotices } from './signin-notice';
 import type { IssuedSession, SessionIssuer } from './sessions.use-case';
 
 export interface SigninDeps {
@@ -14,6 +15,8 @@ export interface SigninDeps {
   limits: RateLimits;
   issueSession: SessionIssuer;
   devices: DeviceCookies;
+  /** Tells the owner about a sign-in from a device without this account's device cookie. */
+  notices: SigninNotices;
   /** A bcrypt hash of a random secret at the configured cost: unknown emails cost one compare too. */
   dummyHash: string;
 }
@@ -23,7 +26,7 @@ export async function makeDummyHash(cost: number): Promise<string> {
 }
 
 export function createSigninUseCases(deps: SigninDeps) {
-  const { requester, keys, limits, issueSession, devices, dummyHash } = deps;
+  const { requester, keys, limits, issueSession, devices, notices, dummyHash } = deps;
 
   return {
     /**
@@ -61,6 +64,7 @@ export function createSigninUseCases(deps: SigninDeps) {
       const user = { id: found.id, email: found.email, name: found.name, createdAt: found.createdAt };
       const session: IssuedSession = await issueSession(user, ctx);
       ctx.logger.info({ event: 'signin_succeeded', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'signed in');
+      if (deviceId === undefined) notices.newDevice(user.email, session.sid, ctx);
       return { user, session, deviceCookie: devices.issue(emailDigest) };
     },
 

@@ -1,5 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { codeDigest, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
 import type { RateLimits } from '../security/rate-limits';
 
@@ -56,4 +58,40 @@ export async function codeAttempt<R extends { ok: boolean; code?: string }>(
   }
   if (result.ok || result.code === 'UNAVAILABLE') await limits.refundVerifyEmailAttempt(emailKey);
   return result;
+}
+
+/** What a one-time link's update answers (an email change's undo, a closure's restore). */
+export type LinkResult = { ok: true } | { ok: false; code: 'INVALID_TOKEN' | 'UNAVAILABLE' };
+
+/**
+ * Redeems a one-time link: its token is the flow's workflow id, a dot and a secret (`pattern`
+ * captures both); the secret's keyed digest goes to the flow's update. A malformed token, a flow
+ * that is not running and a refusal are all INVALID_TOKEN; a flow that could not apply is a 503.
+ * Answers the workflow id, for the caller's log.
+ */
+export async function redeemLink(
+  deps: { temporal: Client; keys: Keys; timeoutMs: number },
+  pattern: RegExp,
+  token: string,
+  update: UpdateDefinition<LinkResult, [{ tokenDigest: string }]>,
+  onRefused: (workflowId: string, reason: string) => void,
+): Promise<string> {
+  const m = pattern.exec(token);
+  if (!m) throw new AppError('INVALID_TOKEN');
+  const [, workflowId, secret] = m;
+  let result: LinkResult;
+  try {
+    result = await boundedCall(deps.temporal, deps.timeoutMs, () =>
+      deps.temporal.workflow.getHandle(workflowId).executeUpdate(update, { args: [{ tokenDigest: codeDigest(deps.keys, workflowId, secret) }] }),
+    );
+  } catch (err) {
+    if (noPendingFlow(err)) throw new AppError('INVALID_TOKEN');
+    throw err;
+  }
+  if (!result.ok) {
+    onRefused(workflowId, result.code);
+    if (result.code === 'UNAVAILABLE') throw unavailable('worker');
+    throw new AppError('INVALID_TOKEN');
+  }
+  return workflowId;
 }

@@ -11,7 +11,7 @@ export async function scenarioSignin(ctx: Bench, sut: Sut, c: number): Promise<v
     expect: sut.signin.expect,
     build: (i) => {
       const u = users[i % users.length];
-      return { body: json({ email: u.email, password: u.password }) };
+      return { body: json({ email: u.email, password: u.password }), ...(u.device ? { headers: { cookie: u.device } } : {}) };
     },
     onResponse: (_s, _b, headers) => {
       return keepSession(sut, headers);

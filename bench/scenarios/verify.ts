@@ -1,7 +1,7 @@
 import { CodeWatcher } from '../../testkit/maildev';
 import type { Bench } from '../context';
 import { runLoad, summarise } from '../lib/load';
-import { cookieFromFetch, json, passwordFor, pooled, post, keepSession, settle, type Sut } from '../systems';
+import { cookieFromFetch, deviceCookie, json, passwordFor, pooled, post, keepSession, settle, type Sut } from '../systems';
 
 export interface PendingSignup {
   email: string;
@@ -52,7 +52,7 @@ export async function scenarioVerify(ctx: Bench, sut: Sut, c: number, pool: Pend
     },
     onResponse: (_s, _b, headers, ctx) => {
       const p = ctx.current as PendingSignup;
-      sut.users.push({ email: p.email, password: passwordFor(p.email) });
+      sut.users.push({ email: p.email, password: passwordFor(p.email), device: deviceCookie(headers) });
       return keepSession(sut, headers);
     },
   });
@@ -89,7 +89,7 @@ export async function scenarioSignupToVerified(ctx: Bench, sut: Sut, c: number, 
         statuses[v.status] = (statuses[v.status] ?? 0) + 1;
         if (!sut.verify.expect.includes(v.status)) throw new Error(`verify ${v.status}`);
         latencies.push(performance.now() - start);
-        sut.users.push({ email, password: passwordFor(email) });
+        sut.users.push({ email, password: passwordFor(email), device: deviceCookie({ 'set-cookie': v.headers.getSetCookie() }) });
         const cookie = cookieFromFetch(v.headers);
         if (cookie) sut.sessions.push(cookie);
       } catch {

@@ -47,6 +47,21 @@ export const REQUESTS = {
     payload: z.object({ userId: z.string().uuid(), fromEmail: email, toEmail: email }).strict(),
     result: z.object({ user: PublicUser }),
   },
+  /** Account closure: `closed` is false only when no such account exists. Idempotent. */
+  'user.close': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({ closed: z.boolean() }),
+  },
+  /** A restore within the grace period: `reopened` is false only when no such account exists. Idempotent. */
+  'user.reopen': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({ reopened: z.boolean() }),
+  },
+  /** The end of the grace period: deletes the row of a closed account (an open one is kept). Idempotent. */
+  'user.erase': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({ erased: z.boolean() }),
+  },
 } as const;
 
 export type RequestType = keyof typeof REQUESTS;

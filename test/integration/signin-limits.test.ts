@@ -1,19 +1,9 @@
 import bcrypt from 'bcrypt';
 import { createAccount } from '../../testkit/accounts';
 import { uniqueIp } from '../../testkit/env';
-import { ApiClient, type HttpResponse } from '../../testkit/http';
+import { ApiClient, deviceCookieOf, type HttpResponse } from '../../testkit/http';
 import { waitForCode } from '../../testkit/maildev';
 import { startSystem, type System } from '../../testkit/system';
-
-/** The device cookie a sign-in answer set, as a `name=value` pair for a Cookie header. */
-function deviceCookieOf(r: HttpResponse): string {
-  const pair = r.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .find((c) => c.startsWith('auth_device='));
-  if (!pair) throw new Error(`no device cookie in ${JSON.stringify(r.headers.getSetCookie())}`);
-  return pair;
-}
 
 const from = (sys: System, ip: string, headers: Record<string, string> = {}) => new ApiClient(sys.apiUrl, { 'x-forwarded-for': ip, ...headers });
 

@@ -1,5 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
+import type { AccountClosureInput, AccountClosureOutcome } from '../../../workflows/account-closure.contract';
+import type { SigninNoticeInput, SigninNoticeOutcome } from '../../../workflows/signin-notice.contract';
 import type { EmailChangeInput, EmailChangeOutcome, EmailUndoInput, EmailUndoOutcome } from '../../../workflows/email-change.contract';
 import type { PasswordChangeInput, PasswordChangeOutcome } from '../../../workflows/password-change.contract';
 import type { PasswordResetInput, PasswordResetOutcome } from '../../../workflows/password-reset.contract';
@@ -37,5 +39,17 @@ export async function emailChangeWorkflow(input: EmailChangeInput): Promise<Emai
 /** A broken undo window: it mails before the token exists. */
 export async function emailUndoWorkflow(input: EmailUndoInput): Promise<EmailUndoOutcome> {
   await acts.sendEmailChangedNotice({ flowId: 'x', emailSealed: input.oldEmailSealed, run: 'x', undoTtlMs: input.limits.undoWindowMs });
+  return { status: 'completed' };
+}
+
+/** A broken closure: it erases the account before closing it. */
+export async function accountClosureWorkflow(input: AccountClosureInput): Promise<AccountClosureOutcome> {
+  await acts.eraseAccount({ userId: input.userId });
+  return { status: 'erased' };
+}
+
+/** A broken sign-in notice: it looks an account up before mailing. */
+export async function signinNoticeWorkflow(input: SigninNoticeInput): Promise<SigninNoticeOutcome> {
+  await acts.findAccount({ flowId: 'x', emailSealed: input.emailSealed });
   return { status: 'completed' };
 }
