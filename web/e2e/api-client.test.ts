@@ -90,7 +90,7 @@ describe('requests', () => {
     ]);
   });
 
-  it('posts the password and email changes and the undo link token', async () => {
+  it('posts the password and email changes, the account closure (DELETE with a body) and the link tokens', async () => {
     reply = { status: 204 };
     await expect(api.changePassword({ currentPassword: 'old pw', newPassword: 'new passphrase' })).resolves.toBeUndefined();
     reply = { status: 202, body: { message: 'on its way' } };
@@ -100,11 +100,17 @@ describe('requests', () => {
     await expect(api.verifyEmailChange('123456')).resolves.toEqual({ message: 'changed', user });
     reply = { status: 200, body: { message: 'undone' } };
     await expect(api.undoEmailChange('flow.secret')).resolves.toEqual({ message: 'undone' });
-    expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
-      ['POST', '/api/v1/auth/password/change', '{"currentPassword":"old pw","newPassword":"new passphrase"}'],
-      ['POST', '/api/v1/auth/email/change', '{"newEmail":"ada@example.org","password":"pw"}'],
-      ['POST', '/api/v1/auth/email/verify', '{"code":"123456"}'],
-      ['POST', '/api/v1/auth/email/undo', '{"token":"flow.secret"}'],
+    reply = { status: 202, body: { message: 'closed' } };
+    await expect(api.closeAccount('pw')).resolves.toEqual({ message: 'closed' });
+    reply = { status: 200, body: { message: 'open again' } };
+    await expect(api.restoreAccount('flow.secret')).resolves.toEqual({ message: 'open again' });
+    expect(seen.map((s) => [s.method, s.url, s.contentType, s.body])).toEqual([
+      ['POST', '/api/v1/auth/password/change', 'application/json', '{"currentPassword":"old pw","newPassword":"new passphrase"}'],
+      ['POST', '/api/v1/auth/email/change', 'application/json', '{"newEmail":"ada@example.org","password":"pw"}'],
+      ['POST', '/api/v1/auth/email/verify', 'application/json', '{"code":"123456"}'],
+      ['POST', '/api/v1/auth/email/undo', 'application/json', '{"token":"flow.secret"}'],
+      ['DELETE', '/api/v1/auth/me', 'application/json', '{"password":"pw"}'],
+      ['POST', '/api/v1/auth/me/restore', 'application/json', '{"token":"flow.secret"}'],
     ]);
   });
 });

@@ -518,4 +518,86 @@ describe('web client in a browser', () => {
     }),
     150_000,
   );
+
+  it(
+    'closes the account after the password and an explicit confirmation, and the mailed link restores it',
+    browserTest('close-restore', async (pages) => {
+      const account = await createAccount(system!.apiUrl, 'web-close', PASSWORD);
+      const page = await pages.open();
+      const other = await pages.open();
+      await signIn(page, account.email);
+      await signIn(other, account.email);
+
+      await openSecurity(page);
+      const section = page.getByRole('region', { name: 'Close account' });
+      const password = section.getByLabel('Your password');
+      const confirm = section.getByLabel(/I understand/);
+      const close = section.getByRole('button', { name: 'Close account' });
+
+      // Neither the password nor the confirmation: nothing is sent, both are asked for.
+      await close.click();
+      expect(await alertText(page, /Tick the box/)).toBe('Enter your password. Tick the box to confirm that you want to close your account.');
+      expect(await confirm.getAttribute('aria-invalid')).toBe('true');
+
+      // The password without the confirmation is not enough either.
+      await password.fill(PASSWORD);
+      await close.click();
+      expect(await alertText(page, /Tick the box/)).toBe('Tick the box to confirm that you want to close your account.');
+
+      // A wrong password is refused, and the account stays open.
+      await password.fill('not my password at all');
+      await confirm.check();
+      await close.click();
+      expect(await alertText(page, /current password/)).toBe('Your current password is wrong.');
+      await other.reload();
+      await other.getByRole('heading', { name: 'Active sessions' }).waitFor();
+
+      await password.fill(PASSWORD);
+      await close.click();
+      await page.getByRole('heading', { name: 'Your account is closed' }).waitFor();
+      await page.waitForFunction(() => document.activeElement?.id === 'page-title');
+      expect(await textOf(page.getByRole('status'))).toMatch(/^Your account is closed and every session was signed out\. It will be erased in \d+ days?; the link we emailed you restores it until then\.$/);
+
+      // Every session is gone, and the account cannot sign in.
+      await expectSignedOut(page);
+      await expectSignedOut(other);
+      expect((await account.client.get('/me')).status).toBe(401);
+      const refusedSignIn = async () => {
+        await page.goto(`${webUrl}/signin`);
+        await page.getByLabel('Email').fill(account.email);
+        await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        expect(await alertText(page, /wrong/)).toBe('Email or password is wrong.');
+      };
+      await refusedSignIn();
+
+      // The closure mail's link, to this web app; opening it restores nothing by itself (mail scanners fetch links).
+      const restoreLink = linkIn(await mailWithSubject(account.email, 'Your CFD Broker account was closed'), '/account/restore');
+      expect(restoreLink.startsWith(`${webUrl}/account/restore?token=`)).toBe(true);
+      const mailbox = await pages.open();
+      await mailbox.goto(restoreLink, { waitUntil: 'networkidle' });
+      const restore = mailbox.getByRole('button', { name: 'Restore my account' });
+      await restore.waitFor();
+      await refusedSignIn();
+
+      await restore.click();
+      await mailbox.getByRole('heading', { name: 'Account restored' }).waitFor();
+      expect(await textOf(mailbox.getByRole('status'))).toBe('Your account is open again. Sign in with your email and password.');
+      await mailbox.getByRole('link', { name: 'Go to sign in' }).click();
+      await mailbox.waitForURL(`${webUrl}/signin`);
+
+      // The account signs in again, as it was.
+      await signIn(page, account.email);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(account.email);
+      expect(await textOf(page.getByTestId('profile-name'))).toBe('Test web-close');
+
+      // The link works once.
+      const again = await pages.open();
+      await again.goto(restoreLink);
+      await again.getByRole('button', { name: 'Restore my account' }).click();
+      expect(await alertText(again, /not valid/)).toBe('This link is not valid or has expired. It may have been used already.');
+      await again.getByRole('link', { name: 'Go to sign in' }).waitFor();
+    }),
+    150_000,
+  );
 });

@@ -289,6 +289,10 @@ export const api = {
   /** Undoes an email change with the token of the link mailed to the old address; every session ends. */
   undoEmailChange: (token: string) => call((o) => client.POST('/api/v1/auth/email/undo', { ...o, body: { token } })),
   me: async () => (await call((o) => client.GET('/api/v1/auth/me', o))).user,
+  /** Closes the signed-in user's account: every session ends (the cookie is cleared) and a restore link is mailed. */
+  closeAccount: (password: string) => call((o) => client.DELETE('/api/v1/auth/me', { ...o, body: { password } })),
+  /** Opens a closed account again with the token of the link mailed at closure (within the grace period). */
+  restoreAccount: (token: string) => call((o) => client.POST('/api/v1/auth/me/restore', { ...o, body: { token } })),
   sessions: async () => (await call((o) => client.GET('/api/v1/auth/sessions', o))).sessions,
   revokeSession: (id: string) => call((o) => client.DELETE('/api/v1/auth/sessions/{id}', { ...o, params: { path: { id } } })),
   /** Ends this browser's session. */

@@ -3,13 +3,21 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { AuthCard } from '@/components/AuthCard';
+import { StatusMessage } from '@/components/FormAlert';
 import { LoadFailed } from '@/components/LoadFailed';
 import { Loading } from '@/components/Loading';
 import { api, asApiError, type ApiError, type Me } from '@/lib/api';
 import { ChangeEmailForm } from './ChangeEmailForm';
+import { CloseAccountForm } from './CloseAccountForm';
 import { ChangePasswordForm } from './ChangePasswordForm';
 
-type Load = { state: 'loading' } | { state: 'ready'; me: Me } | { state: 'failed'; error: ApiError };
+type Load =
+  | { state: 'loading' }
+  | { state: 'ready'; me: Me }
+  | { state: 'failed'; error: ApiError }
+  /** After `DELETE /me`: the answer's message; the session is gone. */
+  | { state: 'closed'; message: string };
 
 /** `/account/security`: change the password, change the email address, close the account. Sessions stay on `/account`. */
 export function SecurityView() {
@@ -33,10 +41,11 @@ export function SecurityView() {
     void refresh();
   }, [refresh]);
 
-  const ready = load.state === 'ready';
+  // When the account is shown, and again when it is closed, focus goes to the new title.
+  const { state } = load;
   useEffect(() => {
-    if (ready) headingRef.current?.focus();
-  }, [ready]);
+    if (state === 'ready' || state === 'closed') headingRef.current?.focus();
+  }, [state]);
 
   if (load.state === 'loading') return <Loading label="Loading your account…" />;
 
@@ -50,6 +59,19 @@ export function SecurityView() {
           void refresh();
         }}
       />
+    );
+  }
+
+  if (load.state === 'closed') {
+    return (
+      <AuthCard title="Your account is closed" headingRef={headingRef}>
+        <StatusMessage message={load.message} />
+        <p>
+          <Link href="/signin" className="btn btn-primary btn-block">
+            Go to sign in
+          </Link>
+        </p>
+      </AuthCard>
     );
   }
 
@@ -77,6 +99,7 @@ export function SecurityView() {
         onSignedOut={signedOut}
         onChanged={(email) => setLoad((l) => (l.state === 'ready' ? { state: 'ready', me: { ...l.me, email } } : l))}
       />
+      <CloseAccountForm onSignedOut={signedOut} onClosed={(message) => setLoad({ state: 'closed', message })} />
     </div>
   );
 }
