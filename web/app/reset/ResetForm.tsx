@@ -4,13 +4,13 @@ import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { AuthCard } from '@/components/AuthCard';
-import { Field } from '@/components/Field';
+import { CodeField } from '@/components/CodeField';
 import { FormAlert } from '@/components/FormAlert';
-import { PasswordField } from '@/components/PasswordField';
+import { NewPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
 import { api } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
-import { codeProblem, MIN_PASSWORD, newPasswordProblem, problems } from '@/lib/validate';
+import { codeProblem, newPasswordProblem, problems } from '@/lib/validate';
 
 export function ResetForm() {
   const email = (useSearchParams().get('email') ?? '').trim();
@@ -67,34 +67,8 @@ export function ResetForm() {
     >
       <form onSubmit={onSubmit} noValidate aria-busy={busy}>
         <FormAlert alert={alert} />
-        <Field
-          id="otp"
-          name="otp"
-          label="Reset code"
-          type="text"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          pattern="[0-9]*"
-          maxLength={6}
-          required
-          autoFocus
-          className="input-code"
-          value={code}
-          onChange={(e) => setCode(e.target.value.replace(/\D/g, '').slice(0, 6))}
-          error={fields.otp}
-        />
-        <PasswordField
-          id="password"
-          name="password"
-          label="New password"
-          autoComplete="new-password"
-          required
-          minLength={MIN_PASSWORD}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={fields.password}
-          hint={`At least ${MIN_PASSWORD} characters. A few unrelated words make a strong, memorable password.`}
-        />
+        <CodeField id="otp" name="otp" label="Reset code" value={code} onChange={setCode} error={fields.otp} />
+        <NewPasswordField id="password" label="New password" value={password} onChange={setPassword} error={fields.password} />
         <SubmitButton busy={busy} busyLabel="Saving…" className="btn-block" disabled={retryIn > 0}>
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Set new password'}
         </SubmitButton>

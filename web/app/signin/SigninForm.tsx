@@ -6,7 +6,7 @@ import { useState, type FormEvent } from 'react';
 import { AuthCard } from '@/components/AuthCard';
 import { EmailField } from '@/components/EmailField';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
-import { PasswordField } from '@/components/PasswordField';
+import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
 import { api } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
@@ -66,16 +66,7 @@ export function SigninForm() {
         <FormAlert alert={alert} />
         {!alert ? <StatusMessage message={reason} /> : null}
         <EmailField value={email} onChange={setEmail} error={fields.email} />
-        <PasswordField
-          id="password"
-          name="password"
-          label="Password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={fields.password}
-        />
+        <CurrentPasswordField id="password" label="Password" value={password} onChange={setPassword} error={fields.password} />
         <SubmitButton busy={busy} busyLabel="Signing in…" className="btn-block" disabled={retryIn > 0}>
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Sign in'}
         </SubmitButton>

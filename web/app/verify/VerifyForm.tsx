@@ -4,14 +4,15 @@ import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { AuthCard } from '@/components/AuthCard';
+import { CodeField } from '@/components/CodeField';
 import { Field } from '@/components/Field';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
-import { PasswordField } from '@/components/PasswordField';
+import { NewPasswordField } from '@/components/PasswordField';
 import { Button, SubmitButton } from '@/components/Button';
 import { api, isApiError } from '@/lib/api';
 import { useCountdown } from '@/lib/useCountdown';
 import { useFormErrors } from '@/lib/useFormErrors';
-import { codeProblem, MIN_PASSWORD, nameProblem, newPasswordProblem, problems } from '@/lib/validate';
+import { codeProblem, nameProblem, newPasswordProblem, problems } from '@/lib/validate';
 
 /** The API sends at most one code a minute per address; the button waits as long. */
 export const RESEND_COOLDOWN_SECONDS = 60;
@@ -103,20 +104,12 @@ function VerifyEmail({ email }: { email: string }) {
       <form onSubmit={onSubmit} noValidate aria-busy={busy}>
         <FormAlert alert={alert} />
         <StatusMessage message={resent} />
-        <Field
+        <CodeField
           id="otp"
           name="otp"
           label="Verification code"
-          type="text"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          pattern="[0-9]*"
-          maxLength={6}
-          required
-          autoFocus
-          className="input-code"
           value={otp}
-          onChange={(e) => setOtp(e.target.value.replace(/\D/g, '').slice(0, 6))}
+          onChange={setOtp}
           error={fields.otp}
           hint="The 6 digits from the email we just sent."
         />
@@ -132,18 +125,7 @@ function VerifyEmail({ email }: { email: string }) {
           onChange={(e) => setName(e.target.value)}
           error={fields.name}
         />
-        <PasswordField
-          id="password"
-          name="password"
-          label="Password"
-          autoComplete="new-password"
-          required
-          minLength={MIN_PASSWORD}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={fields.password}
-          hint={`At least ${MIN_PASSWORD} characters. A few unrelated words make a strong, memorable password.`}
-        />
+        <NewPasswordField id="password" label="Password" value={password} onChange={setPassword} error={fields.password} />
         <SubmitButton busy={busy} busyLabel="Creating account…" className="btn-block" disabled={retryIn > 0}>
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Create account'}
         </SubmitButton>

@@ -1,9 +1,10 @@
 'use client';
 
 import { useRef, useState, type FormEvent } from 'react';
-import { Field } from '@/components/Field';
+import { CodeField } from '@/components/CodeField';
+import { EmailField } from '@/components/EmailField';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
-import { PasswordField } from '@/components/PasswordField';
+import { CurrentPasswordField } from '@/components/PasswordField';
 import { Button, SubmitButton } from '@/components/Button';
 import { api, asApiError, type ApiError } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
@@ -115,30 +116,8 @@ export function ChangeEmailForm({
           <form onSubmit={ask} noValidate aria-busy={busy} className="section-form">
             <FormAlert alert={alert} id="email-error" />
             <StatusMessage message={done} />
-            <Field
-              id="new-email"
-              name="newEmail"
-              label="New email"
-              type="email"
-              autoComplete="email"
-              inputMode="email"
-              autoCapitalize="none"
-              spellCheck={false}
-              required
-              value={newEmail}
-              onChange={(e) => setNewEmail(e.target.value)}
-              error={fields.newEmail}
-            />
-            <PasswordField
-              id="email-password"
-              name="password"
-              label="Your password"
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              error={fields.password}
-            />
+            <EmailField id="new-email" name="newEmail" label="New email" autoFocus={false} value={newEmail} onChange={setNewEmail} error={fields.newEmail} />
+            <CurrentPasswordField id="email-password" label="Your password" value={password} onChange={setPassword} error={fields.password} />
             <SubmitButton busy={busy} busyLabel="Sending code…" disabled={retryIn > 0}>
               {retryIn > 0 ? `Try again in ${retryIn} s` : 'Send code'}
             </SubmitButton>
@@ -151,22 +130,7 @@ export function ChangeEmailForm({
           </p>
           <form onSubmit={confirm} noValidate aria-busy={busy} className="section-form">
             <FormAlert alert={alert} id="email-error" />
-            <Field
-              id="email-code"
-              name="code"
-              label="Confirmation code"
-              type="text"
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              pattern="[0-9]*"
-              maxLength={6}
-              required
-              autoFocus
-              className="input-code"
-              value={code}
-              onChange={(e) => setCode(e.target.value.replace(/\D/g, '').slice(0, 6))}
-              error={fields.code}
-            />
+            <CodeField id="email-code" name="code" label="Confirmation code" value={code} onChange={setCode} error={fields.code} />
             <div className="form-actions">
               <SubmitButton busy={busy} busyLabel="Confirming…" disabled={retryIn > 0}>
                 {retryIn > 0 ? `Try again in ${retryIn} s` : 'Confirm new email'}

@@ -2,11 +2,11 @@
 
 import { useState, type FormEvent } from 'react';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
-import { PasswordField } from '@/components/PasswordField';
+import { CurrentPasswordField, NewPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
 import { api, asApiError } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
-import { currentPasswordProblem, MIN_PASSWORD, newPasswordProblem, problems } from '@/lib/validate';
+import { currentPasswordProblem, newPasswordProblem, problems } from '@/lib/validate';
 
 export const PASSWORD_CHANGED = 'Your password was changed. Every other device was signed out; this one stays signed in.';
 
@@ -54,28 +54,15 @@ export function ChangePasswordForm({ onSignedOut }: { onSignedOut: () => void })
       <form onSubmit={onSubmit} noValidate aria-busy={busy} className="section-form">
         <FormAlert alert={alert} id="password-error" />
         <StatusMessage message={done} />
-        <PasswordField
+        <CurrentPasswordField
           id="current-password"
           name="currentPassword"
           label="Current password"
-          autoComplete="current-password"
-          required
           value={currentPassword}
-          onChange={(e) => setCurrentPassword(e.target.value)}
+          onChange={setCurrentPassword}
           error={fields.currentPassword}
         />
-        <PasswordField
-          id="new-password"
-          name="newPassword"
-          label="New password"
-          autoComplete="new-password"
-          required
-          minLength={MIN_PASSWORD}
-          value={newPassword}
-          onChange={(e) => setNewPassword(e.target.value)}
-          error={fields.newPassword}
-          hint={`At least ${MIN_PASSWORD} characters. A few unrelated words make a strong, memorable password.`}
-        />
+        <NewPasswordField id="new-password" name="newPassword" label="New password" value={newPassword} onChange={setNewPassword} error={fields.newPassword} />
         <SubmitButton busy={busy} busyLabel="Changing password…" disabled={retryIn > 0}>
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Change password'}
         </SubmitButton>

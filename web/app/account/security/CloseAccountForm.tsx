@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import { Checkbox } from '@/components/Checkbox';
 import { FormAlert } from '@/components/FormAlert';
-import { PasswordField } from '@/components/PasswordField';
+import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
 import { api, asApiError } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
@@ -51,16 +51,7 @@ export function CloseAccountForm({ onClosed, onSignedOut }: { onClosed: (message
       </p>
       <form onSubmit={onSubmit} noValidate aria-busy={busy} className="section-form">
         <FormAlert alert={alert} id="close-error" />
-        <PasswordField
-          id="close-password"
-          name="password"
-          label="Your password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={fields.password}
-        />
+        <CurrentPasswordField id="close-password" label="Your password" value={password} onChange={setPassword} error={fields.password} />
         <Checkbox
           id="close-confirm"
           name="confirm"
