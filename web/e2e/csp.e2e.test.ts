@@ -28,7 +28,7 @@ afterAll(async () => {
 const directives = (csp: string) => Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
 
 describe('the web client sends a strict, nonce-based CSP', () => {
-  it.each(['/signin', '/signup', '/verify?email=a%40b.co', '/nowhere'])('%s: nonce in the header, on every script, new per response', async (page) => {
+  it.each(['/signin', '/signup', '/verify?email=a%40b.co', '/account/security', '/email/undo?token=t', '/account/restore?token=t', '/nowhere'])('%s: nonce in the header, on every script, new per response', async (page) => {
     const answers = await Promise.all([1, 2].map(() => fetch(webUrl + page, { signal: AbortSignal.timeout(10_000) })));
     const nonces: string[] = [];
     for (const res of answers) {
