@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Redis from 'ioredis';
 import { SealContext, unseal, type Keys } from '../common/crypto';
+import { inWords } from '../common/durations';
 import { Failure } from '../common/failures';
 import { undoSecretKey } from './account.activities';
 import type { Mailer } from '../common/mailer';
@@ -55,17 +56,15 @@ function emailChangedMail(undoUrl: string, undoHours: number) {
   return { subject: 'Your CFD Broker email address was changed', text, html };
 }
 
-const days = (n: number) => `${n} ${n === 1 ? 'day' : 'days'}`;
-
-function accountClosingMail(restoreUrl: string, graceDays: number) {
+function accountClosingMail(restoreUrl: string, grace: string) {
   const text = [
     'Your CFD Broker account was closed and every session was signed out.',
     '',
-    `Its personal data will be erased in ${days(graceDays)}. Changed your mind, or was it not you? Restore the account before then: ${restoreUrl}`,
+    `Its personal data will be erased in ${grace}. Changed your mind, or was it not you? Restore the account before then: ${restoreUrl}`,
   ].join('\n');
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111">
 <p>Your CFD Broker account was closed and every session was signed out.</p>
-<p>Its personal data will be erased in ${days(graceDays)}. Changed your mind, or was it not you? <a href="${restoreUrl}">Restore the account</a> before then.</p>
+<p>Its personal data will be erased in ${grace}. Changed your mind, or was it not you? <a href="${restoreUrl}">Restore the account</a> before then.</p>
 </body></html>`;
   return { subject: 'Your CFD Broker account was closed', text, html };
 }
@@ -184,7 +183,7 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
     async sendAccountClosingNotice(input: { flowId: string; emailSealed: string; run: string; graceMs: number }): Promise<{ attempts: number }> {
       const token = await linkToken(input.flowId, input.run, 'restore');
       const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
-      const mail = accountClosingMail(`${webBaseUrl}/account/restore?token=${token}`, Math.max(1, Math.round(input.graceMs / 86_400_000)));
+      const mail = accountClosingMail(`${webBaseUrl}/account/restore?token=${token}`, inWords(input.graceMs));
       const sent = await sendOnce(`closure-notice-sent:${input.flowId}:${input.run}`, input.graceMs, to, mail);
       log.info('account closure notice sent', { event: 'closure_notice_sent', flowId: input.flowId });
       return sent;

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../common/config';
+import { inWords } from '../../common/durations';
 import { accountClosureWorkflowId, seal, SealContext, type Keys } from '../../common/crypto';
 import type { KafkaRequester } from '../../common/kafka/request-reply';
 import { ACCOUNT_CLOSURE_WORKFLOW_ID_PREFIX } from '../../temporal-config/account-closure';
@@ -42,8 +43,8 @@ export function createClosureUseCases(deps: ClosureDeps) {
   return {
     /**
      * DELETE /me: after the password, the closure starts (durable: the account is closed and, after
-     * the grace period, erased) and every session ends before the answer. A second call while a
-     * closure runs finds that one.
+     * the grace period, erased) and every session ends before the answer. Two calls at once start one
+     * closure.
      */
     async close(password: string, auth: { uid: string; sid: string; profile: SessionProfile }, ctx: RequestContext): Promise<string> {
       await checkCurrentPassword(password, auth, ctx, 'account_close_failed');
@@ -63,8 +64,7 @@ export function createClosureUseCases(deps: ClosureDeps) {
       // The workflow revokes them too, after the account is closed (a sign-in can slip in before that).
       const revoked = await sessions.revokeAll(auth.uid);
       ctx.logger.info({ event: 'account_closed', userId: auth.uid, ip: ctx.ip, workflowId, revoked }, 'account closed, every session revoked');
-      const days = Math.round(config.ACCOUNT_CLOSURE_GRACE_S / 86_400);
-      return `Your account is closed and every session was signed out. It will be erased in ${days} ${days === 1 ? 'day' : 'days'}; the link we emailed you restores it until then.`;
+      return `Your account is closed and every session was signed out. It will be erased in ${inWords(flowLimits.graceMs)}; the link we emailed you restores it until then.`;
     },
 
     /** POST /me/restore: the link from the closure notice opens the account again. */
