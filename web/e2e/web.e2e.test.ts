@@ -556,7 +556,7 @@ describe('web client in a browser', () => {
       await close.click();
       await page.getByRole('heading', { name: 'Your account is closed' }).waitFor();
       await page.waitForFunction(() => document.activeElement?.id === 'page-title');
-      expect(await textOf(page.getByRole('status'))).toMatch(/^Your account is closed and every session was signed out\. It will be erased in \d+ days?; the link we emailed you restores it until then\.$/);
+      expect(await textOf(page.getByRole('status'))).toMatch(/^Your account is closed and every session was signed out\. It will be erased in \d+ (?:day|hour|minute|second)s?; the link we emailed you restores it until then\.$/);
 
       // Every session is gone, and the account cannot sign in.
       await expectSignedOut(page);
