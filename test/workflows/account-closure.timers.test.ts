@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { restoreAccountUpdate, type AccountClosureLimits } from '../../workflows/account-closure.contract';
 import type { accountClosureWorkflow } from '../../workflows/account-closure.workflow';
-import { BUNDLE_PATH } from '../../testkit/env';
-import { startTimeSkipping } from '../support/time-skipping';
+import { runToClose, useTimeSkipping } from '../support/time-skipping';
 
 /** The closure's grace period in virtual time: 7 days, then erasure unless restored. */
 const HOUR = 3_600_000;
@@ -33,21 +30,11 @@ class Recorder {
 }
 
 describe('account closure grace period in virtual time', () => {
-  let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await startTimeSkipping();
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  async function withClosure<T>(rec: Recorder, body: (flow: Awaited<ReturnType<typeof start>>) => Promise<T>): Promise<T> {
-    const taskQueue = `closure-timers-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: BUNDLE_PATH }, activities: rec.activities() });
-    return worker.runUntil(async () => body(await start(taskQueue)));
-  }
+  const ts = useTimeSkipping();
+  const withClosure = <T>(rec: Recorder, body: (flow: Awaited<ReturnType<typeof start>>) => Promise<T>): Promise<T> =>
+    ts.withWorker(rec.activities(), async (taskQueue) => body(await start(taskQueue)));
   const start = (taskQueue: string) =>
-    env.client.workflow.start<typeof accountClosureWorkflow>('accountClosureWorkflow', {
+    ts.env.client.workflow.start<typeof accountClosureWorkflow>('accountClosureWorkflow', {
       taskQueue,
       workflowId: `account-closure-${randomUUID()}`,
       args: [{ userId: randomUUID(), emailSealed: 'v1.sealed', limits: LIMITS }],
@@ -57,7 +44,7 @@ describe('account closure grace period in virtual time', () => {
   it('a restore an hour before the 7 days are up reopens the account, and nothing is erased', async () => {
     const rec = new Recorder();
     const result = await withClosure(rec, async (flow) => {
-      await env.sleep(LIMITS.graceMs - HOUR);
+      await ts.env.sleep(LIMITS.graceMs - HOUR);
       expect(await restore(flow)).toEqual({ ok: true });
       return flow.result();
     });
@@ -67,14 +54,10 @@ describe('account closure grace period in virtual time', () => {
 
   it('without a restore the account is erased when the 7 days are up, not before', async () => {
     const rec = new Recorder();
-    const outcome = await withClosure(rec, async (flow) => {
-      const result = await flow.result();
-      const desc = await flow.describe();
-      return { result, days: (desc.closeTime!.getTime() - desc.startTime.getTime()) / DAY };
-    });
+    const outcome = await withClosure(rec, (flow) => runToClose(flow, DAY));
     expect(outcome.result).toEqual({ status: 'erased' });
-    expect(outcome.days).toBeGreaterThanOrEqual(7);
-    expect(outcome.days).toBeLessThan(7.01);
+    expect(outcome.elapsed).toBeGreaterThanOrEqual(7);
+    expect(outcome.elapsed).toBeLessThan(7.01);
     expect(rec.steps).toEqual(['close', 'revoke', 'token', 'mail', 'erase', 'revoke']);
   });
 

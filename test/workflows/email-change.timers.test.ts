@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { undoEmailChangeUpdate, verifyEmailChangeUpdate, type EmailChangeLimits } from '../../workflows/email-change.contract';
 import type { emailChangeWorkflow, emailUndoWorkflow } from '../../workflows/email-change.workflow';
-import { BUNDLE_PATH } from '../../testkit/env';
-import { startTimeSkipping } from '../support/time-skipping';
+import { runToClose, useTimeSkipping } from '../support/time-skipping';
 
 /** The email change's timers in virtual time: the code TTL and the 72 h undo window. */
 const MIN = 60_000;
@@ -47,21 +44,10 @@ class Recorder {
 }
 
 describe('email change timers in virtual time', () => {
-  let env: TestWorkflowEnvironment;
-  beforeAll(async () => {
-    env = await startTimeSkipping();
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  async function withWorker<T>(rec: Recorder, body: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `email-timers-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: BUNDLE_PATH }, activities: rec.activities() });
-    return worker.runUntil(body(taskQueue));
-  }
+  const ts = useTimeSkipping();
+  const withWorker = <T>(rec: Recorder, body: (taskQueue: string) => Promise<T>): Promise<T> => ts.withWorker(rec.activities(), body);
   const startChange = (taskQueue: string, undoId: string) =>
-    env.client.workflow.start<typeof emailChangeWorkflow>('emailChangeWorkflow', {
+    ts.env.client.workflow.start<typeof emailChangeWorkflow>('emailChangeWorkflow', {
       taskQueue,
       workflowId: `email-change-${randomUUID()}`,
       args: [{ userId: randomUUID(), newEmailSealed: 'v1.new', oldEmailSealed: 'v1.old', undo: { workflowId: undoId, oldEmailSealed: 'v1.o', newEmailSealed: 'v1.n' }, limits: LIMITS }],
@@ -72,7 +58,7 @@ describe('email change timers in virtual time', () => {
     const rec = new Recorder();
     const result = await withWorker(rec, async (taskQueue) => {
       const h = await startChange(taskQueue, `email-undo-${randomUUID()}`);
-      await env.sleep(LIMITS.codeTtlMs + 1000);
+      await ts.env.sleep(LIMITS.codeTtlMs + 1000);
       await expect(h.executeUpdate(verifyEmailChangeUpdate, { args: [verify] })).rejects.toThrow();
       return h.result();
     });
@@ -84,7 +70,7 @@ describe('email change timers in virtual time', () => {
   // delivered an update to a workflow started as a child (it hangs); the dev server does, and the
   // integration test covers the child start end to end.
   const startUndo = (taskQueue: string) =>
-    env.client.workflow.start<typeof emailUndoWorkflow>('emailUndoWorkflow', {
+    ts.env.client.workflow.start<typeof emailUndoWorkflow>('emailUndoWorkflow', {
       taskQueue,
       workflowId: `email-undo-${randomUUID()}`,
       args: [{ userId: randomUUID(), oldEmailSealed: 'v1.o', newEmailSealed: 'v1.n', limits: LIMITS }],
@@ -94,22 +80,17 @@ describe('email change timers in virtual time', () => {
     const inTime = new Recorder();
     await withWorker(inTime, async (taskQueue) => {
       const undo = await startUndo(taskQueue);
-      await env.sleep(LIMITS.undoWindowMs - HOUR);
+      await ts.env.sleep(LIMITS.undoWindowMs - HOUR);
       expect(await undo.executeUpdate(undoEmailChangeUpdate, { args: [{ tokenDigest: DIGEST }] })).toEqual({ ok: true });
       expect(await undo.result()).toEqual({ status: 'undone' });
     });
     expect(inTime.moves).toEqual(['back']);
 
     const late = new Recorder();
-    const outcome = await withWorker(late, async (taskQueue) => {
-      const undo = await startUndo(taskQueue);
-      const result = await undo.result();
-      const desc = await undo.describe();
-      return { result, hours: (desc.closeTime!.getTime() - desc.startTime.getTime()) / HOUR };
-    });
+    const outcome = await withWorker(late, async (taskQueue) => runToClose(await startUndo(taskQueue), HOUR));
     expect(outcome.result).toEqual({ status: 'completed' });
-    expect(outcome.hours).toBeGreaterThanOrEqual(72);
-    expect(outcome.hours).toBeLessThan(72.1);
+    expect(outcome.elapsed).toBeGreaterThanOrEqual(72);
+    expect(outcome.elapsed).toBeLessThan(72.1);
     expect(late.moves).toEqual([]);
   });
 

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { requestResetCodeSignal, resetPasswordUpdate, resetStateQuery, type PasswordResetLimits, type ResetPasswordInput } from '../../workflows/password-reset.contract';
 import type { passwordResetWorkflow } from '../../workflows/password-reset.workflow';
-import { BUNDLE_PATH } from '../../testkit/env';
-import { startTimeSkipping } from '../support/time-skipping';
+import { runToClose, useTimeSkipping } from '../support/time-skipping';
 
 /**
  * The password reset's timer rules in virtual time (Temporal's time-skipping test server): the
@@ -60,36 +57,25 @@ class Recorder {
 }
 
 describe('password reset timer rules in virtual time', () => {
-  let env: TestWorkflowEnvironment;
-
-  beforeAll(async () => {
-    env = await startTimeSkipping();
-  });
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  async function run<T>(rec: Recorder, body: (h: Awaited<ReturnType<typeof start>>) => Promise<T>): Promise<T> {
-    const taskQueue = `reset-timers-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: BUNDLE_PATH }, activities: rec.activities() });
-    return worker.runUntil(body(await start(taskQueue)));
-  }
+  const ts = useTimeSkipping();
+  const run = <T>(rec: Recorder, body: (h: Awaited<ReturnType<typeof start>>) => Promise<T>): Promise<T> =>
+    ts.withWorker(rec.activities(), async (taskQueue) => body(await start(taskQueue)));
   function start(taskQueue: string) {
-    return env.client.workflow.start<typeof passwordResetWorkflow>('passwordResetWorkflow', {
+    return ts.env.client.workflow.start<typeof passwordResetWorkflow>('passwordResetWorkflow', {
       taskQueue,
       workflowId: `password-reset-${randomUUID()}`,
       args: [{ emailSealed: 'v1.sealed-email-stub', limits: LIMITS }],
     });
   }
   const untilCodeSent = async (h: Awaited<ReturnType<typeof start>>) => {
-    for (let i = 0; i < 100 && (await h.query(resetStateQuery)).status !== 'awaiting_code'; i++) await env.sleep(100);
+    for (let i = 0; i < 100 && (await h.query(resetStateQuery)).status !== 'awaiting_code'; i++) await ts.env.sleep(100);
   };
 
   it('a code is good until its TTL; past it the answer is CODE_EXPIRED and the code is not even compared', async () => {
     const inTime = new Recorder();
     await run(inTime, async (h) => {
       await untilCodeSent(h);
-      await env.sleep(LIMITS.codeTtlMs - 1000);
+      await ts.env.sleep(LIMITS.codeTtlMs - 1000);
       expect(await h.executeUpdate(resetPasswordUpdate, { args: [RESET] })).toEqual({ ok: true, userId: expect.any(String) });
       expect(await h.result()).toEqual({ status: 'completed' });
     });
@@ -98,7 +84,7 @@ describe('password reset timer rules in virtual time', () => {
     const late = new Recorder();
     await run(late, async (h) => {
       await untilCodeSent(h);
-      await env.sleep(LIMITS.codeTtlMs + 1000);
+      await ts.env.sleep(LIMITS.codeTtlMs + 1000);
       expect(await h.executeUpdate(resetPasswordUpdate, { args: [RESET] })).toEqual({ ok: false, code: 'CODE_EXPIRED' });
       await h.cancel();
       await h.result().catch(() => undefined);
@@ -110,15 +96,15 @@ describe('password reset timer rules in virtual time', () => {
     const rec = new Recorder();
     await run(rec, async (h) => {
       await untilCodeSent(h);
-      await env.sleep(30_000);
+      await ts.env.sleep(30_000);
       await h.signal(requestResetCodeSignal);
-      await env.sleep(1000);
+      await ts.env.sleep(1000);
       expect((await h.query(resetStateQuery)).codesIssued).toBe(1);
-      await env.sleep(LIMITS.codeTtlMs);
+      await ts.env.sleep(LIMITS.codeTtlMs);
       await h.signal(requestResetCodeSignal);
       await untilCodeSent(h);
       expect((await h.query(resetStateQuery)).codesIssued).toBe(2);
-      await env.sleep(LIMITS.codeTtlMs - 1000);
+      await ts.env.sleep(LIMITS.codeTtlMs - 1000);
       expect(await h.executeUpdate(resetPasswordUpdate, { args: [RESET] })).toMatchObject({ ok: true });
       // Closed while its worker still runs: no activity is left started to hold the test server's clock.
       expect(await h.result()).toEqual({ status: 'completed' });
@@ -127,14 +113,10 @@ describe('password reset timer rules in virtual time', () => {
 
   it('a reset nobody completes ends expired when its window closes, not before', async () => {
     const rec = new Recorder();
-    const outcome = await run(rec, async (h) => {
-      const result = await h.result();
-      const desc = await h.describe();
-      return { result, hours: (desc.closeTime!.getTime() - desc.startTime.getTime()) / HOUR };
-    });
+    const outcome = await run(rec, (h) => runToClose(h, HOUR));
     expect(outcome.result).toEqual({ status: 'expired' });
-    expect(outcome.hours).toBeGreaterThanOrEqual(1);
-    expect(outcome.hours).toBeLessThan(1.01);
+    expect(outcome.elapsed).toBeGreaterThanOrEqual(1);
+    expect(outcome.elapsed).toBeLessThan(1.01);
     expect(rec.passwordsSet).toBe(0);
   });
 });

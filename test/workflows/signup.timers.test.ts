@@ -1,24 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { Failure } from '../../common/failures';
 import { requestCodeSignal, stateQuery, verifyUpdate, type SignupInput, type SignupLimits, type VerifyInput } from '../../workflows/signup.contract';
 import type { signupWorkflow } from '../../workflows/signup.workflow';
-import { SEARCH_ATTRIBUTES } from '../../temporal-config';
-import { BUNDLE_PATH, installQuietRuntime } from '../../testkit/env';
+import { runToClose, useTimeSkipping } from '../support/time-skipping';
 
 /**
  * Every timer rule of the signup workflow, in virtual time on Temporal's time-skipping test
  * server: hours pass in milliseconds, no sleeps. Activities are stubs that record what the
  * workflow asked for (this tests the workflow module alone).
  */
-const SERVER = process.env.TEMPORAL_TEST_SERVER_BIN ?? path.join(process.env.CFD_CACHE || path.join(os.homedir(), '.cache/cfd-auth'), 'bin/temporal-test-server');
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -79,31 +71,15 @@ class Recorder {
 }
 
 describe('signup timer rules in virtual time', () => {
-  let env: TestWorkflowEnvironment;
-
-  beforeAll(async () => {
-    installQuietRuntime();
-    if (!existsSync(SERVER)) throw new Error(`no time-skipping test server at ${SERVER}: run bash scripts/lib/ensure-test-server.sh (npm test does)`);
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: SERVER } } });
-    Recorder.clock = async () => Number(await env.currentTimeMs());
-    const types = temporal.api.enums.v1.IndexedValueType;
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: env.namespace ?? 'default',
-      searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((a) => [a.name, a.type === 'Keyword' ? types.INDEXED_VALUE_TYPE_KEYWORD : types.INDEXED_VALUE_TYPE_DATETIME])),
-    });
+  const ts = useTimeSkipping();
+  beforeAll(() => {
+    Recorder.clock = async () => Number(await ts.env.currentTimeMs());
   });
-  afterAll(async () => {
-    await env?.teardown();
-  });
-
-  async function run<T>(rec: Recorder, limits: Partial<SignupLimits>, body: (h: Awaited<ReturnType<typeof start>>) => Promise<T>): Promise<T> {
-    const taskQueue = `timers-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: BUNDLE_PATH }, activities: rec.activities() });
-    return worker.runUntil(body(await start(taskQueue, { ...LIMITS, ...limits })));
-  }
+  const run = <T>(rec: Recorder, limits: Partial<SignupLimits>, body: (h: Awaited<ReturnType<typeof start>>) => Promise<T>): Promise<T> =>
+    ts.withWorker(rec.activities(), async (taskQueue) => body(await start(taskQueue, { ...LIMITS, ...limits })));
   function start(taskQueue: string, limits: SignupLimits) {
     const input: SignupInput = { emailSealed: 'v1.sealed-email-stub', limits };
-    return env.client.workflow.start<typeof signupWorkflow>('signupWorkflow', { taskQueue, workflowId: `signup-${randomUUID()}`, args: [input] });
+    return ts.env.client.workflow.start<typeof signupWorkflow>('signupWorkflow', { taskQueue, workflowId: `signup-${randomUUID()}`, args: [input] });
   }
   /** Cancels and waits until the workflow has closed, while its worker still runs: no activity is left started. */
   const cancelAndWait = async (h: Awaited<ReturnType<typeof start>>) => {
@@ -111,20 +87,20 @@ describe('signup timer rules in virtual time', () => {
     await h.result().catch(() => undefined);
   };
   const untilCodeSent = async (h: Awaited<ReturnType<typeof start>>) => {
-    for (let i = 0; i < 100 && (await h.query(stateQuery)).status !== 'awaiting_code'; i++) await env.sleep(100);
+    for (let i = 0; i < 100 && (await h.query(stateQuery)).status !== 'awaiting_code'; i++) await ts.env.sleep(100);
   };
 
   it('a code older than its TTL answers CODE_EXPIRED without being compared', async () => {
     const rec = new Recorder();
     await run(rec, {}, async (h) => {
       await untilCodeSent(h);
-      await env.sleep(LIMITS.codeTtlMs - 1000);
+      await ts.env.sleep(LIMITS.codeTtlMs - 1000);
       expect(await h.executeUpdate(verifyUpdate, { args: [{ ...VERIFY, source: 'c1' }], updateId: 'u1' })).toEqual({ ok: true, user: expect.any(Object) });
     });
     const late = new Recorder();
     await run(late, {}, async (h) => {
       await untilCodeSent(h);
-      await env.sleep(LIMITS.codeTtlMs + 1000);
+      await ts.env.sleep(LIMITS.codeTtlMs + 1000);
       expect(await h.executeUpdate(verifyUpdate, { args: [VERIFY] })).toEqual({ ok: false, code: 'CODE_EXPIRED' });
       await cancelAndWait(h);
     });
@@ -135,15 +111,15 @@ describe('signup timer rules in virtual time', () => {
     const rec = new Recorder();
     await run(rec, {}, async (h) => {
       await untilCodeSent(h);
-      await env.sleep(30_000);
+      await ts.env.sleep(30_000);
       await h.signal(requestCodeSignal);
       expect((await h.query(stateQuery)).codesIssued).toBe(1);
-      await env.sleep(31_000);
+      await ts.env.sleep(31_000);
       await h.signal(requestCodeSignal);
       await untilCodeSent(h);
       expect((await h.query(stateQuery)).codesIssued).toBe(2);
       for (let i = 0; i < 6; i++) {
-        await env.sleep(61_000);
+        await ts.env.sleep(61_000);
         await h.signal(requestCodeSignal);
         await untilCodeSent(h);
       }
@@ -155,20 +131,16 @@ describe('signup timer rules in virtual time', () => {
 
   it('a signup nobody verifies ends expired when its window closes, not before', async () => {
     const rec = new Recorder();
-    const outcome = await run(rec, {}, async (h) => {
-      const result = await h.result();
-      const desc = await h.describe();
-      return { result, hours: (desc.closeTime!.getTime() - desc.startTime.getTime()) / HOUR };
-    });
+    const outcome = await run(rec, {}, (h) => runToClose(h, HOUR));
     expect(outcome.result).toEqual({ status: 'expired' });
-    expect(outcome.hours).toBeGreaterThanOrEqual(24);
-    expect(outcome.hours).toBeLessThan(24.1);
+    expect(outcome.elapsed).toBeGreaterThanOrEqual(24);
+    expect(outcome.elapsed).toBeLessThan(24.1);
   });
 
   it('SMTP retries back off exponentially: 2 s, 4 s, 8 s, 16 s … capped at 5 min', async () => {
     const rec = new Recorder('unavailable');
     await run(rec, {}, async (h) => {
-      await env.sleep(2 * HOUR);
+      await ts.env.sleep(2 * HOUR);
       await cancelAndWait(h);
     });
     const firstCode = rec.mailAttempts.filter((a) => a.seq === 1);
@@ -179,17 +151,13 @@ describe('signup timer rules in virtual time', () => {
 
   it('one mail budget holds across code cycles: an unreachable SMTP fails the signup after 6 h, not at 24 h', async () => {
     const rec = new Recorder('gone-after-ttl');
-    const outcome = await run(rec, {}, async (h) => {
-      const result = await h.result();
-      const desc = await h.describe();
-      return { result, hours: (desc.closeTime!.getTime() - desc.startTime.getTime()) / HOUR };
-    });
+    const outcome = await run(rec, {}, (h) => runToClose(h, HOUR));
     expect(outcome.result).toEqual({ status: 'mail_failed', reason: 'email_undeliverable' });
     // Several codes were issued (each died before delivery), all inside the one budget.
     expect(rec.issued.length).toBeGreaterThan(5);
     // Temporal gives up as soon as the next retry could not start inside the budget.
-    expect(outcome.hours).toBeGreaterThan(5.5);
-    expect(outcome.hours).toBeLessThanOrEqual(6.01);
+    expect(outcome.elapsed).toBeGreaterThan(5.5);
+    expect(outcome.elapsed).toBeLessThanOrEqual(6.01);
   });
 
   it('the attempt budget holds across code cycles too', async () => {
@@ -211,15 +179,15 @@ describe('signup timer rules in virtual time', () => {
     await run(rec, {}, async (h) => {
       await untilCodeSent(h);
       rec.mail = 'unavailable';
-      await env.sleep(61_000);
+      await ts.env.sleep(61_000);
       await h.signal(requestCodeSignal);
-      await env.sleep(10_000);
+      await ts.env.sleep(10_000);
       expect(await h.executeUpdate(verifyUpdate, { args: [VERIFY] })).toMatchObject({ ok: true });
       expect(await h.result()).toEqual({ status: 'completed' });
     });
     const attemptsAtEnd = rec.mailAttempts.length;
     expect(attemptsAtEnd).toBeGreaterThan(1);
-    await env.sleep(HOUR);
+    await ts.env.sleep(HOUR);
     expect(rec.mailAttempts.length).toBe(attemptsAtEnd);
   });
 });
