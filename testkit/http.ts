@@ -1,3 +1,5 @@
+import { uniqueIp } from './env';
+
 /** A small HTTP client for tests: JSON in and out, and a cookie jar of one cookie (auth_token). */
 export interface HttpResponse<T = any> {
   status: number;
@@ -55,3 +57,6 @@ export function deviceCookieOf(r: HttpResponse): string {
   if (!pair) throw new Error(`no device cookie in ${JSON.stringify(r.headers.getSetCookie())}`);
   return pair;
 }
+
+/** A client whose requests come from a source address no other test uses: rate limits of its own. */
+export const fromNewSource = (base: string): ApiClient => new ApiClient(base, { 'x-forwarded-for': uniqueIp() });

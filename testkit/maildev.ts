@@ -134,6 +134,12 @@ const defaultMailDev = new MailDev();
 export const mailsTo = (address: string) => defaultMailDev.mailsTo(address);
 /** Waits for the `n`-th mail (1-based) to an address on the stack's MailDev. */
 export const waitForMail = (address: string, n = 1, timeoutMs = 30_000) => defaultMailDev.waitForMail(address, n, timeoutMs);
+/**
+ * The `n`-th mail (1-based) to an address with exactly this subject, waiting until it arrives.
+ * Safer than counting every mail: notices (a new sign-in, say) arrive asynchronously, in any order.
+ */
+export const mailWithSubject = (address: string, subject: string, n = 1, timeoutMs = 30_000, pollMs?: number): Promise<Mail> =>
+  eventually(async () => (await mailsTo(address)).filter((m) => m.subject === subject)[n - 1], timeoutMs, `"${subject}" #${n} to ${address}`, pollMs);
 /** The code in the `n`-th mail to an address on the stack's MailDev. */
 export const waitForCode = (address: string, n = 1, timeoutMs = 30_000) => defaultMailDev.waitForCode(address, n, timeoutMs);
 

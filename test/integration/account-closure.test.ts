@@ -2,10 +2,10 @@ import { accountClosureWorkflowId, deriveKeys, passwordResetWorkflowId } from '.
 import { resetStateQuery } from '../../workflows/password-reset.contract';
 import { createAccount } from '../../testkit/accounts';
 import { withDb } from '../../testkit/db';
-import { uniqueIp } from '../../testkit/env';
-import { ApiClient } from '../../testkit/http';
-import { codeOf, mailsTo, waitForMail, type Mail } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+
+import { ApiClient, fromNewSource } from '../../testkit/http';
+import { codeOf, type Mail, mailWithSubject, waitForMail } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
 
 const PASSWORD = 'a closing account passphrase';
@@ -13,25 +13,19 @@ const CLOSED_SUBJECT = 'Your CFD Broker account was closed';
 /** Short enough to watch the erasure, long enough to restore within it on a loaded machine. */
 const GRACE_S = 20;
 
-const mailWithSubject = (email: string, subject: string) =>
-  eventually(async () => (await mailsTo(email)).find((m: Mail) => m.subject === subject), 30_000, `"${subject}" to ${email}`);
 const restoreTokenIn = (mail: Mail) => /\/account\/restore\?token=([A-Za-z0-9._-]+)/.exec(mail.text)![1];
 
 describe('account closure: DELETE /me and POST /me/restore', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { ACCOUNT_CLOSURE_GRACE_S: String(GRACE_S) } });
+  useSystem({ env: { ACCOUNT_CLOSURE_GRACE_S: String(GRACE_S) } }, (started) => {
+    sys = started;
   });
-  afterAll(async () => {
-    await sys?.close();
-  });
-  const fromNewSource = () => new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
   const close = (client: ApiClient, password: string) => client.call('DELETE', '/me', { password });
   const userRow = (id: string) => withDb(sys.config.DATABASE_URL, (sql) => sql('select id, closed_at from users where id = ?', [id]));
 
   it('closes at once (every session ends, sign-in and reset find nothing), and the mailed link restores it, once', async () => {
     const owner = await createAccount(sys.apiUrl, 'closure-restore', PASSWORD);
-    const other = fromNewSource();
+    const other = fromNewSource(sys.apiUrl);
     expect((await other.post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(200);
     const ownerCookie = owner.client.cookie!;
 
@@ -45,26 +39,26 @@ describe('account closure: DELETE /me and POST /me/restore', () => {
 
     const notice = await mailWithSubject(owner.email, CLOSED_SUBJECT);
     expect((await userRow(owner.user.id))[0].closed_at).not.toBeNull();
-    const signin = await fromNewSource().post('/signin', { email: owner.email, password: PASSWORD });
+    const signin = await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD });
     expect({ status: signin.status, code: signin.body.code }).toEqual({ status: 401, code: 'INVALID_CREDENTIALS' });
 
     // A password reset treats it like an unknown address: same 202, a code issued but never mailed.
-    expect((await fromNewSource().post('/password/forgot', { email: owner.email })).status).toBe(202);
+    expect((await fromNewSource(sys.apiUrl).post('/password/forgot', { email: owner.email })).status).toBe(202);
     const reset = sys.temporal.workflow.getHandle(passwordResetWorkflowId(deriveKeys(sys.config), owner.email));
     expect(await eventually(async () => ((await reset.query(resetStateQuery)).codesIssued >= 1 ? (await reset.query(resetStateQuery)).status : undefined), 30_000, 'reset code issued')).toBe('no_account');
 
     const token = restoreTokenIn(notice);
     const [flowId] = token.split('.');
     expect(flowId).toBe(accountClosureWorkflowId(deriveKeys(sys.config), owner.user.id));
-    const forged = await fromNewSource().post('/me/restore', { token: `${flowId}.${'A'.repeat(43)}` });
+    const forged = await fromNewSource(sys.apiUrl).post('/me/restore', { token: `${flowId}.${'A'.repeat(43)}` });
     expect({ status: forged.status, code: forged.body.code }).toEqual({ status: 400, code: 'INVALID_TOKEN' });
 
-    const restored = await fromNewSource().post('/me/restore', { token });
+    const restored = await fromNewSource(sys.apiUrl).post('/me/restore', { token });
     expect(restored.status).toBe(200);
     expect((await userRow(owner.user.id))[0].closed_at).toBeNull();
-    const back = await fromNewSource().post('/signin', { email: owner.email, password: PASSWORD });
+    const back = await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD });
     expect({ status: back.status, user: back.body.user }).toEqual({ status: 200, user: owner.user });
-    const again = await fromNewSource().post('/me/restore', { token });
+    const again = await fromNewSource(sys.apiUrl).post('/me/restore', { token });
     expect({ status: again.status, code: again.body.code }).toEqual({ status: 400, code: 'INVALID_TOKEN' });
     // The restored account's flow ended restored; the account is not erased later.
     expect(await sys.temporal.workflow.getHandle(flowId).result()).toEqual({ status: 'restored' });
@@ -78,7 +72,7 @@ describe('account closure: DELETE /me and POST /me/restore', () => {
     expect(await flow.result()).toEqual({ status: 'erased' });
     expect(await userRow(owner.user.id)).toEqual([]);
 
-    const late = await fromNewSource().post('/me/restore', { token });
+    const late = await fromNewSource(sys.apiUrl).post('/me/restore', { token });
     expect({ status: late.status, code: late.body.code }).toEqual({ status: 400, code: 'INVALID_TOKEN' });
     // The address is free: a new signup creates a new account (not the "you already have one" notice).
     const again = new ApiClient(sys.apiUrl);
@@ -99,7 +93,7 @@ describe('account closure: DELETE /me and POST /me/restore', () => {
     const anonymous = await close(new ApiClient(sys.apiUrl), PASSWORD);
     expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
     for (const token of ['account-closure-nonsense.x', 'email-undo-0.AAAA', '']) {
-      const r = await fromNewSource().post('/me/restore', { token });
+      const r = await fromNewSource(sys.apiUrl).post('/me/restore', { token });
       expect(r.status).toBe(400);
     }
   });

@@ -1,7 +1,6 @@
 import { createAccount } from '../../testkit/accounts';
-import { uniqueIp } from '../../testkit/env';
 import { eventually } from '../../testkit/wait';
-import { ApiClient } from '../../testkit/http';
+import { fromNewSource } from '../../testkit/http';
 import { startSystem, useSystem, type System } from '../../testkit/system';
 import { startTcpProxy, type TcpProxy } from '../../testkit/tcp-proxy';
 
@@ -52,7 +51,7 @@ describe('the API answers 503 UNAVAILABLE, never 500, when its Redis is down', (
   it('POST /signin (rate limits) answers 503 while Redis is down', async () => {
     const acct = await createAccount(sys.apiUrl, 'redis-down-signin');
     redisProxy.setMode('refuse');
-    const during = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: acct.email, password: acct.password });
+    const during = await fromNewSource(sys.apiUrl).post('/signin', { email: acct.email, password: acct.password });
     expect(during.status).toBe(503);
     expect(during.body.code).toBe('UNAVAILABLE');
   });
@@ -66,7 +65,7 @@ describe('the API answers 503 UNAVAILABLE when its Kafka request gets no answer'
   it('POST /signin with the DB processor stopped answers 503 with Retry-After, and signs in once it is back', async () => {
     const acct = await createAccount(sys.apiUrl, 'kafka-no-answer');
     await sys.stopDbProcessor();
-    const client = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const client = fromNewSource(sys.apiUrl);
     try {
       const during = await client.post('/signin', { email: acct.email, password: acct.password });
       expect(during.status).toBe(503);

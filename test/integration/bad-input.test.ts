@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { uniqueEmail, uniqueIp } from '../../testkit/env';
-import { ApiClient } from '../../testkit/http';
+import { ApiClient, fromNewSource } from '../../testkit/http';
 import { useSystem, type System } from '../../testkit/system';
 
 describe('bad input gets a clear 4xx, never a 5xx', () => {
@@ -58,7 +58,8 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     expect(await raw('TRACE', '/logout')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('PUT', '/sessions/abcdefghijklmnopqrstuvwxyz', 'x', 'text/plain')).toEqual({ status: 405, allow: 'DELETE, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('PATCH', '/signup', '{"email": ', 'application/json')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
-    expect(await raw('DELETE', '/me')).toEqual({ status: 405, allow: 'GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
+    expect(await raw('PUT', '/me')).toEqual({ status: 405, allow: 'DELETE, GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
+    expect(await raw('GET', '/me/restore')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('TRACE', '/nope')).toMatchObject({ status: 404, code: 'NOT_FOUND' });
   });
 
@@ -106,7 +107,7 @@ describe('OpenAPI document', () => {
     const documented = Object.entries(doc.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo'];
+    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore'];
     expect(documented.sort()).toEqual(expected.map((e) => e.replace(' /', ' /api/v1/auth/')).sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
@@ -124,6 +125,8 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/email/change': [(await c.post('/email/change', { newEmail: 'a@b.co', password: 'p' })).status],
       'POST /api/v1/auth/email/verify': [(await c.post('/email/verify', { code: '123456' })).status],
       'POST /api/v1/auth/email/undo': [(await c.post('/email/undo', { token: 'email-undo-x.y' })).status, (await c.post('/email/undo', { token: 1 })).status],
+      'DELETE /api/v1/auth/me': [(await c.call('DELETE', '/me', { password: 'p' })).status],
+      'POST /api/v1/auth/me/restore': [(await c.post('/me/restore', { token: 'account-closure-x.y' })).status, (await c.post('/me/restore', { token: 1 })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {
       const [method, p] = route.split(' ');
@@ -138,13 +141,13 @@ describe('per-source caps over HTTP', () => {
   useSystem({ env: { RATE_SIGNUP_PER_IP_HOUR: '3' } }, (started) => (sys = started));
 
   it('signup from one source past RATE_SIGNUP_PER_IP_HOUR is 429 with Retry-After, whatever the email; another source goes on', async () => {
-    const source = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const source = fromNewSource(sys.apiUrl);
     for (let i = 0; i < 3; i++) expect((await source.post('/signup', { email: uniqueEmail('ipcap') })).status).toBe(202);
     const over = await source.post('/signup', { email: uniqueEmail('ipcap') });
     expect(over.status).toBe(429);
     expect(over.body.code).toBe('RATE_LIMITED');
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
-    const other = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const other = fromNewSource(sys.apiUrl);
     expect((await other.post('/signup', { email: uniqueEmail('ipcap') })).status).toBe(202);
   });
 });

@@ -1,11 +1,11 @@
 import { deriveKeys, emailChangeWorkflowId } from '../../common/crypto';
 import { emailChangeStateQuery } from '../../workflows/email-change.contract';
 import { createAccount } from '../../testkit/accounts';
-import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { uniqueEmail } from '../../testkit/env';
 import { eventually } from '../../testkit/wait';
-import { ApiClient, type HttpResponse } from '../../testkit/http';
-import { codeOf, mailsTo, type Mail } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { fromNewSource, type HttpResponse } from '../../testkit/http';
+import { codeOf, mailsTo, mailWithSubject } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
 
 const PASSWORD = 'an email changing passphrase';
 const CODE_SUBJECT = 'Confirm your new CFD Broker email';
@@ -17,22 +17,16 @@ function shape(r: HttpResponse) {
   return { status: r.status, body: r.body, headers };
 }
 
-const mailWithSubject = (email: string, subject: string) =>
-  eventually(async () => (await mailsTo(email)).find((m: Mail) => m.subject === subject), 30_000, `"${subject}" to ${email}`);
 
 describe('email change: POST /email/change, /email/verify, /email/undo', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
+  useSystem({}, (started) => {
+    sys = started;
   });
-  afterAll(async () => {
-    await sys?.close();
-  });
-  const fromNewSource = () => new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
 
   it('moves the account to a confirmed address, revokes the other sessions, and the old address can undo it, revoking every session', async () => {
     const owner = await createAccount(sys.apiUrl, 'email-change', PASSWORD);
-    const other = fromNewSource();
+    const other = fromNewSource(sys.apiUrl);
     expect((await other.post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(200);
     const newEmail = uniqueEmail('email-change-new');
 
@@ -42,19 +36,19 @@ describe('email change: POST /email/change, /email/verify, /email/undo', () => {
     expect(verified.body.user).toEqual({ ...owner.user, email: newEmail });
     expect((await owner.client.get('/me')).body.user.email).toBe(newEmail);
     expect((await other.get('/me')).status).toBe(401);
-    expect((await fromNewSource().post('/signin', { email: newEmail, password: PASSWORD })).status).toBe(200);
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(401);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: newEmail, password: PASSWORD })).status).toBe(200);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(401);
 
     const notice = await mailWithSubject(owner.email, NOTICE_SUBJECT);
     expect(notice.text).not.toContain(newEmail);
     const token = /token=([A-Za-z0-9._-]+)/.exec(notice.text)![1];
-    const undo = await fromNewSource().post('/email/undo', { token });
+    const undo = await fromNewSource(sys.apiUrl).post('/email/undo', { token });
     expect(undo.status).toBe(200);
     expect((await owner.client.get('/me')).status).toBe(401);
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(200);
-    expect((await fromNewSource().post('/signin', { email: newEmail, password: PASSWORD })).status).toBe(401);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(200);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: newEmail, password: PASSWORD })).status).toBe(401);
     // The link works once.
-    const again = await fromNewSource().post('/email/undo', { token });
+    const again = await fromNewSource(sys.apiUrl).post('/email/undo', { token });
     expect({ status: again.status, code: again.body.code }).toEqual({ status: 400, code: 'INVALID_TOKEN' });
   });
 
@@ -96,7 +90,7 @@ describe('email change: POST /email/change, /email/verify, /email/undo', () => {
     const token = /token=([A-Za-z0-9._-]+)/.exec(notice.text)![1];
     const forged = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     for (const t of [forged, 'email-undo-nonsense.x', token.split('.')[0]]) {
-      const r = await fromNewSource().post('/email/undo', { token: t });
+      const r = await fromNewSource(sys.apiUrl).post('/email/undo', { token: t });
       expect({ t, status: r.status, code: r.body.code }).toEqual({ t, status: 400, code: 'INVALID_TOKEN' });
     }
     expect((await owner.client.get('/me')).body.user.email).toBe(newEmail);

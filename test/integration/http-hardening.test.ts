@@ -2,8 +2,8 @@ import { devKafkaPassword, kafkaUsername } from '../../common/kafka/identity';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { createAccount } from '../../testkit/accounts';
-import { uniqueIp } from '../../testkit/env';
-import { ApiClient } from '../../testkit/http';
+
+import { ApiClient, fromNewSource } from '../../testkit/http';
 import { startSystem, useSystem, type System } from '../../testkit/system';
 
 interface RawAnswer {
@@ -34,7 +34,7 @@ describe('HTTP hardening of the auth API', () => {
 
   it('every auth answer, errors included, says Cache-Control: no-store and Pragma: no-cache', async () => {
     const acct = await createAccount(sys.apiUrl, 'nostore');
-    const anon = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const anon = fromNewSource(sys.apiUrl);
     const answers = {
       signin200: await anon.post('/signin', { email: acct.email, password: acct.password }),
       me200: await acct.client.get('/me'),
@@ -127,7 +127,7 @@ describe('cookies in production', () => {
 
   it('the session and device cookies are __Host- prefixed: Secure, Path=/, no Domain', async () => {
     const acct = await createAccount(sys.apiUrl, 'prod');
-    const r = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: acct.email, password: acct.password });
+    const r = await fromNewSource(sys.apiUrl).post('/signin', { email: acct.email, password: acct.password });
     expect(r.status).toBe(200);
     const cookies = r.headers.getSetCookie();
     expect(cookies.map((c) => c.split('=')[0]).sort()).toEqual(['__Host-auth_device', '__Host-auth_token']);

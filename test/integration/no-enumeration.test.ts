@@ -1,8 +1,8 @@
 import { deriveKeys, signupWorkflowId } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
-import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { uniqueEmail } from '../../testkit/env';
 import { eventually } from '../../testkit/wait';
-import { ApiClient, type HttpResponse } from '../../testkit/http';
+import { fromNewSource, type HttpResponse } from '../../testkit/http';
 import { waitForCode } from '../../testkit/maildev';
 import { useSystem, type System } from '../../testkit/system';
 
@@ -25,7 +25,7 @@ describe('no enumeration through signup, resend and verify', () => {
 
   it('an existing account and a new email get the same status, body and headers at every step', async () => {
     const registered = uniqueEmail('enum-registered');
-    const setup = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const setup = fromNewSource(sys.apiUrl);
     await setup.post('/signup', { email: registered });
     expect((await setup.post('/verify', { email: registered, otp: await waitForCode(registered), password: PASSWORD, name: 'Has Account' })).status).toBe(201);
     await eventually(async () => ((await sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), registered)).describe()).status.name === 'COMPLETED' ? true : undefined));
@@ -33,7 +33,7 @@ describe('no enumeration through signup, resend and verify', () => {
 
     const keys = deriveKeys(sys.config);
     const script = async (email: string) => {
-      const client = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+      const client = fromNewSource(sys.apiUrl);
       const steps: { step: string; r: HttpResponse; ms: number }[] = [];
       const call = async (step: string, path: string, body: object) => {
         const t = performance.now();

@@ -1,27 +1,23 @@
 import { createAccount } from '../../testkit/accounts';
 import { uniqueIp } from '../../testkit/env';
-import { ApiClient } from '../../testkit/http';
-import { waitForMail } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { ApiClient, fromNewSource } from '../../testkit/http';
+import { mailWithSubject } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
 
 const OLD_PASSWORD = 'the first sturdy passphrase';
 const NEW_PASSWORD = 'a brand new sturdy passphrase';
 
 describe('password change: POST /password/change', () => {
   let sys: System;
-  beforeAll(async () => {
-    // The default sign-in limit per (email, source): 5 failures, then a back-off.
-    sys = await startSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '5' } });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  // The default sign-in limit per (email, source): 5 failures, then a back-off.
+  useSystem({ env: { RATE_SIGNIN_FAIL_PER_EMAIL_IP: '5' } }, (started) => {
+    sys = started;
   });
 
-  const fromNewSource = () => new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
 
   it('changes the password, keeps the asking session, revokes every other one and mails a notice', async () => {
     const owner = await createAccount(sys.apiUrl, 'change-happy', OLD_PASSWORD);
-    const other = fromNewSource();
+    const other = fromNewSource(sys.apiUrl);
     expect((await other.post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
 
     const r = await owner.client.post('/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD });
@@ -29,9 +25,9 @@ describe('password change: POST /password/change', () => {
     expect((await owner.client.get('/me')).status).toBe(200);
     expect((await other.get('/me')).status).toBe(401);
     expect((await owner.client.get('/sessions')).body.sessions).toHaveLength(1);
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(401);
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: NEW_PASSWORD })).status).toBe(200);
-    expect((await waitForMail(owner.email, 2)).subject).toBe('Your CFD Broker password was changed');
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(401);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: NEW_PASSWORD })).status).toBe(200);
+    await mailWithSubject(owner.email, 'Your CFD Broker password was changed');
   });
 
   it('a wrong current password is refused and counts against the sign-in limit of that email and source', async () => {
@@ -48,7 +44,7 @@ describe('password change: POST /password/change', () => {
     // The same budget as sign-in: a sign-in from that source is now held back too, even with the right password.
     const signin = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': ip }).post('/signin', { email: owner.email, password: OLD_PASSWORD });
     expect({ status: signin.status, code: signin.body.code }).toEqual({ status: 429, code: 'RATE_LIMITED' });
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
   });
 
   it('a weak new password is refused with the policy reason before the current one is checked', async () => {
@@ -59,7 +55,7 @@ describe('password change: POST /password/change', () => {
   });
 
   it('needs a session', async () => {
-    const r = await fromNewSource().post('/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD });
+    const r = await fromNewSource(sys.apiUrl).post('/password/change', { currentPassword: OLD_PASSWORD, newPassword: NEW_PASSWORD });
     expect({ status: r.status, code: r.body.code }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
   });
 });

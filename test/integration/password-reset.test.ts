@@ -4,11 +4,11 @@ import { promisify } from 'node:util';
 import { deriveKeys, passwordResetWorkflowId } from '../../common/crypto';
 import { resetStateQuery } from '../../workflows/password-reset.contract';
 import { createAccount } from '../../testkit/accounts';
-import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { uniqueEmail } from '../../testkit/env';
 import { eventually, sleep } from '../../testkit/wait';
-import { ApiClient, type HttpResponse } from '../../testkit/http';
-import { codeOf, mailsTo, waitForMail } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { fromNewSource, type HttpResponse } from '../../testkit/http';
+import { codeOf, mailsTo, mailWithSubject } from '../../testkit/maildev';
+import { useSystem, type System } from '../../testkit/system';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -28,31 +28,26 @@ const wrongCodeFor = (code: string) => String((Number(code) + 1) % 1_000_000).pa
 
 /** The `n`-th password reset code mailed to an address. */
 async function resetCode(email: string, n = 1): Promise<string> {
-  const mail = await eventually(async () => (await mailsTo(email)).filter((m) => m.subject === RESET_SUBJECT)[n - 1], 30_000, `reset code #${n}`);
-  return codeOf(mail);
+  return codeOf(await mailWithSubject(email, RESET_SUBJECT, n));
 }
 
 describe('password reset: POST /password/forgot and /password/reset', () => {
   let sys: System;
   let keys: ReturnType<typeof deriveKeys>;
-  beforeAll(async () => {
-    sys = await startSystem();
-    keys = deriveKeys(sys.config);
-  });
-  afterAll(async () => {
-    await sys?.close();
+  useSystem({}, (started) => {
+    sys = started;
+    keys = deriveKeys(started.config);
   });
 
   const resetState = (email: string) => sys.temporal.workflow.getHandle(passwordResetWorkflowId(keys, email)).query(resetStateQuery);
   const untilCodeIssued = (email: string, n = 1) => eventually(async () => ((await resetState(email)).codesIssued >= n ? true : undefined), 30_000, `code #${n} issued`);
-  const fromNewSource = () => new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
 
   it('a reset with the mailed code sets the new password, revokes every session, starts a fresh one and mails a notice', async () => {
     const owner = await createAccount(sys.apiUrl, 'reset-happy', OLD_PASSWORD);
-    const otherDevice = fromNewSource();
+    const otherDevice = fromNewSource(sys.apiUrl);
     expect((await otherDevice.post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
 
-    const stranger = fromNewSource();
+    const stranger = fromNewSource(sys.apiUrl);
     expect((await stranger.post('/password/forgot', { email: owner.email })).status).toBe(202);
     const r = await stranger.post('/password/reset', { email: owner.email, code: await resetCode(owner.email), password: NEW_PASSWORD });
     expect(r.status).toBe(200);
@@ -62,11 +57,11 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
     expect((await stranger.get('/me')).status).toBe(200);
     expect((await owner.client.get('/me')).status).toBe(401);
     expect((await otherDevice.get('/me')).status).toBe(401);
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(401);
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: NEW_PASSWORD })).status).toBe(200);
-    expect((await waitForMail(owner.email, 3)).subject).toBe(NOTICE_SUBJECT);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(401);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: NEW_PASSWORD })).status).toBe(200);
+    await mailWithSubject(owner.email, NOTICE_SUBJECT);
     // The same code again never opens a second session.
-    const again = await fromNewSource().post('/password/reset', { email: owner.email, code: await resetCode(owner.email), password: NEW_PASSWORD });
+    const again = await fromNewSource(sys.apiUrl).post('/password/reset', { email: owner.email, code: await resetCode(owner.email), password: NEW_PASSWORD });
     expect(again.status === 409 || again.status === 400).toBe(true);
     expect(['PASSWORD_ALREADY_RESET', 'INVALID_CODE']).toContain(again.body.code);
   });
@@ -75,7 +70,7 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
     const owner = await createAccount(sys.apiUrl, 'reset-enum', OLD_PASSWORD);
     const unknown = uniqueEmail('reset-enum-unknown');
     const script = async (email: string) => {
-      const client = fromNewSource();
+      const client = fromNewSource(sys.apiUrl);
       const steps: { step: string; r: HttpResponse }[] = [];
       const call = async (step: string, path: string, body: object) => steps.push({ step, r: await client.post(path, body) });
       await call('forgot', '/password/forgot', { email });
@@ -102,7 +97,7 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
 
   it('a wrong code answers INVALID_CODE with attemptsLeft; the fifth locks the code, the right one then too', async () => {
     const owner = await createAccount(sys.apiUrl, 'reset-wrong', OLD_PASSWORD);
-    const client = fromNewSource();
+    const client = fromNewSource(sys.apiUrl);
     await client.post('/password/forgot', { email: owner.email });
     const code = await resetCode(owner.email);
     const answers: string[] = [];
@@ -113,12 +108,12 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
     expect(answers).toEqual(['400 INVALID_CODE 4', '400 INVALID_CODE 3', '400 INVALID_CODE 2', '400 INVALID_CODE 1', '429 TOO_MANY_ATTEMPTS']);
     const right = await client.post('/password/reset', { email: owner.email, code, password: NEW_PASSWORD });
     expect({ status: right.status, code: right.body.code }).toEqual({ status: 429, code: 'TOO_MANY_ATTEMPTS' });
-    expect((await fromNewSource().post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
   });
 
   it('a weak new password is refused with the policy reason, and the code stays usable', async () => {
     const owner = await createAccount(sys.apiUrl, 'reset-weak', OLD_PASSWORD);
-    const client = fromNewSource();
+    const client = fromNewSource(sys.apiUrl);
     await client.post('/password/forgot', { email: owner.email });
     const code = await resetCode(owner.email);
     // Too short is a schema bound (400 VALIDATION_FAILED); a common password is the policy's refusal.
@@ -132,7 +127,7 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
 
   it('a second forgot inside the 60 s cooldown issues no new code; the first code still works', async () => {
     const owner = await createAccount(sys.apiUrl, 'reset-cooldown', OLD_PASSWORD);
-    const client = fromNewSource();
+    const client = fromNewSource(sys.apiUrl);
     await client.post('/password/forgot', { email: owner.email });
     const code = await resetCode(owner.email);
     expect((await client.post('/password/forgot', { email: owner.email })).status).toBe(202);
@@ -143,7 +138,7 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
 
   it('`npm run account -- find-reset <email>` prints the reset workflow, its status and the Temporal UI link', async () => {
     const owner = await createAccount(sys.apiUrl, 'reset-cli', OLD_PASSWORD);
-    await fromNewSource().post('/password/forgot', { email: owner.email });
+    await fromNewSource(sys.apiUrl).post('/password/forgot', { email: owner.email });
     await untilCodeIssued(owner.email);
     const { stdout } = await run('npx', ['tsx', 'scripts/account-cli.ts', 'find-reset', owner.email.toUpperCase()], { cwd: ROOT, timeout: 60_000 });
     expect(stdout).toContain(passwordResetWorkflowId(keys, owner.email));
@@ -154,28 +149,31 @@ describe('password reset: POST /password/forgot and /password/reset', () => {
 
   it('a reset with no forgot before counts down like a wrong code', async () => {
     const owner = await createAccount(sys.apiUrl, 'reset-none', OLD_PASSWORD);
-    const r = await fromNewSource().post('/password/reset', { email: owner.email, code: '123456', password: NEW_PASSWORD });
+    const r = await fromNewSource(sys.apiUrl).post('/password/reset', { email: owner.email, code: '123456', password: NEW_PASSWORD });
     expect({ status: r.status, code: r.body.code, attemptsLeft: r.body.attemptsLeft }).toEqual({ status: 400, code: 'INVALID_CODE', attemptsLeft: 4 });
   });
 });
 
 describe('password reset with a short code lifetime', () => {
-  let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem({ env: { CODE_TTL_S: '1' } });
+  // The account comes from an API with the default code lifetime: a 1 s signup code can expire
+  // between its mail and the verify on a loaded machine. The reset goes through the 1 s one.
+  let regular: System;
+  let shortLived: System;
+  useSystem({}, (started) => {
+    regular = started;
   });
-  afterAll(async () => {
-    await sys?.close();
+  useSystem({ env: { CODE_TTL_S: '1' } }, (started) => {
+    shortLived = started;
   });
 
   it('an expired code answers 410 CODE_EXPIRED and changes nothing', async () => {
-    const owner = await createAccount(sys.apiUrl, 'reset-expired', OLD_PASSWORD);
-    const client = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const owner = await createAccount(regular.apiUrl, 'reset-expired', OLD_PASSWORD);
+    const client = fromNewSource(shortLived.apiUrl);
     await client.post('/password/forgot', { email: owner.email });
     const code = await resetCode(owner.email);
     await sleep(1500);
     const r = await client.post('/password/reset', { email: owner.email, code, password: NEW_PASSWORD });
     expect({ status: r.status, code: r.body.code }).toEqual({ status: 410, code: 'CODE_EXPIRED' });
-    expect((await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
+    expect((await fromNewSource(shortLived.apiUrl).post('/signin', { email: owner.email, password: OLD_PASSWORD })).status).toBe(200);
   });
 });

@@ -2,9 +2,9 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { deriveKeys, signinNoticeWorkflowId } from '../../common/crypto';
 import { createAccount } from '../../testkit/accounts';
 import { uniqueIp } from '../../testkit/env';
-import { ApiClient, deviceCookieOf, type HttpResponse } from '../../testkit/http';
+import { ApiClient, deviceCookieOf, type HttpResponse, fromNewSource } from '../../testkit/http';
 import { mailsTo, type Mail } from '../../testkit/maildev';
-import { startSystem, type System } from '../../testkit/system';
+import { useSystem, type System } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
 
 const PASSWORD = 'a noticed sign-in passphrase';
@@ -18,11 +18,8 @@ function sessionIdOf(r: HttpResponse): string {
 
 describe('new sign-in notice', () => {
   let sys: System;
-  beforeAll(async () => {
-    sys = await startSystem();
-  });
-  afterAll(async () => {
-    await sys?.close();
+  useSystem({}, (started) => {
+    sys = started;
   });
   const notices = async (email: string) => (await mailsTo(email)).filter((m: Mail) => m.subject === SUBJECT);
   const noticeFlow = (r: HttpResponse) => sys.temporal.workflow.getHandle(signinNoticeWorkflowId(deriveKeys(sys.config), sessionIdOf(r)));
@@ -54,7 +51,7 @@ describe('new sign-in notice', () => {
     const again = await browser.post('/signin', { email: owner.email, password: PASSWORD }, { cookie: deviceCookieOf(first) });
     expect(again.status).toBe(200);
     // Another new device afterwards: its notice arrives, and the trusted sign-in's never started.
-    const other = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: owner.email, password: PASSWORD });
+    const other = await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD });
     expect(await noticeOutcome(other)).toEqual({ status: 'completed' });
     await expect(noticeFlow(again).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
     expect(await notices(owner.email)).toHaveLength(2);
@@ -62,9 +59,9 @@ describe('new sign-in notice', () => {
 
   it('a failed sign-in mails nothing', async () => {
     const owner = await createAccount(sys.apiUrl, 'signin-notice-fail', PASSWORD);
-    const wrong = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: owner.email, password: 'not the right one at all' });
+    const wrong = await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: 'not the right one at all' });
     expect(wrong.status).toBe(401);
-    const right = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email: owner.email, password: PASSWORD });
+    const right = await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: PASSWORD });
     expect(await noticeOutcome(right)).toEqual({ status: 'completed' });
     expect(await notices(owner.email)).toHaveLength(1);
   });

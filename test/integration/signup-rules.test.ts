@@ -1,10 +1,10 @@
 import { signupWorkflowId, deriveKeys } from '../../common/crypto';
 import { stateQuery } from '../../workflows/signup.contract';
 import { pendingSignup } from '../../testkit/accounts';
-import { ApiClient } from '../../testkit/http';
+import { ApiClient, fromNewSource } from '../../testkit/http';
 import { mailsTo, waitForCode, waitForMail } from '../../testkit/maildev';
 import { useSystem, type System } from '../../testkit/system';
-import { uniqueEmail, uniqueIp } from '../../testkit/env';
+import { uniqueEmail } from '../../testkit/env';
 import { eventually, sleep } from '../../testkit/wait';
 
 const PASSWORD = 'a long and unusual passphrase';
@@ -21,8 +21,8 @@ describe('signup and verification rules', () => {
     const email = uniqueEmail('lock');
     await api.post('/signup', { email });
     const code = await waitForCode(email);
-    const attacker = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
-    const owner = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const attacker = fromNewSource(sys.apiUrl);
+    const owner = fromNewSource(sys.apiUrl);
     const wrong = wrongCodeFor(code);
     for (let left = 4; left >= 1; left--) {
       const r = await attacker.post('/verify', { email, otp: wrong, password: PASSWORD, name: 'Lock Test' });

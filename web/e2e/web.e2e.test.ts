@@ -15,7 +15,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { createAccount } from '../../testkit/accounts';
 import { uniqueEmail } from '../../testkit/env';
-import { codeOf, mailsTo, waitForCode, type Mail } from '../../testkit/maildev';
+import { codeOf, mailsTo, mailWithSubject, waitForCode, type Mail } from '../../testkit/maildev';
 import { REPO_ROOT, freePort } from '../../testkit/supervisor';
 import { startSystem } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
@@ -129,10 +129,6 @@ async function codeFor(email: string, timeoutMs = MAIL_WAIT_MS): Promise<string>
   }, timeoutMs, `a code mailed to ${email}`, 300);
 }
 
-/** The first mail to `email` with this subject, waiting until it arrives. */
-async function mailWithSubject(email: string, subject: string): Promise<Mail> {
-  return eventually(async () => (await mailsTo(email)).find((m) => m.subject === subject), MAIL_WAIT_MS, `"${subject}" to ${email}`, 300);
-}
 
 /** The link to `path` (with its ?token=) in a mail's text. */
 function linkIn(mail: Mail, path: string): string {
@@ -425,7 +421,7 @@ describe('web client in a browser', () => {
       await expectSessionCount(page, 1);
       await expectSignedOut(other);
       expect((await account.client.get('/me')).status).toBe(401);
-      await mailWithSubject(account.email, 'Your CFD Broker password was changed');
+      await mailWithSubject(account.email, 'Your CFD Broker password was changed', 1, MAIL_WAIT_MS, 300);
       await other.getByLabel('Email').fill(account.email);
       await other.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await other.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -482,7 +478,7 @@ describe('web client in a browser', () => {
       await expectSignedOut(other);
 
       // The old address got the notice with the undo link, to this web app.
-      const undoLink = linkIn(await mailWithSubject(account.email, 'Your CFD Broker email address was changed'), '/email/undo');
+      const undoLink = linkIn(await mailWithSubject(account.email, 'Your CFD Broker email address was changed', 1, MAIL_WAIT_MS, 300), '/email/undo');
       expect(undoLink.startsWith(`${webUrl}/email/undo?token=`)).toBe(true);
 
       // Opening the link does nothing by itself (mail scanners fetch links): the account keeps the new address.
@@ -572,7 +568,7 @@ describe('web client in a browser', () => {
       await refusedSignIn();
 
       // The closure mail's link, to this web app; opening it restores nothing by itself (mail scanners fetch links).
-      const restoreLink = linkIn(await mailWithSubject(account.email, 'Your CFD Broker account was closed'), '/account/restore');
+      const restoreLink = linkIn(await mailWithSubject(account.email, 'Your CFD Broker account was closed', 1, MAIL_WAIT_MS, 300), '/account/restore');
       expect(restoreLink.startsWith(`${webUrl}/account/restore?token=`)).toBe(true);
       const mailbox = await pages.open();
       await mailbox.goto(restoreLink, { waitUntil: 'networkidle' });
