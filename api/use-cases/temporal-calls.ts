@@ -2,8 +2,21 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { codeDigest, type Keys } from '../../common/crypto';
-import { AppError, unavailable } from '../../common/errors';
+import { AppError, unavailable, type ErrorCode } from '../../common/errors';
+import type { RestoreAccountResult } from '../../workflows/account-closure.contract';
+import type { UndoEmailChangeResult, VerifyEmailChangeResult } from '../../workflows/email-change.contract';
+import type { PasswordApplied } from '../../workflows/password-change.contract';
+import type { ResetPasswordResult } from '../../workflows/password-reset.contract';
+import type { VerifyResult } from '../../workflows/signup.contract';
 import type { RateLimits } from '../security/rate-limits';
+
+/**
+ * The failure codes workflow updates answer with are spelled in their contracts (workflow sources,
+ * frozen per release), and each must be a code of the one catalog in common/errors.ts: a code
+ * that is not fails to compile here.
+ */
+type UpdateFailureCode = Extract<VerifyResult | ResetPasswordResult | VerifyEmailChangeResult | UndoEmailChangeResult | RestoreAccountResult | PasswordApplied, { ok: false }>['code'];
+export const updateFailureCodesAreCatalogued: [UpdateFailureCode] extends [ErrorCode] ? true : never = true;
 
 /**
  * True for a workflow that is not running (never started, completed, expired): nothing pending.
