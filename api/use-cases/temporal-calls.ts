@@ -3,6 +3,7 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { codeDigest, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
+import { metrics } from '../../common/metrics';
 import type { RateLimits } from '../security/rate-limits';
 
 /**
@@ -34,9 +35,11 @@ export const invalidCode = (attemptsLeft: number) =>
  * One code attempt against a flow's update, under the per-email cap across every run (taken
  * before the code is compared, so parallel guesses cannot overrun it; a right code or our own
  * failure gives the point back). An email with no pending flow counts down like a wrong code, so
- * the answers cannot tell it from one that has a flow. `onMissing` logs that case.
+ * the answers cannot tell it from one that has a flow. `onMissing` logs that case. Every check
+ * counts in cfd_code_checks_total under `flow` (a flow that could not check, UNAVAILABLE, does not).
  */
 export async function codeAttempt<R extends { ok: boolean; code?: string }>(
+  flow: 'signup' | 'password-reset',
   limits: RateLimits,
   emailKey: string,
   onMissing: () => void,
@@ -48,6 +51,7 @@ export async function codeAttempt<R extends { ok: boolean; code?: string }>(
     result = await call();
   } catch (err) {
     if (noPendingFlow(err)) {
+      metrics.codeChecks.inc({ flow, result: 'NO_PENDING_FLOW' });
       onMissing();
       const attemptsLeft = await limits.verifyMissed(emailKey);
       if (attemptsLeft === 0) throw new AppError('TOO_MANY_ATTEMPTS');
@@ -56,6 +60,7 @@ export async function codeAttempt<R extends { ok: boolean; code?: string }>(
     await limits.refundVerifyEmailAttempt(emailKey);
     throw err;
   }
+  if (result.code !== 'UNAVAILABLE') metrics.codeChecks.inc({ flow, result: result.ok ? 'accepted' : String(result.code) });
   if (result.ok || result.code === 'UNAVAILABLE') await limits.refundVerifyEmailAttempt(emailKey);
   return result;
 }
