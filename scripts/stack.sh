@@ -263,6 +263,12 @@ ensure_apt_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$log" 2>&1 </dev/null ||
     fail setup "apt-get install ${pkgs[*]} failed" "$log"
   say setup "installed ${pkgs[*]}"
+  # Debian starts the packaged Prometheus as a system service listening on every interface (:9090):
+  # ours runs from scripts/stack.sh on 127.0.0.1 only, so the system one is stopped and disabled.
+  if [[ " ${pkgs[*]} " == *" prometheus "* ]] && have systemctl && systemctl is-enabled prometheus >/dev/null 2>&1; then
+    as_root systemctl disable --now prometheus >>"$log" 2>&1 </dev/null || true
+    say setup "disabled the Debian prometheus service (scripts/stack.sh runs its own on 127.0.0.1:$PROMETHEUS_PORT)"
+  fi
 }
 
 # --------------------------------------------------------------------------------------- postgres
