@@ -45,8 +45,9 @@ describe('Prometheus metrics on every process (real stack)', () => {
     sdkMetricsUrl = `http://127.0.0.1:${sdkPort}/metrics`;
     smtpProxy = await startTcpProxy(portOf(process.env.SMTP_URL ?? 'smtp://127.0.0.1:1025', 1025));
     sys = await startSystem({
-      // Two SMTP attempts, then the signup ends mail_failed; three code requests per email per hour.
-      env: { EMAIL_RETRY_MAX_ATTEMPTS: '2', RATE_SIGNUP_PER_EMAIL_HOUR: '3' },
+      // Two SMTP attempts, then the signup ends mail_failed; three code requests per email per hour;
+      // a signup nobody verifies expires after 20 s.
+      env: { EMAIL_RETRY_MAX_ATTEMPTS: '2', RATE_SIGNUP_PER_EMAIL_HOUR: '3', SIGNUP_WINDOW_S: '20' },
       workerEnv: { SMTP_URL: `smtp://127.0.0.1:${smtpProxy.port}` },
     });
     api = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
@@ -67,7 +68,7 @@ describe('Prometheus metrics on every process (real stack)', () => {
     expect((await fetch(`http://127.0.0.1:${sys.apiPort}/metrics`)).status).toBe(404);
   });
 
-  it('counters move for a failed mail, a signup, a wrong code, a verified signup, a sign-in, a logout, a rate limit and a dead letter; no label holds personal data', async () => {
+  it('counters move for a failed mail, a signup, a wrong code, a verified signup, an expired signup, a sign-in, a logout, a rate limit and a dead letter; no label holds personal data', async () => {
     const before = {
       api: await scrape(endpoints.api),
       worker: await scrape(endpoints.worker),
@@ -92,7 +93,8 @@ describe('Prometheus metrics on every process (real stack)', () => {
     expect((await api.post('/signin', { email, password: PASSWORD })).status).toBe(200);
     expect((await api.post('/logout')).status).toBe(204);
 
-    // A rate limit: the fourth code request for one email within the hour.
+    // A rate limit: the fourth code request for one email within the hour. Nobody verifies this
+    // signup: it expires.
     const busy = uniqueEmail('metrics-limited');
     for (let i = 0; i < 3; i++) await api.post('/resend', { email: busy });
     expect((await api.post('/resend', { email: busy })).status).toBe(429);
@@ -110,10 +112,11 @@ describe('Prometheus metrics on every process (real stack)', () => {
       const s = await scrape(endpoints.api);
       // Visibility is eventually consistent, and the counts are cached for a few seconds.
       return delta(before.api, s, 'cfd_signup_workflows', { state: 'closed', status: 'mail_failed' }) >= 1 &&
-        delta(before.api, s, 'cfd_signup_workflows', { state: 'closed', status: 'completed' }) >= 1
+        delta(before.api, s, 'cfd_signup_workflows', { state: 'closed', status: 'completed' }) >= 1 &&
+        delta(before.api, s, 'cfd_signup_workflows', { state: 'closed', status: 'expired' }) >= 1
         ? s
         : undefined;
-    }, 30_000, 'the signup workflow counts to show the mail_failed and completed signups');
+    }, 60_000, 'the signup workflow counts to show the mail_failed, completed and expired signups');
     expect(delta(before.api, apiAfter, 'cfd_signup_requests_total', { kind: 'signup' })).toBe(2);
     expect(delta(before.api, apiAfter, 'cfd_signup_requests_total', { kind: 'resend' })).toBe(3);
     expect(delta(before.api, apiAfter, 'cfd_code_checks_total', { flow: 'signup', result: 'INVALID_CODE' })).toBe(1);
