@@ -68,6 +68,18 @@ describe('Prometheus metrics on every process (real stack)', () => {
     expect((await fetch(`http://127.0.0.1:${sys.apiPort}/metrics`)).status).toBe(404);
   });
 
+  it('HTTP durations carry the route template, never the raw path: ids and unknown paths add no series', async () => {
+    const anonymous = new ApiClient(sys.apiUrl);
+    const id = `sid${Date.now().toString(36)}x${Math.random().toString(36).slice(2, 10)}`;
+    expect((await anonymous.del(`/sessions/${id}`)).status).toBe(401);
+    expect((await anonymous.get(`/no-such-${id}`)).status).toBe(404);
+    const samples = await scrape(sys.api.metricsUrl);
+    const routes = samples.filter((s) => s.name === 'cfd_http_request_duration_seconds_count');
+    expect(total(routes, 'cfd_http_request_duration_seconds_count', { route: '/api/v1/auth/sessions/:id', method: 'DELETE', status: '401' })).toBe(1);
+    expect(total(routes, 'cfd_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(samples.filter((s) => Object.values(s.labels).some((v) => v.includes(id)))).toEqual([]);
+  });
+
   it('counters move for a failed mail, a signup, a wrong code, a verified signup, an expired signup, a sign-in, a logout, a rate limit and a dead letter; no label holds personal data', async () => {
     const before = {
       api: await scrape(endpoints.api),
