@@ -5,6 +5,7 @@ import { inWords } from '../common/durations';
 import { Failure } from '../common/failures';
 import { undoSecretKey } from './account.activities';
 import type { Mailer } from '../common/mailer';
+import { metrics } from '../common/metrics';
 import { mailboxKey } from './code.activities';
 
 /** 5xx replies and refused recipients will not get better by retrying. */
@@ -107,6 +108,9 @@ function attempt(): number {
   }
 }
 
+/** The mail label of cfd_mail_send_attempts_total and cfd_mail_send_duration_seconds. */
+type MailKind = `code_${CodePurpose}` | 'existing_account_notice' | 'email_changed_notice' | 'account_closing_notice' | 'signin_notice' | 'password_changed_notice';
+
 /** How long a send may hold its lock: longer than the activity's start-to-close timeout (30 s). */
 const SEND_LOCK_MS = 45_000;
 
@@ -119,19 +123,25 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
    * and a retry while an earlier attempt is still talking to SMTP (it timed out on Temporal's side
    * but not on the socket) waits for it instead of sending a second copy.
    */
-  async function sendOnce(sentKey: string, ttlMs: number, to: string, mail: { subject: string; text: string; html: string }): Promise<{ attempts: number }> {
+  async function sendOnce(kind: MailKind, sentKey: string, ttlMs: number, to: string, mail: { subject: string; text: string; html: string }): Promise<{ attempts: number }> {
     const n = attempt();
     if (await redis.exists(sentKey)) {
+      metrics.mailAttempts.inc({ mail: kind, result: 'already_sent' });
       log.info('mail already sent by an earlier attempt; not sending again');
       return { attempts: n };
     }
     const lockKey = `${sentKey}:sending`;
     if ((await redis.set(lockKey, String(n), 'PX', SEND_LOCK_MS, 'NX')) !== 'OK') {
+      metrics.mailAttempts.inc({ mail: kind, result: 'in_progress' });
       throw ApplicationFailure.create({ type: Failure.sendInProgress, message: 'an earlier attempt is still sending this mail', details: [n] });
     }
+    const sending = metrics.mailSendDuration.startTimer({ mail: kind });
     try {
       await mailer.transport.sendMail({ from: mailer.from, to, ...mail });
     } catch (err) {
+      const result = isPermanent(err) ? 'smtp_refused' : 'smtp_unavailable';
+      sending({ result });
+      metrics.mailAttempts.inc({ mail: kind, result });
       await redis.del(lockKey).catch(() => undefined);
       const e = err as { code?: string; responseCode?: number };
       if (isPermanent(err)) {
@@ -139,6 +149,8 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
       }
       throw ApplicationFailure.create({ type: Failure.smtpUnavailable, message: `SMTP not available (${e.code ?? e.responseCode ?? 'error'})`, details: [n] });
     }
+    sending({ result: 'sent' });
+    metrics.mailAttempts.inc({ mail: kind, result: 'sent' });
     await redis.multi().set(sentKey, '1', 'PX', ttlMs).del(lockKey).exec();
     return { attempts: n };
   }
@@ -159,14 +171,14 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
       }
       const code = unseal(keys, sealedCode, SealContext.pendingCode(input.signupId, input.seq));
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
-      const sent = await sendOnce(input.run ? `otp-sent:${input.signupId}:${input.run}:${input.seq}` : `otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000), input.purpose));
+      const sent = await sendOnce(`code_${input.purpose ?? 'signup'}`, input.run ? `otp-sent:${input.signupId}:${input.run}:${input.seq}` : `otp-sent:${input.signupId}:${input.seq}`, input.ttlMs, to, codeMail(code, Math.round(input.ttlMs / 60_000), input.purpose));
       log.info('verification code sent', { event: 'code_sent', signupId: input.signupId, seq: input.seq });
       return sent;
     },
 
     async sendExistingAccountNotice(input: { signupId: string; emailSealed: string; dedupKey: string }): Promise<{ attempts: number }> {
       const to = unseal(keys, input.emailSealed, SealContext.email(input.signupId));
-      return sendOnce(`notice-sent:${input.signupId}:${input.dedupKey}`, 24 * 3_600_000, to, NOTICE);
+      return sendOnce('existing_account_notice', `notice-sent:${input.signupId}:${input.dedupKey}`, 24 * 3_600_000, to, NOTICE);
     },
 
     /** To the old address of an email change: the notice with its undo link, once per flow run. */
@@ -174,7 +186,7 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
       const token = await linkToken(input.flowId, input.run, 'undo');
       const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
       const mail = emailChangedMail(`${webBaseUrl}/email/undo?token=${token}`, Math.round(input.undoTtlMs / 3_600_000));
-      const sent = await sendOnce(`email-notice-sent:${input.flowId}:${input.run}`, input.undoTtlMs, to, mail);
+      const sent = await sendOnce('email_changed_notice', `email-notice-sent:${input.flowId}:${input.run}`, input.undoTtlMs, to, mail);
       log.info('email change notice sent', { event: 'email_notice_sent', flowId: input.flowId });
       return sent;
     },
@@ -184,7 +196,7 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
       const token = await linkToken(input.flowId, input.run, 'restore');
       const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
       const mail = accountClosingMail(`${webBaseUrl}/account/restore?token=${token}`, inWords(input.graceMs));
-      const sent = await sendOnce(`closure-notice-sent:${input.flowId}:${input.run}`, input.graceMs, to, mail);
+      const sent = await sendOnce('account_closing_notice', `closure-notice-sent:${input.flowId}:${input.run}`, input.graceMs, to, mail);
       log.info('account closure notice sent', { event: 'closure_notice_sent', flowId: input.flowId });
       return sent;
     },
@@ -193,7 +205,7 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
     async sendNewSigninNotice(input: { flowId: string; emailSealed: string; detailsSealed: string; at: string }): Promise<{ attempts: number }> {
       const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
       const { ip, userAgent } = JSON.parse(unseal(keys, input.detailsSealed, SealContext.signinDetails(input.flowId))) as { ip: string; userAgent?: string };
-      const sent = await sendOnce(`signin-notice-sent:${input.flowId}`, 24 * 3_600_000, to, newSigninMail(input.at, ip, userAgent));
+      const sent = await sendOnce('signin_notice', `signin-notice-sent:${input.flowId}`, 24 * 3_600_000, to, newSigninMail(input.at, ip, userAgent));
       log.info('new sign-in notice sent', { event: 'signin_notice_sent', flowId: input.flowId });
       return sent;
     },
@@ -201,7 +213,7 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
     /** "Your password was changed", once per flow run (`flowId` is the reset or change workflow id). */
     async sendPasswordChangedNotice(input: { flowId: string; emailSealed: string; dedupKey: string }): Promise<{ attempts: number }> {
       const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
-      const sent = await sendOnce(`password-notice-sent:${input.flowId}:${input.dedupKey}`, 24 * 3_600_000, to, PASSWORD_CHANGED);
+      const sent = await sendOnce('password_changed_notice', `password-notice-sent:${input.flowId}:${input.dedupKey}`, 24 * 3_600_000, to, PASSWORD_CHANGED);
       log.info('password change notice sent', { event: 'password_notice_sent', flowId: input.flowId });
       return sent;
     },

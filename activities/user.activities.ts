@@ -1,8 +1,18 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Code } from '../common/errors';
 import { Failure } from '../common/failures';
 import { seal, SealContext, unseal, type Keys } from '../common/crypto';
 import { RemoteError, type KafkaRequester } from '../common/kafka/request-reply';
+import { metrics } from '../common/metrics';
+
+/** The type of the workflow running this activity (undefined outside an activity, e.g. unit tests). */
+function workflowType(): string | undefined {
+  try {
+    return Context.current().info.workflowType;
+  } catch {
+    return undefined;
+  }
+}
 
 export function createUserActivities(deps: { requester: KafkaRequester; keys: Keys }) {
   const { requester, keys } = deps;
@@ -15,6 +25,8 @@ export function createUserActivities(deps: { requester: KafkaRequester; keys: Ke
     async isEmailRegistered(input: { signupId: string; emailSealed: string }): Promise<boolean> {
       const email = emailOf(input.signupId, input.emailSealed);
       const { exists } = await requester.request('user.exists', { email }, { key: email });
+      // The check is a signup run's first step (email changes use it too): a signup started.
+      if (workflowType() === 'signupWorkflow') metrics.signupsStarted.inc({ account: exists ? 'existing' : 'new' });
       return exists;
     },
 

@@ -6,7 +6,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { Config } from '../common/config';
 import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
-import { csrfGuard, errorHandler, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody } from './http/middleware';
+import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
 import { cookieNames } from './http/cookies';
 import { authRoutes, toHandler } from './routes/auth.routes';
@@ -44,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
   const routes = authRoutes({ ...deps, ...auth });
   const openapi = buildOpenApi(routes);
 
+  app.use(httpMetrics);
   app.get('/health/live', (_req, res) => {
     const l = liveness(deps.livenessChecks);
     res.status(l.status === 'live' ? 200 : 503).json(l);
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
   const router = express.Router();
   // Only a route that declares a body reads one.
   const jsonBody = [express.json({ limit: '16kb', strict: true, type: 'application/json' }), requireObjectBody];
-  for (const spec of routes) router[spec.method](spec.path, ...(spec.body ? jsonBody : []), toHandler(spec, auth));
+  for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, auth));
   app.use(API_BASE, router);
 
   app.use(notFound);

@@ -10,10 +10,12 @@ import { createKafka, requireTopics } from '../common/kafka/client';
 import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
+import { metricsRegistry, reportSignupWorkflows, startMetricsServer } from '../common/metrics';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
 import { createApp } from './app';
+import { signupWorkflowCounts } from './signup-workflow-counts';
 import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
 import { commonPasswords } from './security/password-policy';
@@ -29,6 +31,8 @@ import { createSignupUseCases } from './use-cases/signup.use-case';
 export interface ApiHandle {
   port: number;
   url: string;
+  /** Where GET /metrics answers (METRICS_HOST:API_METRICS_PORT; never the API's own port). */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -102,16 +106,24 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     // Express 5 hands a listen error (EADDRINUSE) to this callback rather than throwing.
     const s = app.listen(config.API_PORT, config.API_HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
+  reportSignupWorkflows(signupWorkflowCounts(temporal));
+  const metricsServer = await startMetricsServer(metricsRegistry('api'), config.METRICS_HOST, config.API_METRICS_PORT).catch(async (err: unknown) => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 30_000;
   const port = (server.address() as AddressInfo).port;
-  logger.info({ port, host: config.API_HOST }, 'api listening');
+  logger.info({ port, host: config.API_HOST, metricsPort: metricsServer.port }, 'api listening');
 
   return {
     port,
     url: `http://${config.API_HOST}:${port}`,
+    metricsUrl: `http://${config.METRICS_HOST}:${metricsServer.port}/metrics`,
     async close() {
       stopLivenessExit();
+      reportSignupWorkflows(undefined);
+      await metricsServer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await requester.close();

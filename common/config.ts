@@ -30,6 +30,12 @@ const schema = z.object({
   API_PORT: port(3001),
   WORKER_HEALTH_PORT: port(3002),
   DB_PROCESSOR_HEALTH_PORT: port(3003),
+  // Prometheus: the API's /metrics on a port of its own (never on the public API port); the worker
+  // and DB processor serve /metrics beside /health. METRICS_HOST is where these listen.
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  API_METRICS_PORT: port(9464),
+  /** The Temporal SDK's own worker metrics (served by its Rust core); 0 turns them off. */
+  WORKER_TEMPORAL_METRICS_PORT: port(9465),
   WEB_ORIGINS: list('http://127.0.0.1:3000,http://localhost:3000'),
   TRUST_PROXY: z.string().default('loopback'),
 

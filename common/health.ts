@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { AppError } from './errors';
+import { exposition } from './metrics';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -64,12 +66,16 @@ export function exitWhenNotLive(
   return () => clearInterval(timer);
 }
 
-/** A tiny HTTP server for processes that have no other (worker, DB processor). */
+/**
+ * A tiny HTTP server for processes that have no other (worker, DB processor): /health/live,
+ * /health/ready and, given a registry, /metrics (Prometheus text format).
+ */
 export async function startHealthServer(
   host: string,
   port: number,
   checks: Record<string, ReadinessCheck>,
   liveChecks: Record<string, LivenessCheck> = {},
+  registry?: Registry,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const send = (status: number, body: unknown) => {
@@ -84,6 +90,16 @@ export async function startHealthServer(
       readiness(checks).then(
         (r) => send(r.status === 'ready' ? 200 : 503, r),
         () => send(503, { status: 'not_ready' }),
+      );
+      return;
+    }
+    if (req.url === '/metrics' && registry) {
+      exposition(registry).then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        () => send(503, new AppError('UNAVAILABLE').toBody()),
       );
       return;
     }

@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
-import { Partitioners, type KafkaMessage, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Config } from '../common/config';
 import { Code, type ReplyErrorCode } from '../common/errors';
 import { runProcess } from '../common/process';
@@ -11,6 +11,7 @@ import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/su
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
 import { createLogger, type Logger } from '../common/logger';
+import { metrics, metricsRegistry, reportConsumerLag } from '../common/metrics';
 import { ormConfig } from '../entities/mikro-orm.config';
 import { ReplayGuard } from './replay-guard';
 import { safeDbError } from './safe-db-error';
@@ -68,9 +69,12 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   await consumer.run({
     partitionsConsumedConcurrently: 6,
     eachMessage: async ({ message, partition }) => {
-      const { outcome, route } = await handle(message, { handlers, orm, logger, security, guard });
+      const end = metrics.dbRequestDuration.startTimer();
+      const { outcome, route, type } = await handle(message, { handlers, orm, logger, security, guard });
+      end({ type: type ?? 'unknown', outcome: outcome.kind === 'reply' ? (outcome.ok ? 'ok' : outcome.code) : outcome.kind === 'dead-letter' ? 'dead_letter' : 'dropped' });
       const meta = { partition, offset: message.offset };
       if (outcome.kind === 'dead-letter') {
+        metrics.kafkaDeadLetters.inc({ reason: outcome.reason });
         logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
         await producer.send({
           topic: TOPICS.dbDeadLetter,
@@ -99,6 +103,8 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   const liveChecks = {
     kafka: () => (consumer.isLive ? undefined : `not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
   };
+  const lag = consumerLag(kafka, DB_PROCESSOR_GROUP, TOPICS.dbRequests);
+  reportConsumerLag(lag.read);
   const health = await startHealthServer(config.API_HOST, config.DB_PROCESSOR_HEALTH_PORT, {
     postgres: async () => {
       if (!(await orm.isConnected())) throw new Error('postgres down');
@@ -106,7 +112,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     kafka: async () => {
       if (!consumer.isReady) throw new Error('not in the consumer group');
     },
-  }, liveChecks);
+  }, liveChecks, metricsRegistry('db-processor'));
   const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   logger.info({ healthPort: health.port, group: DB_PROCESSOR_GROUP }, 'db-processor started');
 
@@ -115,11 +121,50 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     async close() {
       clearInterval(purge);
       stopLivenessExit();
+      reportConsumerLag(undefined);
+      await lag.close();
       await consumer.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await health.close();
       await orm.close(true);
     },
+  };
+}
+
+/**
+ * The group's lag on a topic (latest offsets minus committed offsets, summed over partitions), read
+ * with an admin client at most every `maxAgeMs` when Prometheus scrapes.
+ */
+function consumerLag(kafka: Kafka, groupId: string, topic: string, maxAgeMs = 5_000) {
+  const admin = kafka.admin();
+  let connected: Promise<void> | undefined;
+  let cached: { at: number; lag: number } | undefined;
+  return {
+    async read(): Promise<{ group: string; topic: string; lag: number }[]> {
+      if (!cached || Date.now() - cached.at >= maxAgeMs) {
+        try {
+          connected ??= admin.connect().catch((err: unknown) => {
+            connected = undefined;
+            throw err;
+          });
+          await connected;
+          const [latest, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+          const done = new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]));
+          let lag = 0;
+          for (const p of latest) {
+            const high = Number(p.high);
+            const at = done.get(p.partition) ?? -1;
+            // No committed offset yet (-1): the group starts at the end (fromBeginning false), no lag.
+            if (at >= 0) lag += Math.max(0, high - at);
+          }
+          cached = { at: Date.now(), lag };
+        } catch {
+          if (!cached) return [];
+        }
+      }
+      return [{ group: groupId, topic, lag: cached.lag }];
+    },
+    close: () => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve()),
   };
 }
 
@@ -145,7 +190,7 @@ interface Deps {
  * Unauthenticated, stale and replayed messages are dead-lettered without an answer: only a request
  * that proves it comes from a requester may cause a reply.
  */
-async function handle(message: KafkaMessage, deps: Deps): Promise<{ outcome: Outcome; route?: Route }> {
+async function handle(message: KafkaMessage, deps: Deps): Promise<{ outcome: Outcome; route?: Route; type?: RequestType }> {
   if (!message.value || message.value.length === 0) return { outcome: { kind: 'dead-letter', reason: 'empty' } };
   if (message.value.length > MAX_MESSAGE_BYTES) return { outcome: { kind: 'dead-letter', reason: 'too_large' } };
   const checked = deps.security.verify('request', TOPICS.dbRequests, message);
@@ -157,7 +202,13 @@ async function handle(message: KafkaMessage, deps: Deps): Promise<{ outcome: Out
     return { outcome: { kind: 'dead-letter', reason: 'not_json' } };
   }
   const outcome = await processRequest(raw, checked, deps);
-  return { outcome, route: outcome.kind === 'dead-letter' && outcome.reason === 'replayed' ? undefined : routeOf(raw) };
+  const type = (raw as { type?: unknown } | null)?.type;
+  return {
+    outcome,
+    route: outcome.kind === 'dead-letter' && outcome.reason === 'replayed' ? undefined : routeOf(raw),
+    // A label takes only a known request type, never what a sender wrote.
+    type: typeof type === 'string' && Object.hasOwn(REQUESTS, type) ? (type as RequestType) : undefined,
+  };
 }
 
 async function processRequest(raw: unknown, checked: Extract<Verified, { ok: true }>, { handlers, orm, logger, security, guard }: Deps): Promise<Outcome> {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local infrastructure for cfd-broker-auth, without Docker:
 #   PostgreSQL (Debian cluster), Redis, Kafka 3.9.1 (KRaft, from Maven jars), Temporal dev server
-#   (temporal CLI), MailDev (SMTP sink with a web UI and JSON API).
+#   (temporal CLI), MailDev (SMTP sink with a web UI and JSON API), Prometheus (Debian package;
+#   scrapes every process, loads observability/prometheus/alerts.yml; PROMETHEUS_SKIP=1 leaves it out).
 #
 #   scripts/stack.sh up         provision what is missing, start what is not running, wait until ready
 #   scripts/stack.sh down       stop what `up` started (data in .data/ is kept)
@@ -49,6 +50,7 @@ PG_MARKER="$RUN/postgres.started-by-stack"
 : "${STACK_TIMEOUT_KAFKA:=90}"
 : "${STACK_TIMEOUT_TEMPORAL:=90}"
 : "${STACK_TIMEOUT_MAILDEV:=30}"
+: "${STACK_TIMEOUT_PROMETHEUS:=30}"
 : "${STACK_TIMEOUT_EXTERNAL:=60}"
 : "${STACK_TIMEOUT_TOPICS:=120}"
 
@@ -249,6 +251,7 @@ ensure_apt_packages() {
     if ! have pg_ctlcluster || ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then pkgs+=(postgresql); fi
   fi
   if ((EXTERNAL_REDIS == 0)) && ! have redis-server; then pkgs+=(redis-server); fi
+  if ! prometheus_skipped && ! have prometheus; then pkgs+=(prometheus); fi
   have curl || pkgs+=(curl)
   ((${#pkgs[@]})) || return 0
   have apt-get || fail setup "missing ${pkgs[*]} and no apt-get: install them yourself or point DATABASE_URL / REDIS_URL at running servers"
@@ -260,6 +263,12 @@ ensure_apt_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$log" 2>&1 </dev/null ||
     fail setup "apt-get install ${pkgs[*]} failed" "$log"
   say setup "installed ${pkgs[*]}"
+  # Debian starts the packaged Prometheus as a system service listening on every interface (:9090):
+  # ours runs from scripts/stack.sh on 127.0.0.1 only, so the system one is stopped and disabled.
+  if [[ " ${pkgs[*]} " == *" prometheus "* ]] && have systemctl && systemctl is-enabled prometheus >/dev/null 2>&1; then
+    as_root systemctl disable --now prometheus >>"$log" 2>&1 </dev/null || true
+    say setup "disabled the Debian prometheus service (scripts/stack.sh runs its own on 127.0.0.1:$PROMETHEUS_PORT)"
+  fi
 }
 
 # --------------------------------------------------------------------------------------- postgres
@@ -695,6 +704,49 @@ down_maildev() {
   stop_daemon maildev maildev "$SMTP_PORT" 10
 }
 
+# ------------------------------------------------------------------------------------- prometheus
+
+prometheus_skipped() { [[ "${PROMETHEUS_SKIP:-0}" == 1 ]]; }
+
+# The config is written on every start from scripts/prometheus-config.ts (the same generator as
+# docker-compose's), with this checkout's ports and its alert rules.
+prometheus_write_config() {
+  mkdir -p "$DATA/prometheus/data"
+  (cd "$ROOT" && "${TSX[@]}" scripts/prometheus-config.ts local "$ROOT/observability/prometheus/alerts.yml" \
+    >"$DATA/prometheus/prometheus.yml" 2>>"$LOGS/prometheus.log" </dev/null 9>&-) ||
+    fail prometheus "scripts/prometheus-config.ts failed" "$LOGS/prometheus.log"
+}
+
+up_prometheus() {
+  local svc=prometheus log="$LOGS/prometheus.log" url="http://127.0.0.1:$PROMETHEUS_PORT"
+  if prometheus_skipped; then say "$svc" "skipped (PROMETHEUS_SKIP=1)"; return 0; fi
+  local pid
+  pid="$(live_pid prometheus prometheus)"
+  if [[ -n "$pid" ]] && cfd_probe_http "$url/-/ready"; then
+    prometheus_write_config
+    # SIGHUP: the running server reads the config (and rules) again.
+    kill -HUP "$pid" 2>/dev/null || true
+    say "$svc" "already running (pid $pid), configuration reloaded"
+    return 0
+  fi
+  if [[ -z "$pid" ]]; then
+    have prometheus || fail "$svc" "prometheus not found: apt-get install prometheus, or set PROMETHEUS_SKIP=1"
+    need_free_port "$svc" "$PROMETHEUS_PORT"
+    prometheus_write_config
+    start_daemon "$svc" prometheus --config.file="$DATA/prometheus/prometheus.yml" \
+      --storage.tsdb.path="$DATA/prometheus/data" --storage.tsdb.retention.time=7d \
+      --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+    pid="$(cat "$RUN/prometheus.pid")"
+  else
+    say "$svc" "starting (pid $pid), waiting"
+  fi
+  wait_ready "$svc" "$STACK_TIMEOUT_PROMETHEUS" "$log" "$pid" cfd_probe_http "$url/-/ready"
+}
+
+down_prometheus() {
+  stop_daemon prometheus prometheus "$PROMETHEUS_PORT" 15
+}
+
 # ---------------------------------------------------------------------------------------- commands
 
 pidnote() {
@@ -703,7 +755,7 @@ pidnote() {
   if [[ -n "$p" ]]; then printf 'pid %s' "$p"; fi
 }
 
-SERVICES=(postgres redis kafka temporal maildev)
+SERVICES=(postgres redis kafka temporal maildev prometheus)
 
 take_lock() {
   mkdir -p "$LOGS" "$RUN"
@@ -749,13 +801,14 @@ cmd_up() {
       "$C_BAD" "$(elapsed_since "$t0")" "${FAILED[*]}" "${LOGS#"$ROOT"/}" "$C_OFF" >&2
     exit 1
   fi
-  printf '%sstack up in %ss%s  Temporal UI %s  MailDev %s  (scripts/stack.sh status)\n' \
-    "$C_OK" "$(elapsed_since "$t0")" "$C_OFF" "$TEMPORAL_UI_URL" "$MAILDEV_URL"
+  printf '%sstack up in %ss%s  Temporal UI %s  MailDev %s%s  (scripts/stack.sh status)\n' \
+    "$C_OK" "$(elapsed_since "$t0")" "$C_OFF" "$TEMPORAL_UI_URL" "$MAILDEV_URL" \
+    "$(prometheus_skipped || printf '  Prometheus http://127.0.0.1:%s' "$PROMETHEUS_PORT")"
 }
 
 cmd_down() {
   take_lock
-  run_parallel down maildev temporal kafka redis
+  run_parallel down prometheus maildev temporal kafka redis
   (down_postgres) || FAILED+=(postgres)
   if ((${#FAILED[@]})); then
     printf '%sstack down: could not stop %s%s\n' "$C_BAD" "${FAILED[*]}" "$C_OFF" >&2
@@ -867,6 +920,9 @@ cmd_status() {
   else
     infra smtp "$h:$p" 0 "maildev; $(pidnote maildev maildev)" cfd_probe_smtp "$h" "$p"
     infra maildev-web "$MAILDEV_URL" 0 "" cfd_probe_http "$MAILDEV_URL/api/email"
+  fi
+  if ! prometheus_skipped; then
+    infra prometheus "127.0.0.1:$PROMETHEUS_PORT" 0 "$(pidnote prometheus prometheus)" cfd_probe_http "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
   fi
   app api "$API_PORT" "npm run api"
   app worker "$WORKER_HEALTH_PORT" "npm run worker"

@@ -68,6 +68,8 @@ cat <<TABLE
   Temporal UI    ${TEMPORAL_UI_URL}
   MailDev UI     ${MAILDEV_URL}
   Health         api :$API_PORT  worker :$WORKER_HEALTH_PORT  db-processor :$DB_PROCESSOR_HEALTH_PORT  (/health/ready)
+  Metrics        api :$API_METRICS_PORT  worker :$WORKER_HEALTH_PORT  db-processor :$DB_PROCESSOR_HEALTH_PORT  temporal sdk :$WORKER_TEMPORAL_METRICS_PORT  server :$TEMPORAL_METRICS_PORT  (/metrics)
+$( [[ "${PROMETHEUS_SKIP:-0}" == 1 ]] || printf '  Prometheus     http://127.0.0.1:%s   (alerts: /alerts)' "$PROMETHEUS_PORT")
   Status         npm run stack:status   (every service and app process; exit 3 when one is not ready)
   Supervised     a process that exits, or whose /health/live fails, is restarted ([supervise] lines)
   ----------------------------------------------------------------

@@ -10,5 +10,6 @@ const flags = devServerFlags({
   uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
   namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
   codecEndpoint: `http://127.0.0.1:${process.env.CODEC_SERVER_PORT || 8234}`,
+  metricsPort: Number(process.env.TEMPORAL_METRICS_PORT || 9466),
 });
 process.stdout.write(flags.join('\n') + '\n');

@@ -9,7 +9,7 @@ export const ALL_SEARCH_ATTRIBUTES = [...SEARCH_ATTRIBUTES, ...ACCOUNT_SEARCH_AT
  * and docker-compose.yml's command is generated from them. Kept out of index.ts, which workflows
  * import: a change there is a workflow release.
  */
-export function devServerFlags(opts: { dbFile: string; port: number; uiPort: number; namespace: string; codecEndpoint?: string }): string[] {
+export function devServerFlags(opts: { dbFile: string; port: number; uiPort: number; namespace: string; codecEndpoint?: string; metricsPort?: number }): string[] {
   return [
     '--ip', '127.0.0.1',
     '--port', String(opts.port),
@@ -26,5 +26,8 @@ export function devServerFlags(opts: { dbFile: string; port: number; uiPort: num
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     // Payloads are encrypted; the UI asks the codec server (npm run codec-server) to show them.
     ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
+    // The server's own Prometheus metrics (service latencies, task queue backlog, persistence)
+    // on --ip; 0 leaves them off.
+    ...(opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : []),
   ];
 }

@@ -1,4 +1,4 @@
-import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { Runtime, makeTelemetryFilterString, type RuntimeOptions } from '@temporalio/worker';
 import path from 'node:path';
 import { loadConfig, type Config } from '../common/config';
 import { createLogger } from '../common/logger';
@@ -15,6 +15,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     API_PORT: '0',
     WORKER_HEALTH_PORT: '0',
     DB_PROCESSOR_HEALTH_PORT: '0',
+    API_METRICS_PORT: '0',
     BCRYPT_COST: process.env.BCRYPT_COST ?? '10',
     ...overrides,
   });
@@ -23,14 +24,21 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 export const quietLogger = () => createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 let runtimeInstalled = false;
-/** Runtime.install may run once per module registry (one per jest test file). */
-export function installQuietRuntime(): void {
-  if (runtimeInstalled) return;
+/**
+ * Runtime.install may run once per module registry (one per jest test file). `metrics`: the
+ * worker's Temporal SDK metrics options (workflows/worker.ts temporalMetricsOptions), for a test
+ * that scrapes them; it must then be the file's first call.
+ */
+export function installQuietRuntime(metrics?: NonNullable<RuntimeOptions['telemetryOptions']>['metrics']): void {
+  if (runtimeInstalled) {
+    if (metrics) throw new Error('the Temporal runtime was installed already, without metrics');
+    return;
+  }
   runtimeInstalled = true;
   const noop = () => undefined;
   Runtime.install({
     logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop },
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) }, ...(metrics ? { metrics } : {}) },
   });
 }
 

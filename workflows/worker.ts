@@ -10,6 +10,7 @@ import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
 import { createMailer, SMTP_SEND_TIMEOUT_MS } from '../common/mailer';
+import { metricsRegistry } from '../common/metrics';
 import { SessionStore } from '../api/sessions/session.store';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
@@ -73,7 +74,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     smtp: async () => {
       await mailer.transport.verify();
     },
-  }, liveChecks);
+  }, liveChecks, metricsRegistry('worker'));
   const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   logger.info({ taskQueue: queue, namespace: config.TEMPORAL_NAMESPACE, healthPort: health.port }, 'worker started');
 
@@ -93,8 +94,23 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   };
 }
 
+/**
+ * The Temporal SDK's own worker metrics (task slots, schedule-to-start latency, poll and sticky
+ * cache figures, activity and workflow outcomes by type), served by its core in Prometheus format
+ * on METRICS_HOST:WORKER_TEMPORAL_METRICS_PORT (0: off). Durations in seconds, counters with
+ * `_total`, like every other metric here. Runtime.install may run once per process.
+ */
+export function temporalMetricsOptions(host: string, port: number) {
+  if (port === 0) return undefined;
+  return {
+    metricPrefix: 'temporal_',
+    prometheus: { bindAddress: `${host}:${port}`, useSecondsForDurations: true, countersTotalSuffix: true },
+  };
+}
+
 /** Temporal's own logs (core and SDK) go through pino like everything else. */
-function installRuntimeLogger(logger: Logger): void {
+function installRuntime(logger: Logger, config: Config): void {
+  const metrics = temporalMetricsOptions(config.METRICS_HOST, config.WORKER_TEMPORAL_METRICS_PORT);
   Runtime.install({
     logger: {
       log: (level, message, meta) => logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')](meta ?? {}, message),
@@ -104,13 +120,13 @@ function installRuntimeLogger(logger: Logger): void {
       warn: (m, meta) => logger.warn(meta ?? {}, m),
       error: (m, meta) => logger.error(meta ?? {}, m),
     },
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) }, ...(metrics ? { metrics } : {}) },
   });
 }
 
 if (require.main === module) {
   runProcess('worker', (config, logger) => {
-    installRuntimeLogger(logger);
+    installRuntime(logger, config);
     return start(config, { logger });
   });
 }

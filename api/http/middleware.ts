@@ -3,13 +3,39 @@ import { Router, type ErrorRequestHandler, type NextFunction, type Request, type
 import { ZodError } from 'zod';
 import { AppError, ERRORS } from '../../common/errors';
 import type { Logger } from '../../common/logger';
+import { metrics } from '../../common/metrics';
 import type { RequestContext } from '../use-cases/context';
 
 declare module 'express-serve-static-core' {
   interface Locals {
     ctx: RequestContext;
+    /** The route template that answered (`/api/v1/auth/sessions/:sid`), for metrics. */
+    route?: string;
   }
 }
+
+/** Names the route template of the handlers after it (the raw path would put ids in a label). */
+export function routeTemplate(template: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.route = template;
+    next();
+  };
+}
+
+/**
+ * Request duration by route template, method and status, observed when the answer is sent. A
+ * request no route matched counts as route "unmatched", so probing random paths adds no series.
+ */
+export const httpMetrics: RequestHandler = (req, res, next) => {
+  const end = metrics.httpRequestDuration.startTimer();
+  res.once('finish', () => {
+    const route = res.locals.route ?? (req.route && !req.baseUrl ? String(req.route.path) : 'unmatched');
+    end({ route, method: KNOWN_METHODS.has(req.method) ? req.method : 'OTHER', status: String(res.statusCode) });
+  });
+  next();
+};
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -48,6 +74,7 @@ export function methodNotAllowed(routes: Iterable<{ path: string; method: string
   for (const [path, methods] of allowed) {
     const allow = [...methods].sort().join(', ');
     router.all(path, (req, res, next) => {
+      res.locals.route = req.baseUrl + path;
       if (methods.has(req.method)) return next();
       res.setHeader('allow', allow);
       next(new AppError('METHOD_NOT_ALLOWED'));

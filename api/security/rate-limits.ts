@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../common/config';
 import { AppError, unavailable } from '../../common/errors';
+import { metrics } from '../../common/metrics';
 import { deviceLimitKey } from './device-cookie';
 import { sourceKey } from './source-key';
 
@@ -9,7 +10,9 @@ const MINUTE = 60;
 const HOUR = 3600;
 const DAY = 86400;
 
+/** Every 429 passes here: counted by limiter (`scope` is one of a fixed few names). */
 function rateLimited(msBeforeNext: number, scope: string): AppError {
+  metrics.rateLimitRejections.inc({ limiter: scope });
   const retryAfterSeconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
   return new AppError('RATE_LIMITED', `Too many requests. Try again in ${retryAfterSeconds} seconds.`, { retryAfterSeconds }, { cause: scope });
 }

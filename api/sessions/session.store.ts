@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { ReplyError, type Result } from 'ioredis';
 import { unavailable } from '../../common/errors';
+import { metrics } from '../../common/metrics';
 
 export interface SessionProfile {
   id: string;
@@ -107,6 +108,7 @@ export class SessionStore {
       .zremrangebyscore(userKey(profile.id), '-inf', now - this.opts.absoluteMs)
       .pexpire(userKey(profile.id), this.opts.absoluteMs)
       .exec());
+    metrics.sessionsCreated.inc();
     return { sid, expiresAt: absExp };
   }
 
@@ -141,7 +143,9 @@ export class SessionStore {
 
   /** True when the session existed and belonged to `uid`. */
   async revoke(uid: string, sid: string): Promise<boolean> {
-    return (await fromRedis(() => this.redis.sessionRevoke(sessKey(sid), userKey(uid), uid, sid))) === 1;
+    const revoked = (await fromRedis(() => this.redis.sessionRevoke(sessKey(sid), userKey(uid), uid, sid))) === 1;
+    if (revoked) metrics.sessionsRevoked.inc();
+    return revoked;
   }
 
   /**
@@ -162,6 +166,7 @@ export class SessionStore {
       if (sids.length === 0) return 0;
       await Promise.all(sids.map((sid) => this.redis.unlink(sessKey(sid))));
       await this.redis.zrem(userKey(uid), ...sids);
+      metrics.sessionsRevoked.inc(sids.length);
       return sids.length;
     });
   }

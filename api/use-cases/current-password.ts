@@ -1,4 +1,5 @@
 import bcrypt from 'bcrypt';
+import { timeBcrypt } from '../../common/metrics';
 import { emailHash, SealContext, unseal, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
 import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
@@ -31,7 +32,7 @@ export function createAccountLookups(deps: { requester: KafkaRequester; keys: Ke
     let matches = false;
     try {
       const found = await findUser(auth.profile.email);
-      matches = found !== undefined && found.profile.id === auth.uid && (await bcrypt.compare(password, found.passwordHash));
+      matches = found !== undefined && found.profile.id === auth.uid && (await timeBcrypt('compare', () => bcrypt.compare(password, found.passwordHash)));
     } catch (err) {
       await reservation.cancel().catch(() => undefined);
       throw err;

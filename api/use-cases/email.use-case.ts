@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../common/config';
 import { codeDigest, emailChangeWorkflowId, emailHash, emailUndoWorkflowId, seal, SealContext, sourceHash } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
+import { metrics } from '../../common/metrics';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey, EMAIL_UNDO_WORKFLOW_ID_PREFIX } from '../../temporal-config/account-flows';
 import { undoEmailChangeUpdate, verifyEmailChangeUpdate, type EmailChangeLimits } from '../../workflows/email-change.contract';
 import type { emailChangeWorkflow } from '../../workflows/email-change.workflow';
@@ -87,9 +88,14 @@ export function createEmailUseCases(deps: EmailDeps) {
       try {
         result = await bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyEmailChangeUpdate, { args: [args] }));
       } catch (err) {
-        if (noPendingFlow(err)) throw new AppError('CODE_EXPIRED', 'No email change is pending. Ask for a new code.');
+        if (noPendingFlow(err)) {
+          metrics.codeChecks.inc({ flow: 'email-change', result: 'NO_PENDING_FLOW' });
+          throw new AppError('CODE_EXPIRED', 'No email change is pending. Ask for a new code.');
+        }
         throw err;
       }
+      if (result.ok) metrics.codeChecks.inc({ flow: 'email-change', result: 'accepted' });
+      else if (result.code !== 'UNAVAILABLE') metrics.codeChecks.inc({ flow: 'email-change', result: result.code });
       if (!result.ok) {
         ctx.logger.info({ event: 'email_verify_failed', reason: result.code, userId: auth.uid, ip: ctx.ip, workflowId }, 'email change verification failed');
         if (result.code === 'INVALID_CODE') throw invalidCode(result.attemptsLeft);

@@ -4,6 +4,7 @@ import bcrypt from 'bcrypt';
 import type { Config } from '../../common/config';
 import { codeDigest, emailHash, passwordChangeWorkflowId, passwordResetWorkflowId, seal, SealContext, sourceHash, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
+import { timeBcrypt } from '../../common/metrics';
 import type { KafkaRequester } from '../../common/kafka/request-reply';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey, type AccountFlowStatus } from '../../temporal-config/account-flows';
 import { passwordAppliedUpdate } from '../../workflows/password-change.contract';
@@ -88,10 +89,11 @@ export function createPasswordUseCases(deps: PasswordDeps) {
       const workflowId = passwordResetWorkflowId(keys, input.email);
       const args = {
         codeDigest: codeDigest(keys, workflowId, input.code),
-        passwordSealed: seal(keys, await bcrypt.hash(input.password, config.BCRYPT_COST), SealContext.newPasswordHashForFlow(workflowId)),
+        passwordSealed: seal(keys, await timeBcrypt('hash', () => bcrypt.hash(input.password, config.BCRYPT_COST)), SealContext.newPasswordHashForFlow(workflowId)),
         source: sourceHash(keys, sourceKey(ctx.ip)),
       };
       const result = await codeAttempt(
+        'password-reset',
         limits,
         eh,
         () => ctx.logger.info({ event: 'password_reset_failed', reason: 'no_pending_reset', emailHash: eh, ip: ctx.ip }, 'password reset failed'),
@@ -131,7 +133,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
         args: [{
           userId: auth.uid,
           emailSealed: seal(keys, email, SealContext.email(workflowId)),
-          passwordSealed: seal(keys, await bcrypt.hash(input.newPassword, config.BCRYPT_COST), SealContext.newPasswordHashForFlow(workflowId)),
+          passwordSealed: seal(keys, await timeBcrypt('hash', () => bcrypt.hash(input.newPassword, config.BCRYPT_COST)), SealContext.newPasswordHashForFlow(workflowId)),
           keepSessionId: auth.sid,
           limits: { emailBudgetMs: resetLimits.emailBudgetMs, emailMaxAttempts: resetLimits.emailMaxAttempts },
         }],

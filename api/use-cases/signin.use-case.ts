@@ -1,4 +1,5 @@
 import bcrypt from 'bcrypt';
+import { timeBcrypt } from '../../common/metrics';
 import { randomBytes } from 'node:crypto';
 import { emailHash, SealContext, unseal, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
@@ -50,7 +51,7 @@ export function createSigninUseCases(deps: SigninDeps) {
         }
         // Same work whether or not the email exists: one bcrypt compare at the same cost.
         const hash = found ? unseal(keys, found.passwordSealed, SealContext.passwordHashForUser(found.id)) : dummyHash;
-        matches = await bcrypt.compare(input.password, hash);
+        matches = await timeBcrypt('compare', () => bcrypt.compare(input.password, hash));
       } catch (err) {
         await reservation.cancel().catch(() => undefined);
         throw err;

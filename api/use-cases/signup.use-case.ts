@@ -3,6 +3,7 @@ import bcrypt from 'bcrypt';
 import type { Config } from '../../common/config';
 import { codeDigest, emailHash, seal, SealContext, signupWorkflowId, sourceHash, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
+import { metrics, timeBcrypt } from '../../common/metrics';
 import { SignupStatusKey, SignupStatusSinceKey } from '../../temporal-config';
 import { requestCodeSignal, verifyUpdate, type SignupLimits } from '../../workflows/signup.contract';
 import type { signupWorkflow } from '../../workflows/signup.workflow';
@@ -63,6 +64,7 @@ export function createSignupUseCases(deps: SignupDeps) {
           ],
         }),
       );
+      metrics.signupRequests.inc({ kind: event === 'signup_requested' ? 'signup' : 'resend' });
       ctx.logger.info({ event, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'code requested');
       return signupAccepted(config);
     },
@@ -78,7 +80,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       if (problem) throw new AppError('WEAK_PASSWORD', problem);
 
       const workflowId = signupWorkflowId(keys, input.email);
-      const passwordHash = await bcrypt.hash(input.password, config.BCRYPT_COST);
+      const passwordHash = await timeBcrypt('hash', () => bcrypt.hash(input.password, config.BCRYPT_COST));
       const args = {
         codeDigest: codeDigest(keys, workflowId, input.otp),
         nameSealed: seal(keys, input.name, SealContext.name(workflowId)),
@@ -86,6 +88,7 @@ export function createSignupUseCases(deps: SignupDeps) {
         source: sourceHash(keys, sourceKey(ctx.ip)),
       };
       const result = await codeAttempt(
+        'signup',
         limits,
         emailDigest,
         () => ctx.logger.info({ event: 'verify_failed', reason: 'no_pending_signup', emailHash: emailDigest, ip: ctx.ip }, 'verification failed'),
@@ -102,6 +105,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       // The workflow answers with ids only; the profile comes from what this request carried.
       const user = { id: result.user.id, email: input.email, name: input.name, createdAt: result.user.createdAt };
       const session = await issueSession(user, ctx);
+      metrics.signupsVerified.inc();
       ctx.logger.info({ event: 'verified', userId: user.id, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'email verified, account created');
       return { user, session };
     },

@@ -3,6 +3,7 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { codeDigest, type Keys } from '../../common/crypto';
 import { AppError, unavailable, type ErrorCode } from '../../common/errors';
+import { metrics } from '../../common/metrics';
 import type { RestoreAccountResult } from '../../workflows/account-closure.contract';
 import type { UndoEmailChangeResult, VerifyEmailChangeResult } from '../../workflows/email-change.contract';
 import type { PasswordApplied } from '../../workflows/password-change.contract';
@@ -47,9 +48,11 @@ export const invalidCode = (attemptsLeft: number) =>
  * One code attempt against a flow's update, under the per-email cap across every run (taken
  * before the code is compared, so parallel guesses cannot overrun it; a right code or our own
  * failure gives the point back). An email with no pending flow counts down like a wrong code, so
- * the answers cannot tell it from one that has a flow. `onMissing` logs that case.
+ * the answers cannot tell it from one that has a flow. `onMissing` logs that case. Every check
+ * counts in cfd_code_checks_total under `flow` (a flow that could not check, UNAVAILABLE, does not).
  */
 export async function codeAttempt<R extends { ok: boolean; code?: string }>(
+  flow: 'signup' | 'password-reset',
   limits: RateLimits,
   emailKey: string,
   onMissing: () => void,
@@ -61,6 +64,7 @@ export async function codeAttempt<R extends { ok: boolean; code?: string }>(
     result = await call();
   } catch (err) {
     if (noPendingFlow(err)) {
+      metrics.codeChecks.inc({ flow, result: 'NO_PENDING_FLOW' });
       onMissing();
       const attemptsLeft = await limits.verifyMissed(emailKey);
       if (attemptsLeft === 0) throw new AppError('TOO_MANY_ATTEMPTS');
@@ -69,6 +73,7 @@ export async function codeAttempt<R extends { ok: boolean; code?: string }>(
     await limits.refundVerifyEmailAttempt(emailKey);
     throw err;
   }
+  if (result.code !== 'UNAVAILABLE') metrics.codeChecks.inc({ flow, result: result.ok ? 'accepted' : String(result.code) });
   if (result.ok || result.code === 'UNAVAILABLE') await limits.refundVerifyEmailAttempt(emailKey);
   return result;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { Code, type ReplyErrorCode } from '../errors';
 import type { Logger } from '../logger';
+import { metrics } from '../metrics';
 import type { EnvelopeSecurity } from './envelope-security';
 import { joinAtHighWatermarks } from './reply-offsets';
 import { SupervisedConsumer, supervisedConsumerConfig } from './supervised-consumer';
@@ -132,6 +133,7 @@ export class KafkaRequester {
   ): Promise<RequestResult<T>> {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const correlationId = randomUUID();
+    const end = metrics.kafkaRequestDuration.startTimer({ type });
     const deadline = Date.now() + timeoutMs;
     const reply = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -151,7 +153,14 @@ export class KafkaRequester {
         clearTimeout(waiter.timer);
         waiter.reject(new RequestTimeoutError(`could not send ${type}: ${err.message}`));
       });
-    const result = await reply;
+    let result: unknown;
+    try {
+      result = await reply;
+    } catch (err) {
+      end({ outcome: err instanceof RemoteError ? 'remote_error' : 'timeout' });
+      throw err;
+    }
+    end({ outcome: 'ok' });
     return REQUESTS[type].result.parse(result) as RequestResult<T>;
   }
 

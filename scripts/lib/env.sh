@@ -104,6 +104,12 @@ cfd_env_default API_PORT 3001
 cfd_env_default WEB_PORT 3000
 cfd_env_default WORKER_HEALTH_PORT 3002
 cfd_env_default DB_PROCESSOR_HEALTH_PORT 3003
+# Prometheus: the API's /metrics port, the worker's Temporal SDK metrics, the Temporal dev
+# server's metrics, and the local Prometheus (scripts/stack.sh; PROMETHEUS_SKIP=1 leaves it out).
+cfd_env_default API_METRICS_PORT 9464
+cfd_env_default WORKER_TEMPORAL_METRICS_PORT 9465
+cfd_env_default TEMPORAL_METRICS_PORT 9466
+cfd_env_default PROMETHEUS_PORT 9090
 cfd_env_default TEMPORAL_NAMESPACE default
 
 cfd_env_default DATABASE_URL "postgres://cfd_auth:cfd_auth@127.0.0.1:${POSTGRES_PORT}/cfd_auth"

@@ -56,9 +56,9 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
     expect({ status: dev.status, stderr: dev.stderr }).toEqual({ status: 0, stderr: '' });
     expect({ status: prod.status, stderr: prod.stderr }).toEqual({ status: 0, stderr: '' });
     const infra = ['redis', 'kafka', 'temporal', 'maildev'];
-    expect(Object.keys(dev.services).sort()).toEqual([...infra, 'postgres', 'temporal-data-init', ...APP, 'web'].sort());
+    expect(Object.keys(dev.services).sort()).toEqual([...infra, 'postgres', 'temporal-data-init', ...APP, 'web', 'prometheus'].sort());
     expect(Object.keys(prod.services).sort()).toEqual(
-      [...infra, 'postgres-prod', 'temporal-data-init', ...APP.map((a) => `${a}-prod`), 'web-prod'].sort(),
+      [...infra, 'postgres-prod', 'temporal-data-init', ...APP.map((a) => `${a}-prod`), 'web-prod', 'prometheus-prod'].sort(),
     );
   });
 
@@ -83,7 +83,7 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
         expect({ name, user: svc.user }).toEqual({ name, user: expect.not.stringMatching(/^(root|0)(:|$)/) });
         expect({ name, restart: svc.restart }).toEqual({ name, restart: expect.stringMatching(/^(unless-stopped|on-failure)/) });
       }
-      expect({ name, image: svc.image }).toEqual({ name, image: expect.stringMatching(/:(\d+\.\d+(\.\d+)?(-[\w.-]+)?|local)(@sha256:[0-9a-f]{64})?$/) });
+      expect({ name, image: svc.image }).toEqual({ name, image: expect.stringMatching(/:(v?\d+\.\d+(\.\d+)?(-[\w.-]+)?|local)(@sha256:[0-9a-f]{64})?$/) });
       for (const p of svc.ports ?? []) expect({ name, host_ip: p.host_ip }).toEqual({ name, host_ip: '127.0.0.1' });
     }
     for (const app of [...APP.map((a) => `${a}-prod`), 'web-prod']) {
