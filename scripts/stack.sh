@@ -265,9 +265,16 @@ ensure_apt_packages() {
   say setup "installed ${pkgs[*]}"
   # Debian starts the packaged Prometheus as a system service listening on every interface (:9090):
   # ours runs from scripts/stack.sh on 127.0.0.1 only, so the system one is stopped and disabled.
-  if [[ " ${pkgs[*]} " == *" prometheus "* ]] && have systemctl && systemctl is-enabled prometheus >/dev/null 2>&1; then
-    as_root systemctl disable --now prometheus >>"$log" 2>&1 </dev/null || true
-    say setup "disabled the Debian prometheus service (scripts/stack.sh runs its own on 127.0.0.1:$PROMETHEUS_PORT)"
+  # Without systemd the package's init script may have started it (unless a policy-rc.d forbade it).
+  if [[ " ${pkgs[*]} " == *" prometheus "* ]]; then
+    if have systemctl && systemctl is-enabled prometheus >/dev/null 2>&1; then
+      as_root systemctl disable --now prometheus >>"$log" 2>&1 </dev/null || true
+      say setup "disabled the Debian prometheus service (scripts/stack.sh runs its own on 127.0.0.1:$PROMETHEUS_PORT)"
+    elif [[ -x /etc/init.d/prometheus ]]; then
+      as_root /etc/init.d/prometheus stop >>"$log" 2>&1 </dev/null || true
+      if have update-rc.d; then as_root update-rc.d prometheus disable >>"$log" 2>&1 </dev/null || true; fi
+      say setup "stopped and disabled the Debian prometheus init script (scripts/stack.sh runs its own on 127.0.0.1:$PROMETHEUS_PORT)"
+    fi
   fi
 }
 
