@@ -1,17 +1,15 @@
-import type { Client } from '@temporalio/client';
 import type { Config } from '../../common/config';
 import { inWords } from '../../common/durations';
-import { accountClosureWorkflowId, seal, SealContext, type Keys } from '../../common/crypto';
-import type { KafkaRequester } from '../../common/kafka/request-reply';
+import { accountClosureWorkflowId, seal, SealContext } from '../../common/crypto';
 import { ACCOUNT_CLOSURE_WORKFLOW_ID_PREFIX } from '../../temporal-config/account-closure';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey } from '../../temporal-config/account-flows';
 import { restoreAccountUpdate, type AccountClosureLimits } from '../../workflows/account-closure.contract';
 import type { accountClosureWorkflow } from '../../workflows/account-closure.workflow';
-import type { RateLimits } from '../security/rate-limits';
 import type { SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
 import { boundedCall, redeemLink } from './temporal-calls';
+import type { AccountFlowDeps } from './password.use-case';
 
 export function accountClosureLimits(config: Config): AccountClosureLimits {
   return {
@@ -25,13 +23,7 @@ export function accountClosureLimits(config: Config): AccountClosureLimits {
 /** A restore link's token: the closure's workflow id, a dot, and the secret. */
 const RESTORE_TOKEN = new RegExp(`^(${ACCOUNT_CLOSURE_WORKFLOW_ID_PREFIX}[0-9a-f]{32})\\.([A-Za-z0-9_-]{43})$`);
 
-export interface ClosureDeps {
-  temporal: Client;
-  taskQueue: string;
-  config: Config;
-  keys: Keys;
-  limits: RateLimits;
-  requester: KafkaRequester;
+export interface ClosureDeps extends AccountFlowDeps {
   sessions: SessionStore;
 }
 

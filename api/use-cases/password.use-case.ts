@@ -40,13 +40,17 @@ const statusAttributes = (status: AccountFlowStatus) => [
   { key: AccountFlowStatusSinceKey, value: new Date() },
 ];
 
-export interface PasswordDeps {
+/** What every account flow's use-cases need: Temporal, the settings, the keys, the limits and the DB processor. */
+export interface AccountFlowDeps {
   temporal: Client;
   taskQueue: string;
   config: Config;
   keys: Keys;
   limits: RateLimits;
   requester: KafkaRequester;
+}
+
+export interface PasswordDeps extends AccountFlowDeps {
   issueSession: SessionIssuer;
 }
 
