@@ -204,4 +204,4 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 /** The fastest scenarios that disturb only our own processes, not the shared stack (they also run in npm test). */
-export const FAST_SCENARIOS = ['worker-kill', 'api-kill', 'db-processor-kill'];
+export const FAST_SCENARIOS = ['worker-kill', 'api-kill', 'db-processor-kill', 'account-db-processor-kill'];
