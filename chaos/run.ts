@@ -5,7 +5,9 @@
  * separate OS processes (own process groups, killable with SIGKILL), on a task queue of their own,
  * against the local stack (scripts/stack.sh). For each scenario N signups are put at different
  * stages, the fault is injected and lifted, every verification is completed, and Postgres and
- * MailDev are checked: N accounts, no duplicates, none lost, every user got a usable code.
+ * MailDev are checked: N accounts, no duplicates, none lost, every user got a usable code. The
+ * account-* scenarios do the same with N accounts' password resets and email changes (with undo):
+ * each applied exactly once, sessions and notices as expected (chaos/account-harness.ts).
  *
  * Prints a table and writes bench/results/chaos.json (a run of every scenario) or
  * .data/chaos/chaos-<names>.json (--only). Exits 1 on any loss, duplicate or anomaly.
