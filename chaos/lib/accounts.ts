@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Reply } from './api';
 import { ChaosClient, short, type CodeHolder, type CodeTiming } from './client';
 import type { MailArchive } from '../../testkit/maildev';
-import { sleep } from '../../testkit/wait';
 
 /** Subjects of the account flows' mails (activities/email.activities.ts). */
 export const SUBJECT = {
@@ -154,39 +153,30 @@ export class AccountDriver extends ChaosClient {
     const [path, body, cookie] = reset
       ? ['/password/reset', { email: a.email, code, password: a.newPassword }, undefined]
       : ['/email/verify', { code }, cookieHeader(a.jar)];
-    let ambiguous = false;
-    while (Date.now() < deadline) {
-      const r = await this.call('POST', path, body, 25_000, cookie);
-      this.note(a, `${path} ${code} ${short(r)}`);
-      this.checkAnomaly(a, path, r);
-      if (r.status === 200) {
-        a.applied += 1;
-        keepCookies(a.jar, r);
+    const seen = { lost: false };
+    const r = await this.definite(a, `${path} ${code}`, () => this.call('POST', path, body, 25_000, cookie), deadline, seen);
+    if (!r) return false;
+    if (r.status === 200) {
+      a.applied += 1;
+      keepCookies(a.jar, r);
+      this.finish(a);
+      return true;
+    }
+    const errCode: string = r.body?.code ?? String(r.status);
+    if (errCode === 'EMAIL_TAKEN') a.anomalies.push('EMAIL_TAKEN for an address only this account asked for');
+    if (seen.lost || errCode === 'PASSWORD_ALREADY_RESET') {
+      const s = reset ? await this.signin(a, a.email, a.newPassword, deadline) : await this.signin(a, a.newEmail, a.password, deadline);
+      if (s.status === 200) {
+        a.settled = true;
+        a.settleSessions += 1;
+        if (!seen.lost) a.anomalies.push(`${errCode} for a first answer`);
         this.finish(a);
         return true;
       }
-      if (r.status === 0 || r.status >= 500) {
-        ambiguous = true;
-        await sleep(1_000);
-        continue;
-      }
-      const errCode: string = r.body?.code ?? String(r.status);
-      if (errCode === 'EMAIL_TAKEN') a.anomalies.push('EMAIL_TAKEN for an address only this account asked for');
-      if (ambiguous || errCode === 'PASSWORD_ALREADY_RESET') {
-        const s = reset ? await this.signin(a, a.email, a.newPassword, deadline) : await this.signin(a, a.newEmail, a.password, deadline);
-        if (s.status === 200) {
-          a.settled = true;
-          a.settleSessions += 1;
-          if (!ambiguous) a.anomalies.push(`${errCode} for a first answer`);
-          this.finish(a);
-          return true;
-        }
-      }
-      if (errCode === 'TOO_MANY_ATTEMPTS') a.anomalies.push(`code locked (${JSON.stringify(a.trace.slice(-6))})`);
-      a.refused.set(code, errCode);
-      a.needNewCode = true;
-      return false;
     }
+    if (errCode === 'TOO_MANY_ATTEMPTS') a.anomalies.push(`code locked (${JSON.stringify(a.trace.slice(-6))})`);
+    a.refused.set(code, errCode);
+    a.needNewCode = true;
     return false;
   }
 
@@ -197,30 +187,21 @@ export class AccountDriver extends ChaosClient {
 
   /** The undo link of an applied email change, sent until answered; a refusal after a lost answer is settled by signing in at the old address. */
   async undo(a: Account, deadline: number): Promise<boolean> {
-    let ambiguous = false;
-    while (Date.now() < deadline) {
-      const r = await this.call('POST', '/email/undo', { token: a.undoToken }, 25_000);
-      this.note(a, `/email/undo ${short(r)}`);
-      this.checkAnomaly(a, '/email/undo', r);
-      if (r.status === 200) {
-        a.undone += 1;
-        this.finish(a);
-        return true;
-      }
-      if (r.status === 0 || r.status >= 500) {
-        ambiguous = true;
-        await sleep(1_000);
-        continue;
-      }
-      if (ambiguous && (await this.signin(a, a.email, a.password, deadline)).status === 200) {
-        a.settled = true;
-        a.settleSessions += 1;
-        this.finish(a);
-        return true;
-      }
-      a.anomalies.push(`undo link refused: ${short(r)}`);
-      return false;
+    const seen = { lost: false };
+    const r = await this.definite(a, '/email/undo', () => this.call('POST', '/email/undo', { token: a.undoToken }, 25_000), deadline, seen);
+    if (!r) return false;
+    if (r.status === 200) {
+      a.undone += 1;
+      this.finish(a);
+      return true;
     }
+    if (seen.lost && (await this.signin(a, a.email, a.password, deadline)).status === 200) {
+      a.settled = true;
+      a.settleSessions += 1;
+      this.finish(a);
+      return true;
+    }
+    a.anomalies.push(`undo link refused: ${short(r)}`);
     return false;
   }
 

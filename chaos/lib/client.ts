@@ -59,15 +59,17 @@ export class ChaosClient {
 
   /**
    * Sends until the answer is definite: a 503, another 5xx or a lost connection is sent again
-   * (backing off up to 3 s) until the deadline. Undefined when no definite answer came in time.
+   * (backing off up to 3 s) until the deadline; `seen.lost` tells whether an answer was lost on the
+   * way (then it is open whether the first send took effect). Undefined when no definite answer came in time.
    */
-  protected async definite(u: Traced, what: string, send: () => Promise<Reply>, deadline: number): Promise<Reply | undefined> {
+  protected async definite(u: Traced, what: string, send: () => Promise<Reply>, deadline: number, seen?: { lost: boolean }): Promise<Reply | undefined> {
     let delay = 300;
     while (Date.now() < deadline) {
       const r = await send();
       this.note(u, `${what} ${short(r)}`);
       this.checkAnomaly(u, what, r);
       if (r.status > 0 && r.status < 500) return r;
+      if (seen) seen.lost = true;
       await sleep(delay);
       delay = Math.min(delay * 2, 3_000);
     }
