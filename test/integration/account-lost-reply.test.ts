@@ -1,5 +1,5 @@
 /**
- * A DB processor killed after it committed an account change but before its reply reached the
+ * Lost answers of account changes. A DB processor killed after it committed an account change but before its reply reached the
  * worker: the activity times out and Temporal retries it, so the DB processor sees the same request
  * a second time, with the change already in Postgres. That retry must be answered "applied" (not
  * EMAIL_TAKEN or ACCOUNT_GONE against the user's own row), and the flow must finish exactly once:
@@ -9,12 +9,15 @@
  * activity (the same sealed inputs the workflow carries, a real Kafka round trip to the real DB
  * processor, which commits it); its reply goes to the test, never to the workflow. The workflow's
  * own attempt, when the client then verifies, is the retry.
+ *
+ * The same for the API's answer to the client: a verify whose change was applied but whose answer
+ * was lost (a 503) is retried by the client with the same code, and answered as applied.
  */
 import bcrypt from 'bcrypt';
 import Redis from 'ioredis';
 import { createAccountActivities } from '../../activities/account.activities';
 import { SessionStore } from '../../api/sessions/session.store';
-import { deriveKeys, emailChangeWorkflowId, passwordResetWorkflowId, seal, SealContext, type Keys } from '../../common/crypto';
+import { codeDigest, deriveKeys, emailChangeWorkflowId, passwordResetWorkflowId, seal, SealContext, type Keys } from '../../common/crypto';
 import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
 import { KafkaRequester } from '../../common/kafka/request-reply';
 import { createAccount } from '../../testkit/accounts';
@@ -24,6 +27,7 @@ import { ApiClient } from '../../testkit/http';
 import { codeOf, mailsTo, type Mail } from '../../testkit/maildev';
 import { startSystem, type System } from '../../testkit/system';
 import { eventually, sleep } from '../../testkit/wait';
+import { verifyEmailChangeUpdate } from '../../workflows/email-change.contract';
 import { rawKafka } from '../support/kafka';
 
 const PASSWORD = 'a lost reply passphrase';
@@ -119,5 +123,32 @@ describe('an account change the DB processor committed but whose reply was lost 
     await mailWith(owner.email, SUBJECT.passwordNotice);
     await sleep(2_000);
     expect((await mailsWith(owner.email, SUBJECT.passwordNotice)).length).toBe(1);
+  });
+
+  it("email verify: a retry whose first answer was lost after the change was applied is answered as applied, with one renewed session", async () => {
+    const owner = await createAccount(sys.apiUrl, 'lost-answer-email', PASSWORD);
+    const otherDevice = fromNewSource();
+    expect((await otherDevice.post('/signin', { email: owner.email, password: PASSWORD })).status).toBe(200);
+    const newEmail = uniqueEmail('lost-answer-email-new');
+    expect((await owner.client.post('/email/change', { newEmail, password: PASSWORD })).status).toBe(202);
+    const code = codeOf(await mailWith(newEmail, SUBJECT.emailCode));
+
+    // What the API sent for this session's verify before its answer was lost (a 503 to the client).
+    const before = owner.client.cookie!;
+    const sid = JSON.parse(Buffer.from(before.split('=')[1].split('.')[1], 'base64url').toString('utf8')).sid as string;
+    const flowId = emailChangeWorkflowId(keys, owner.user.id);
+    expect(await sys.temporal.workflow.getHandle(flowId).executeUpdate(verifyEmailChangeUpdate, { args: [{ codeDigest: codeDigest(keys, flowId, code), keepSessionId: sid }] })).toEqual({ ok: true });
+
+    const retry = await owner.client.post('/email/verify', { code });
+    expect({ status: retry.status, code: retry.body.code, email: retry.body.user?.email }).toEqual({ status: 200, code: undefined, email: newEmail });
+    expect(owner.client.cookie).not.toBe(before);
+    expect((await owner.client.get('/me')).body.user.email).toBe(newEmail);
+    expect((await owner.client.get('/sessions')).body.sessions.length).toBe(1);
+    expect((await new ApiClient(sys.apiUrl).get('/me', { cookie: before })).status).toBe(401);
+    expect((await otherDevice.get('/me')).status).toBe(401);
+    expect(await rowsOf(owner.user.id, owner.email, newEmail)).toEqual([{ id: owner.user.id, email: newEmail }]);
+    await mailWith(owner.email, SUBJECT.emailNotice);
+    await sleep(2_000);
+    expect((await mailsWith(owner.email, SUBJECT.emailNotice)).length).toBe(1);
   });
 });
