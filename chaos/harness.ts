@@ -1,23 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { accountsWithPrefix } from './lib/db';
 import { MailArchive } from '../testkit/maildev';
-import { makeUsers, SignupDriver, type Stage, type Tracked } from './lib/signups';
+import { makeUsers, SignupDriver, type Stage } from './lib/signups';
 import { sleep, waitUntil } from '../testkit/wait';
 import { pool, secondsSince } from './lib/util';
 import type { Scenario, ScenarioCtx } from './scenarios';
 import { CHAOS_SETTINGS } from './system';
 
-export interface ScenarioResult {
-  scenario: string;
-  fault: string;
-  expected: number;
+export interface ScenarioResult extends FaultResult {
   created: number;
-  duplicates: number;
-  lost: number;
-  /** From the moment the fault was lifted until the last of the N accounts was verified. */
-  recovery_s: number | null;
-  fault_s: number;
-  total_s: number;
   verified: number;
   signin_ok: number;
   /** Users who received a code that verified (or whose ambiguous verify had created the account). */
@@ -29,23 +20,9 @@ export interface ScenarioResult {
   prefault_code_refused: number;
   /** Verifications whose answer was lost (503, connection reset) and that were settled by signing in. */
   verified_after_ambiguous: number;
-  /** What the clients saw: 503s, other 5xx, refused/reset connections, timeouts. */
-  client_errors: { unavailable_503: number; other_5xx: number; connection: number; timeout: number };
   /** Users who never got a code mail without asking again (a stalled or lost mail). */
   needed_resend_for_first_mail: number;
   by_stage: Record<string, { n: number; verified: number; created: number }>;
-  anomalies: string[];
-  process_exits: string[];
-  /** Long-lived processes that were ready before the fault and were not ready again within the bound after it. */
-  not_ready_after_fault: string[];
-  /** Seconds from lifting the fault until every process that was ready before it was ready again. */
-  processes_ready_s: number | null;
-  /** A brand-new signup → verify → sign-in after the scenario: "ok" or what went wrong. */
-  fresh_flow: string;
-  /** Delay between the verifications in flight and the fault (ms), drawn from the run's seed. */
-  fault_offset_ms: number;
-  ok: boolean;
-  error?: string;
   /** Traces of users not verified or with anomalies (first few). */
   details?: Array<{ email: string; stage: Stage; trace: string[]; anomalies: string[] }>;
 }
@@ -59,6 +36,8 @@ export interface RunOptions {
   random?: () => number;
   /** How long the processes that were ready before the fault get to be ready again after it (ms). */
   readyBoundMs?: number;
+  /** How long the users may take to reach their stages before the fault (ms; default 2 min). */
+  setupMs?: number;
 }
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same fault timings. */
@@ -100,58 +79,67 @@ export function stageOf(i: number, n: number): Stage {
   return (['mail_received', 'verifying', 'signed_up', 'during_fault'] as const)[Math.floor((i * 4) / n)];
 }
 
+/** What every fault scenario reports, whatever its users do. */
+export interface FaultResult {
+  scenario: string;
+  fault: string;
+  expected: number;
+  duplicates: number;
+  lost: number;
+  /** From the moment the fault was lifted until the last of the N users was done. */
+  recovery_s: number | null;
+  fault_s: number;
+  total_s: number;
+  /** What the clients saw: 503s, other 5xx, refused/reset connections, timeouts. */
+  client_errors: { unavailable_503: number; other_5xx: number; connection: number; timeout: number };
+  anomalies: string[];
+  process_exits: string[];
+  /** Long-lived processes that were ready before the fault and were not ready again within the bound after it. */
+  not_ready_after_fault: string[];
+  /** Seconds from lifting the fault until every process that was ready before it was ready again. */
+  processes_ready_s: number | null;
+  /** A brand-new flow after the scenario: "ok" or what went wrong. */
+  fresh_flow: string;
+  /** Delay between the requests in flight and the fault (ms), drawn from the run's seed. */
+  fault_offset_ms: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** A result with nothing done yet. */
+export function emptyFaultResult(scenario: string, fault: string, n: number, clientErrors: FaultResult['client_errors'] = { unavailable_503: 0, other_5xx: 0, connection: 0, timeout: 0 }): FaultResult {
+  return {
+    scenario, fault, expected: n, duplicates: 0, lost: n, recovery_s: null, fault_s: 0, total_s: 0, client_errors: clientErrors, anomalies: [],
+    process_exits: [], not_ready_after_fault: [], processes_ready_s: null, fresh_flow: 'not run', fault_offset_ms: 0, ok: false,
+  };
+}
+
+/** What the users of a scenario do before, during and after the fault, and what is checked after. */
+export interface Workload {
+  /** Users brought to their stages before the fault; throws when the system was not healthy to begin with. */
+  prepare(deadline: number): Promise<void>;
+  /** Requests started just before the fault: in flight when it hits. */
+  inFlight(deadline: number): Promise<unknown>[];
+  /** Requests started while the fault lasts. */
+  duringFault?(holdMs: number, deadline: number): void;
+  /** Every user completes, as a patient user would; resolves with when the last one was done (undefined: not all were). */
+  complete(deadline: number): Promise<number | undefined>;
+  /** Postgres, HTTP and mail checks, written into the result. */
+  check(deadline: number): Promise<void>;
+  /** A brand-new flow after the fault: "ok" or what went wrong. */
+  fresh(deadline: number): Promise<string>;
+  close(): Promise<void>;
+}
+
 /**
- * One scenario end to end: signups brought to their stages, the fault, recovery, every
- * verification completed as a user would, then Postgres and the mail archive checked.
+ * The course of every fault scenario: processes up and supervised, users at their stages, the fault
+ * at a seeded moment among the requests in flight, the fault lifted, every process ready again
+ * within the bound, every user done, the checks, a brand-new flow. `ok` judges the workload's part.
  */
-export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: RunOptions): Promise<ScenarioResult> {
+export async function runFaultScenario(ctx: ScenarioCtx, scenario: Scenario, opts: RunOptions, result: FaultResult, work: Workload): Promise<void> {
   const { sys, log } = ctx;
   const t0 = Date.now();
-  const runId = randomBytes(3).toString('hex');
-  const prefix = `chaos-${runId}-${scenario.name}-`;
-  const users = makeUsers(prefix, opts.n, (i) => stageOf(i, opts.n));
-  const mail = new MailArchive(ctx.stack.MAILDEV_URL);
-  mail.watch(users.map((u) => u.email));
-  mail.start(700);
-  const resendCooldownMs = Number(CHAOS_SETTINGS.RESEND_COOLDOWN_S) * 1000;
-  const driver = new SignupDriver({
-    apis: () => sys.apiBases(),
-    mail,
-    // A code delayed by an SMTP outage arrives up to ~2x the outage after it ends (retry backoff).
-    resendAfterMs: ctx.quick ? 90_000 : 180_000,
-    resendCooldownMs,
-  });
-  const processExits: string[] = [];
-  const result: ScenarioResult = {
-    scenario: scenario.name,
-    fault: scenario.fault,
-    expected: opts.n,
-    created: 0,
-    duplicates: 0,
-    lost: opts.n,
-    recovery_s: null,
-    fault_s: 0,
-    total_s: 0,
-    verified: 0,
-    signin_ok: 0,
-    usable_code: 0,
-    codes_mailed: 0,
-    duplicate_code_mails: 0,
-    resends: 0,
-    prefault_code_refused: 0,
-    verified_after_ambiguous: 0,
-    client_errors: driver.clientErrors,
-    needed_resend_for_first_mail: 0,
-    by_stage: {},
-    anomalies: [],
-    process_exits: processExits,
-    not_ready_after_fault: [],
-    processes_ready_s: null,
-    fresh_flow: 'not run',
-    fault_offset_ms: 0,
-    ok: false,
-  };
-  const byStage = (s: Stage) => users.filter((u) => u.stage === s);
+  const processExits = result.process_exits;
   let faultAt = 0;
   let liftedAt = 0;
   let recovered = false;
@@ -176,45 +164,24 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
         .finally(() => (supervising = false));
     }, 1_000);
 
-    // Stage 1: signups whose code mail arrives before the fault.
-    const early = [...byStage('mail_received'), ...byStage('verifying')];
-    const setupDeadline = Math.min(opts.hardDeadline, Date.now() + 120_000);
-    await pool(early, 10, async (u) => {
-      await driver.requestCode(u, setupDeadline);
-    });
-    for (const u of early) {
-      while (Date.now() < setupDeadline && mail.codesFor(u.email).length === 0) await sleep(300);
-      u.prefaultCode = mail.codesFor(u.email).at(-1);
-    }
-    const missing = early.filter((u) => !u.prefaultCode).length;
-    if (missing) throw new Error(`${missing} code mails did not arrive before the fault (system not healthy to begin with)`);
-    log(`${scenario.name}: ${early.length} codes in hand`);
+    await work.prepare(Math.min(opts.hardDeadline, Date.now() + (opts.setupMs ?? 120_000)));
 
-    // Stage 2: signups accepted just before the fault (their mail is on its way).
-    await pool(byStage('signed_up'), 10, async (u) => {
-      await driver.requestCode(u, setupDeadline);
-    });
-
-    // Stage 3: the fault, with verifications in flight and signups arriving while it lasts.
+    // The fault, with requests in flight (and, for some workloads, more arriving while it lasts).
     const runDeadline = Math.min(opts.hardDeadline, Date.now() + (ctx.quick ? 5 : 7) * 60_000);
     const readyBefore = await readyNow([...sys.watched(), ...(ctx.watch ?? [])]);
-    const inFlight = byStage('verifying').map((u) => driver.verifyWith(u, u.prefaultCode!, runDeadline));
+    const inFlight = work.inFlight(runDeadline);
     result.fault_offset_ms = Math.round((opts.random ?? Math.random)() * 2_000);
     await sleep(result.fault_offset_ms);
     faultAt = Date.now();
     await scenario.inject(ctx);
     const hold = scenario.holdMs(ctx.quick);
-    const during = byStage('during_fault');
-    const spread = Math.max(hold, 2_000) / Math.max(1, during.length);
-    for (const [i, u] of during.entries()) {
-      u.signupPromise = sleep(i * spread).then(() => driver.requestCode(u, runDeadline));
-    }
+    work.duringFault?.(hold, runDeadline);
     await sleep(hold);
     liftedAt = Date.now();
     await scenario.recover(ctx);
     recovered = true;
     result.fault_s = Math.round((Date.now() - faultAt) / 100) / 10;
-    log(`${scenario.name}: fault lifted after ${result.fault_s} s; completing verifications`);
+    log(`${scenario.name}: fault lifted after ${result.fault_s} s; completing the flows`);
 
     // Every long-lived process that was ready before the fault must be ready again, by itself.
     const readyBound = opts.readyBoundMs ?? 90_000;
@@ -229,66 +196,23 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
       }
     });
 
-    // Stage 4: every user completes verification.
     await Promise.allSettled(inFlight);
-    await pool(users, 8, (u) => driver.complete(u, runDeadline));
-    const last = Math.max(...users.map((u) => u.verifiedAt ?? 0));
-    if (users.every((u) => u.verified)) result.recovery_s = Math.round((last - liftedAt) / 100) / 10;
+    const last = await work.complete(runDeadline);
+    if (last !== undefined) result.recovery_s = Math.round((last - liftedAt) / 100) / 10;
 
     await healed;
     for (const line of result.not_ready_after_fault) log(`${scenario.name}: ${line}`);
 
-    // Checks: Postgres, then every account can sign in with its password, then the mail archive.
     await sleep(1_500);
-    await mail.poll(true);
-    const db = await accountsWithPrefix(ctx.stack.DATABASE_URL, prefix);
-    const ours = new Set(users.map((u) => u.email.toLowerCase()));
-    for (const [email, row] of db.rows) {
-      if (!ours.has(email)) result.anomalies.push(`unexpected account ${email}`);
-      if (row.count > 1) result.duplicates += row.count - 1;
-      if (new Set(row.signupRefs).size > 1) result.anomalies.push(`${email}: rows from ${new Set(row.signupRefs).size} signup runs`);
-    }
-    result.created = [...ours].filter((e) => db.rows.has(e)).length;
-    result.lost = opts.n - result.created;
-    const signinDeadline = Math.min(opts.hardDeadline, Date.now() + 90_000);
-    await pool(users.filter((u) => db.rows.has(u.email.toLowerCase())), 6, async (u) => {
-      if (await driver.signinOk(u, signinDeadline, 30_000)) result.signin_ok += 1;
-    });
-    for (const u of users) {
-      const mails = mail.mailsTo(u.email);
-      const codes = mails.flatMap((m) => (m.code ? [m.code] : []));
-      result.codes_mailed += codes.length;
-      result.duplicate_code_mails += codes.length - new Set(codes).size;
-      if (u.verified && u.verifiedCode && codes.includes(u.verifiedCode)) result.usable_code += 1;
-      if (u.prefaultCode && u.refused.has(u.prefaultCode)) {
-        result.prefault_code_refused += 1;
-        u.anomalies.push(`pre-fault code refused: ${u.refused.get(u.prefaultCode)}`);
-      }
-      if (u.trace.some((t) => t.includes('asking for a new code (none arrived)'))) result.needed_resend_for_first_mail += 1;
-      result.resends += u.resends;
-      result.anomalies.push(...u.anomalies.map((a) => `${u.email}: ${a}`));
-    }
-    result.verified = users.filter((u) => u.verified).length;
-    result.verified_after_ambiguous = users.filter((u) => u.verifiedBy === 'signin_after_ambiguous_verify').length;
-    for (const s of ['mail_received', 'verifying', 'signed_up', 'during_fault'] as const) {
-      const g = byStage(s);
-      result.by_stage[s] = { n: g.length, verified: g.filter((u) => u.verified).length, created: g.filter((u) => db.rows.has(u.email.toLowerCase())).length };
-    }
-
-    // After the fault: a brand-new user signs up, verifies and signs in, within a bound.
-    const [fresh] = makeUsers(`chaos-${runId}-fresh-${scenario.name}-`, 1, () => 'signed_up');
-    mail.watch([fresh.email]);
-    const freshDeadline = Math.min(opts.hardDeadline, Date.now() + 120_000);
-    await driver.complete(fresh, freshDeadline);
-    const freshSignin = fresh.verified ? await driver.signinOk(fresh, freshDeadline, 30_000) : undefined;
-    result.fresh_flow = fresh.verified && freshSignin ? 'ok' : `failed: ${fresh.trace.slice(-6).join('; ') || 'no time left before the run\'s deadline'}${fresh.anomalies.length ? ` (${fresh.anomalies.join('; ')})` : ''}`;
-    if (result.fresh_flow !== 'ok') log(`${scenario.name}: new signup after the fault ${result.fresh_flow}`);
+    await work.check(runDeadline);
+    result.fresh_flow = await work.fresh(Math.min(opts.hardDeadline, Date.now() + 120_000));
+    if (result.fresh_flow !== 'ok') log(`${scenario.name}: new flow after the fault ${result.fresh_flow}`);
   } catch (err) {
     result.error = (err as Error).message;
     log(`${scenario.name}: ERROR ${result.error}`);
   } finally {
     clearInterval(watchdog);
-    await mail.stop();
+    await work.close();
     if (faultAt && !recovered) {
       // Never leave the stack broken for the next scenario (or for others sharing it).
       await scenario.recover(ctx).catch((err) => log(`${scenario.name}: recovery after an error failed: ${(err as Error).message}`));
@@ -297,6 +221,125 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
     result.total_s = Math.round((Date.now() - t0) / 100) / 10;
     if (!result.fault_s && faultAt) result.fault_s = Math.round(((liftedAt || Date.now()) - faultAt) / 100) / 10;
   }
+  result.ok =
+    !result.error &&
+    result.duplicates === 0 &&
+    result.lost === 0 &&
+    result.anomalies.length === 0 &&
+    processExits.length === 0 &&
+    result.not_ready_after_fault.length === 0 &&
+    result.fresh_flow === 'ok';
+}
+
+/**
+ * One signup scenario end to end: signups brought to their stages, the fault, recovery, every
+ * verification completed as a user would, then Postgres and the mail archive checked.
+ */
+export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: RunOptions): Promise<ScenarioResult> {
+  const runId = randomBytes(3).toString('hex');
+  const prefix = `chaos-${runId}-${scenario.name}-`;
+  const users = makeUsers(prefix, opts.n, (i) => stageOf(i, opts.n));
+  const mail = new MailArchive(ctx.stack.MAILDEV_URL);
+  mail.watch(users.map((u) => u.email));
+  mail.start(700);
+  const driver = new SignupDriver({
+    apis: () => ctx.sys.apiBases(),
+    mail,
+    // A code delayed by an SMTP outage arrives up to ~2x the outage after it ends (retry backoff).
+    resendAfterMs: ctx.quick ? 90_000 : 180_000,
+    resendCooldownMs: Number(CHAOS_SETTINGS.RESEND_COOLDOWN_S) * 1000,
+  });
+  const result: ScenarioResult = {
+    ...emptyFaultResult(scenario.name, scenario.fault, opts.n, driver.clientErrors),
+    created: 0,
+    verified: 0,
+    signin_ok: 0,
+    usable_code: 0,
+    codes_mailed: 0,
+    duplicate_code_mails: 0,
+    resends: 0,
+    prefault_code_refused: 0,
+    verified_after_ambiguous: 0,
+    needed_resend_for_first_mail: 0,
+    by_stage: {},
+  };
+  const byStage = (s: Stage) => users.filter((u) => u.stage === s);
+  await runFaultScenario(ctx, scenario, opts, result, {
+    async prepare(setupDeadline) {
+      // Signups whose code mail arrives before the fault.
+      const early = [...byStage('mail_received'), ...byStage('verifying')];
+      await pool(early, 10, async (u) => {
+        await driver.requestCode(u, setupDeadline);
+      });
+      for (const u of early) {
+        while (Date.now() < setupDeadline && mail.codesFor(u.email).length === 0) await sleep(300);
+        u.prefaultCode = mail.codesFor(u.email).at(-1);
+      }
+      const missing = early.filter((u) => !u.prefaultCode).length;
+      if (missing) throw new Error(`${missing} code mails did not arrive before the fault (system not healthy to begin with)`);
+      ctx.log(`${scenario.name}: ${early.length} codes in hand`);
+      // Signups accepted just before the fault (their mail is on its way).
+      await pool(byStage('signed_up'), 10, async (u) => {
+        await driver.requestCode(u, setupDeadline);
+      });
+    },
+    inFlight: (deadline) => byStage('verifying').map((u) => driver.verifyWith(u, u.prefaultCode!, deadline)),
+    duringFault(hold, deadline) {
+      const during = byStage('during_fault');
+      const spread = Math.max(hold, 2_000) / Math.max(1, during.length);
+      for (const [i, u] of during.entries()) u.signupPromise = sleep(i * spread).then(() => driver.requestCode(u, deadline));
+    },
+    async complete(deadline) {
+      await pool(users, 8, (u) => driver.complete(u, deadline));
+      return users.every((u) => u.verified) ? Math.max(...users.map((u) => u.verifiedAt ?? 0)) : undefined;
+    },
+    async check() {
+      // Postgres, then every account can sign in with its password, then the mail archive.
+      await mail.poll(true);
+      const db = await accountsWithPrefix(ctx.stack.DATABASE_URL, prefix);
+      const ours = new Set(users.map((u) => u.email.toLowerCase()));
+      for (const [email, row] of db.rows) {
+        if (!ours.has(email)) result.anomalies.push(`unexpected account ${email}`);
+        if (row.count > 1) result.duplicates += row.count - 1;
+        if (new Set(row.signupRefs).size > 1) result.anomalies.push(`${email}: rows from ${new Set(row.signupRefs).size} signup runs`);
+      }
+      result.created = [...ours].filter((e) => db.rows.has(e)).length;
+      result.lost = opts.n - result.created;
+      const signinDeadline = Math.min(opts.hardDeadline, Date.now() + 90_000);
+      await pool(users.filter((u) => db.rows.has(u.email.toLowerCase())), 6, async (u) => {
+        if (await driver.signinOk(u, signinDeadline, 30_000)) result.signin_ok += 1;
+      });
+      for (const u of users) {
+        const mails = mail.mailsTo(u.email);
+        const codes = mails.flatMap((m) => (m.code ? [m.code] : []));
+        result.codes_mailed += codes.length;
+        result.duplicate_code_mails += codes.length - new Set(codes).size;
+        if (u.verified && u.verifiedCode && codes.includes(u.verifiedCode)) result.usable_code += 1;
+        if (u.prefaultCode && u.refused.has(u.prefaultCode)) {
+          result.prefault_code_refused += 1;
+          u.anomalies.push(`pre-fault code refused: ${u.refused.get(u.prefaultCode)}`);
+        }
+        if (u.trace.some((t) => t.includes('asking for a new code (none arrived)'))) result.needed_resend_for_first_mail += 1;
+        result.resends += u.resends;
+        result.anomalies.push(...u.anomalies.map((a) => `${u.email}: ${a}`));
+      }
+      result.verified = users.filter((u) => u.verified).length;
+      result.verified_after_ambiguous = users.filter((u) => u.verifiedBy === 'signin_after_ambiguous_verify').length;
+      for (const s of ['mail_received', 'verifying', 'signed_up', 'during_fault'] as const) {
+        const g = byStage(s);
+        result.by_stage[s] = { n: g.length, verified: g.filter((u) => u.verified).length, created: g.filter((u) => db.rows.has(u.email.toLowerCase())).length };
+      }
+    },
+    async fresh(deadline) {
+      // A brand-new user signs up, verifies and signs in, within a bound.
+      const [fresh] = makeUsers(`chaos-${runId}-fresh-${scenario.name}-`, 1, () => 'signed_up');
+      mail.watch([fresh.email]);
+      await driver.complete(fresh, deadline);
+      const freshSignin = fresh.verified ? await driver.signinOk(fresh, deadline, 30_000) : undefined;
+      return fresh.verified && freshSignin ? 'ok' : `failed: ${fresh.trace.slice(-6).join('; ') || 'no time left before the run\'s deadline'}${fresh.anomalies.length ? ` (${fresh.anomalies.join('; ')})` : ''}`;
+    },
+    close: () => mail.stop(),
+  });
   // Users who did not make it or met an anomaly first, then (as examples) those whose verify answer was lost.
   const troubled = [
     ...users.filter((u) => !u.verified || u.anomalies.length),
@@ -304,24 +347,21 @@ export async function runScenario(ctx: ScenarioCtx, scenario: Scenario, opts: Ru
   ];
   if (troubled.length) result.details = troubled.slice(0, 10).map((u) => ({ email: u.email, stage: u.stage, trace: u.trace, anomalies: u.anomalies }));
   result.ok =
-    !result.error &&
+    result.ok &&
     result.created === opts.n &&
-    result.duplicates === 0 &&
-    result.lost === 0 &&
     result.verified === opts.n &&
     result.usable_code === opts.n &&
     result.signin_ok === opts.n &&
-    result.prefault_code_refused === 0 &&
-    result.anomalies.length === 0 &&
-    processExits.length === 0 &&
-    result.not_ready_after_fault.length === 0 &&
-    result.fresh_flow === 'ok';
+    result.prefault_code_refused === 0;
   return result;
 }
 
-export function formatTable(results: ScenarioResult[]): string {
-  const cols = ['scenario', 'expected', 'created', 'duplicates', 'lost', 'recovery_s', 'verified', 'signin_ok', 'usable_code', 'processes_ready_s', 'fresh_flow', 'client_errors', 'ok'] as const;
-  const cell = (r: ScenarioResult, c: (typeof cols)[number]): string => {
+/** The signup scenarios' columns; the account scenarios have their own (chaos/account-harness.ts). */
+export const SIGNUP_COLUMNS = ['scenario', 'expected', 'created', 'duplicates', 'lost', 'recovery_s', 'verified', 'signin_ok', 'usable_code', 'processes_ready_s', 'fresh_flow', 'client_errors', 'ok'];
+
+/** A markdown table of results, one row each, in the given columns (any field of the result). */
+export function formatTable<R extends FaultResult>(results: R[], cols: readonly string[] = SIGNUP_COLUMNS): string {
+  const cell = (r: R, c: string): string => {
     if (c === 'ok') return r.ok ? 'yes' : 'NO';
     if (c === 'fresh_flow') return r.fresh_flow === 'ok' ? 'ok' : 'FAILED';
     if (c === 'processes_ready_s') return r.not_ready_after_fault.length ? `NOT READY: ${r.not_ready_after_fault.length}` : String(r.processes_ready_s ?? '-');
@@ -329,7 +369,7 @@ export function formatTable(results: ScenarioResult[]): string {
       const e = r.client_errors;
       return `503:${e.unavailable_503} 5xx:${e.other_5xx} conn:${e.connection} timeout:${e.timeout}`;
     }
-    return String(r[c] ?? '-');
+    return String((r as unknown as Record<string, unknown>)[c] ?? '-');
   };
   const rows = results.map((r) => cols.map((c) => cell(r, c)));
   const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));

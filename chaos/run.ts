@@ -5,7 +5,9 @@
  * separate OS processes (own process groups, killable with SIGKILL), on a task queue of their own,
  * against the local stack (scripts/stack.sh). For each scenario N signups are put at different
  * stages, the fault is injected and lifted, every verification is completed, and Postgres and
- * MailDev are checked: N accounts, no duplicates, none lost, every user got a usable code.
+ * MailDev are checked: N accounts, no duplicates, none lost, every user got a usable code. The
+ * account-* scenarios do the same with N accounts' password resets and email changes (with undo):
+ * each applied exactly once, sessions and notices as expected (chaos/account-harness.ts).
  *
  * Prints a table and writes bench/results/chaos.json (a run of every scenario) or
  * .data/chaos/chaos-<names>.json (--only). Exits 1 on any loss, duplicate or anomaly.
@@ -28,7 +30,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatTable, runScenario, seededRandom, type ScenarioResult, type Watched } from './harness';
+import { ACCOUNT_COLUMNS, runAnyScenario } from './account-harness';
+import { emptyFaultResult, formatTable, seededRandom, type FaultResult, type Watched } from './harness';
 import { loadStackEnv, migrate, privateStackEnv, stackCommand, type StackEnv } from '../testkit/stack';
 import { killAllSupervised, REPO_ROOT } from '../testkit/supervisor';
 import { sleep } from '../testkit/wait';
@@ -87,20 +90,21 @@ async function main(): Promise<number> {
 
   const sys = await ChaosSystem.create(stack);
   log(`task queue ${sys.taskQueue}; API port ${sys.apiPort}; logs in ${path.relative(REPO_ROOT, sys.logDir)}`);
-  const results: ScenarioResult[] = [];
+  const results: FaultResult[] = [];
   try {
     await sys.ensureUp();
     for (const { scenario: base, label } of runs) {
       const scenario = { ...base, name: label };
       if (Date.now() > hardDeadline - 60_000) {
         log(`${scenario.name}: skipped, the run's time budget is spent`);
-        results.push({ ...emptyResult(scenario.name, scenario.fault, args.n), error: 'skipped: time budget spent' });
+        results.push({ ...emptyFaultResult(scenario.name, scenario.fault, args.n), error: 'skipped: time budget spent' });
         continue;
       }
       log(`=== ${scenario.name}: ${scenario.fault}`);
-      const r = await runScenario({ sys, stack, quick: args.quick, log, watch }, scenario, { n: args.n, quick: args.quick, hardDeadline, random, readyBoundMs: args.readyBound * 1000 });
+      const r = await runAnyScenario({ sys, stack, quick: args.quick, log, watch, random }, scenario, { n: args.n, quick: args.quick, hardDeadline, random, readyBoundMs: args.readyBound * 1000 });
       results.push(r);
-      log(`${scenario.name}: created ${r.created}/${r.expected}, duplicates ${r.duplicates}, lost ${r.lost}, recovery ${r.recovery_s ?? '-'} s, processes ready ${r.not_ready_after_fault.length ? 'NO' : `after ${r.processes_ready_s ?? '-'} s`}, new signup ${r.fresh_flow}, ${r.ok ? 'ok' : 'FAILED'}`);
+      const done = 'applied' in r ? `applied ${r.applied}` : 'created' in r ? `created ${r.created}` : 'nothing';
+      log(`${scenario.name}: ${done}/${r.expected}, duplicates ${r.duplicates}, lost ${r.lost}, recovery ${r.recovery_s ?? '-'} s, processes ready ${r.not_ready_after_fault.length ? 'NO' : `after ${r.processes_ready_s ?? '-'} s`}, new signup ${r.fresh_flow}, ${r.ok ? 'ok' : 'FAILED'}`);
       if (!r.ok) for (const a of [...r.not_ready_after_fault, ...r.anomalies].slice(0, 10)) log(`  anomaly: ${a}`);
     }
   } finally {
@@ -140,7 +144,11 @@ async function main(): Promise<number> {
       lost: 'signups without an account at the end',
       recovery_s: 'seconds from lifting the fault until the last of the N accounts was verified',
       processes_ready_s: 'seconds from lifting the fault until every long-lived process that was ready before it was ready again',
-      fresh_flow: 'a brand-new signup, verify and sign-in after the scenario',
+      fresh_flow: 'a brand-new signup, verify and sign-in after the scenario (account scenarios: a brand-new password reset and sign-in)',
+      applied: 'account scenarios: flows (resets, email changes, undos) in Postgres and working over HTTP: the new password or address signs in, the previous one does not',
+      double_applied: 'account scenarios: flows answered "applied" twice or whose notice was mailed more than once',
+      sessions_ok: "account scenarios: accounts whose sessions are exactly the expected ones (the reset's or the renewed one, those of settling sign-ins, none from before the flow)",
+      notices_ok: 'account scenarios: accounts whose "password changed" or "email changed" notice was mailed exactly once',
     },
     total_s: Math.round((Date.now() - started) / 1000),
     ok,
@@ -149,12 +157,13 @@ async function main(): Promise<number> {
   const out = args.out || (args.only.length ? path.join(REPO_ROOT, '.data', 'chaos', `chaos-${args.only.join('_')}.json`) : path.join(REPO_ROOT, 'bench', 'results', 'chaos.json'));
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(`\n${formatTable(results)}\n\n${ok ? 'chaos: every scenario passed' : 'chaos: FAILED'} in ${report.total_s} s; ${path.relative(REPO_ROOT, out)}\n`);
+  const tables = [results.filter((r) => !('applied' in r)), results.filter((r) => 'applied' in r)].filter((g) => g.length).map((g) => formatTable(g, 'applied' in g[0] ? ACCOUNT_COLUMNS : undefined));
+  process.stdout.write(`\n${tables.join('\n\n')}\n\n${ok ? 'chaos: every scenario passed' : 'chaos: FAILED'} in ${report.total_s} s; ${path.relative(REPO_ROOT, out)}\n`);
   return ok ? 0 : 1;
 }
 
 /** Scenarios that stop or restart a service of the stack (not only our own processes). */
-const RESTARTS_SERVICES = (name: string) => !FAST_SCENARIOS.includes(name) && name !== 'scale-out';
+const RESTARTS_SERVICES = (name: string) => !FAST_SCENARIOS.includes(name) && name !== 'scale-out' && !name.startsWith('account-');
 
 /**
  * On a shared stack: the app processes of an `npm start` (its pid file, or anything answering on
@@ -194,15 +203,6 @@ async function guardSharedStack(stack: StackEnv, selected: Scenario[], restartSh
   }
   process.stderr.write('\n');
   return answering;
-}
-
-function emptyResult(scenario: string, fault: string, n: number): ScenarioResult {
-  return {
-    scenario, fault, expected: n, created: 0, duplicates: 0, lost: n, recovery_s: null, fault_s: 0, total_s: 0, verified: 0, signin_ok: 0,
-    usable_code: 0, codes_mailed: 0, duplicate_code_mails: 0, resends: 0, prefault_code_refused: 0, verified_after_ambiguous: 0,
-    client_errors: { unavailable_503: 0, other_5xx: 0, connection: 0, timeout: 0 }, needed_resend_for_first_mail: 0,
-    by_stage: {}, anomalies: [], process_exits: [], not_ready_after_fault: [], processes_ready_s: null, fresh_flow: 'not run', fault_offset_ms: 0, ok: false,
-  };
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import path from 'node:path';
 import { stackCommand, type StackEnv } from '../testkit/stack';
 import type { ChaosSystem } from './system';
-import { waitUntil } from '../testkit/wait';
+import { sleep, waitUntil } from '../testkit/wait';
 import type { Watched } from './harness';
 
 export interface ScenarioCtx {
@@ -13,12 +13,16 @@ export interface ScenarioCtx {
   log: (msg: string) => void;
   /** Long-lived processes not started by the run (an `npm start` on the same stack), judged like ours. */
   watch?: Watched[];
+  /** The run's seeded source of fault timings (Math.random when not given). */
+  random?: () => number;
 }
 
 export interface Scenario {
   name: string;
   /** One line for the report. */
   fault: string;
+  /** Whose requests are in flight: N signups (the default) or N accounts' password resets and email changes. */
+  workload?: 'signup' | 'account';
   /** Puts the fault in place; resolves once it is (the process is dead, the port closed...). */
   inject(ctx: ScenarioCtx): Promise<void>;
   /** How long the fault lasts before recover() is called. */
@@ -98,24 +102,57 @@ function outageScenario(name: string, svc: 'kafka' | 'temporal', fault: string, 
   };
 }
 
+type Role = 'api' | 'worker' | 'db-processor';
+const pick = (sys: ChaosSystem, role: Role) => (role === 'api' ? sys.api : role === 'worker' ? sys.worker : sys.dbProcessor);
+
+async function kill9(ctx: ScenarioCtx, role: Role): Promise<void> {
+  const p = pick(ctx.sys, role);
+  p.kill9();
+  if (!(await p.exited(10_000))) throw new Error(`${p.name} survived kill -9`);
+  ctx.log(`killed ${p.name} (pid ${p.pid}) with SIGKILL`);
+}
+
+/** What a supervisor does after a crash: the same role again (same API port), waited for until ready. */
+async function restart(ctx: ScenarioCtx, role: Role): Promise<void> {
+  const next = await ctx.sys.replace(role);
+  ctx.log(`started ${next.name} (pid ${next.pid})`);
+  await next.waitReady(180_000);
+  ctx.log(`${next.name} ready after ${((Date.now() - next.startedAt) / 1000).toFixed(1)} s`);
+}
+
 /** kill -9 of one of our processes; a new one is started after the hold (same API port). */
-function killScenario(name: string, role: 'api' | 'worker' | 'db-processor', fault: string): Scenario {
-  const pick = (sys: ChaosSystem) => (role === 'api' ? sys.api : role === 'worker' ? sys.worker : sys.dbProcessor);
+function killScenario(name: string, role: Role, fault: string, workload?: Scenario['workload']): Scenario {
   return {
     name,
     fault,
+    workload,
+    inject: (ctx) => kill9(ctx, role),
+    holdMs: () => 3_000,
+    recover: (ctx) => restart(ctx, role),
+  };
+}
+
+/**
+ * Both processes of an account change killed at different moments: the DB processor first (and
+ * restarted at once, as a supervisor would), then the worker 1-5 s later (seeded), while the
+ * activities in flight retry against the DB processor that is coming back; the worker 3 s after that.
+ */
+function doubleKillScenario(name: string, workload?: Scenario['workload']): Scenario {
+  let dbProcessorBack: Promise<void> | undefined;
+  return {
+    name,
+    fault: 'kill -9 of the DB processor (restarted at once), then of the worker 1-5 s later (seeded), new worker 3 s after',
+    workload,
     async inject(ctx) {
-      const p = pick(ctx.sys);
-      p.kill9();
-      if (!(await p.exited(10_000))) throw new Error(`${p.name} survived kill -9`);
-      ctx.log(`killed ${p.name} (pid ${p.pid}) with SIGKILL`);
+      await kill9(ctx, 'db-processor');
+      dbProcessorBack = restart(ctx, 'db-processor');
+      dbProcessorBack.catch(() => undefined);
+      await sleep(1_000 + Math.round((ctx.random ?? Math.random)() * 4_000));
+      await kill9(ctx, 'worker');
     },
     holdMs: () => 3_000,
     async recover(ctx) {
-      const next = await ctx.sys.replace(role);
-      ctx.log(`started ${next.name} (pid ${next.pid})`);
-      await next.waitReady(180_000);
-      ctx.log(`${next.name} ready after ${((Date.now() - next.startedAt) / 1000).toFixed(1)} s`);
+      await Promise.all([dbProcessorBack, restart(ctx, 'worker')]);
     },
   };
 }
@@ -161,7 +198,10 @@ export const SCENARIOS: Scenario[] = [
       await ctx.sys.stopExtras();
     },
   },
+  killScenario('account-worker-kill', 'worker', 'kill -9 of the Temporal worker during password resets and email changes, new worker 3 s later', 'account'),
+  killScenario('account-db-processor-kill', 'db-processor', 'kill -9 of the DB processor during password resets and email changes, new one 3 s later', 'account'),
+  doubleKillScenario('account-double-kill', 'account'),
 ];
 
 /** The fastest scenarios that disturb only our own processes, not the shared stack (they also run in npm test). */
-export const FAST_SCENARIOS = ['worker-kill', 'api-kill', 'db-processor-kill'];
+export const FAST_SCENARIOS = ['worker-kill', 'api-kill', 'db-processor-kill', 'account-db-processor-kill'];

@@ -30,6 +30,7 @@ interface SummaryPage {
 }
 
 const CODE = /\b(\d{6})\b/;
+const LINK_TOKEN = /[?&]token=([A-Za-z0-9._-]+)/;
 
 /** The code of a mail's text; throws when it has none. */
 export function codeOf(mail: Pick<Mail, 'text' | 'subject'>): string {
@@ -216,6 +217,8 @@ export interface ArchivedMail {
   to: string;
   subject: string;
   code?: string;
+  /** The token of a one-time link in the mail (an email change's undo, a closure's restore). */
+  token?: string;
   receivedAt: number;
 }
 
@@ -283,7 +286,8 @@ export class MailArchive {
     const key = `${m.id}|${receivedAt}`;
     if (this.mails.has(key)) return;
     const code = CODE.exec(m.text ?? '')?.[1];
-    this.mails.set(key, { key, to, subject: m.subject ?? '', code, receivedAt });
+    const token = LINK_TOKEN.exec(m.text ?? '')?.[1];
+    this.mails.set(key, { key, to, subject: m.subject ?? '', code, token, receivedAt });
   }
 
   mailsTo(email: string): ArchivedMail[] {
@@ -291,8 +295,8 @@ export class MailArchive {
     return [...this.mails.values()].filter((m) => m.to === e).sort((a, b) => a.receivedAt - b.receivedAt);
   }
 
-  /** Codes mailed to an address, oldest first. */
-  codesFor(email: string): string[] {
-    return this.mailsTo(email).flatMap((m) => (m.code ? [m.code] : []));
+  /** Codes mailed to an address (only in mails with that subject, when given), oldest first. */
+  codesFor(email: string, subject?: string): string[] {
+    return this.mailsTo(email).flatMap((m) => (m.code && (subject === undefined || m.subject === subject) ? [m.code] : []));
   }
 }

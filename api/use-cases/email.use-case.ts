@@ -79,39 +79,63 @@ export function createEmailUseCases(deps: EmailDeps) {
       return emailChangeAccepted(config);
     },
 
-    /** POST /email/verify: the code moves the account; this session is renewed with the new address. */
+    /**
+     * POST /email/verify: the code moves the account; this session is renewed with the new address.
+     * A retry whose first answer was lost (503 after the change was applied) finds nothing pending:
+     * it is answered as applied when this session still carries an address the account no longer
+     * has, because an applied change revokes every session but the one that verified it (an undo, a
+     * reset or a closure revokes all), so only that session can be in this state.
+     */
     async verify(code: string, auth: Auth, ctx: RequestContext): Promise<{ user: SessionProfile; session: IssuedSession }> {
       await limits.consumeVerifySource(ctx.ip);
       const workflowId = emailChangeWorkflowId(keys, auth.uid);
       const args = { codeDigest: codeDigest(keys, workflowId, code), keepSessionId: auth.sid, source: sourceHash(keys, sourceKey(ctx.ip)) };
       let result;
+      let pending = true;
       try {
         result = await bounded(config.VERIFY_TIMEOUT_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(verifyEmailChangeUpdate, { args: [args] }));
       } catch (err) {
-        if (noPendingFlow(err)) {
-          metrics.codeChecks.inc({ flow: 'email-change', result: 'NO_PENDING_FLOW' });
-          throw new AppError('CODE_EXPIRED', 'No email change is pending. Ask for a new code.');
-        }
-        throw err;
+        if (!noPendingFlow(err)) throw err;
+        pending = false;
+        result = { ok: false as const, code: 'CODE_EXPIRED' as const };
       }
       if (result.ok) metrics.codeChecks.inc({ flow: 'email-change', result: 'accepted' });
+      else if (!pending) metrics.codeChecks.inc({ flow: 'email-change', result: 'NO_PENDING_FLOW' });
       else if (result.code !== 'UNAVAILABLE') metrics.codeChecks.inc({ flow: 'email-change', result: result.code });
       if (!result.ok) {
+        if (result.code === 'CODE_EXPIRED') {
+          const user = await currentUser();
+          if (user && user.email !== auth.profile.email) {
+            // Two of these at once: the one that ends this session renews it; the other finds it gone.
+            if (!(await sessions.revoke(auth.uid, auth.sid))) throw new AppError('UNAUTHENTICATED');
+            return renew(user, 'email_change_answered_again');
+          }
+        }
         ctx.logger.info({ event: 'email_verify_failed', reason: result.code, userId: auth.uid, ip: ctx.ip, workflowId }, 'email change verification failed');
         if (result.code === 'INVALID_CODE') throw invalidCode(result.attemptsLeft);
         if (result.code === 'UNAVAILABLE') throw unavailable('worker');
+        if (!pending) throw new AppError('CODE_EXPIRED', 'No email change is pending. Ask for a new code.');
         throw new AppError(result.code);
       }
-      // The address the account has now, read by id: the request never carried it.
-      const { user } = await requester.request('user.get', { id: auth.uid }, { key: auth.uid }).catch((err: unknown) => {
-        throw unavailable('db-processor', err);
-      });
+      const user = await currentUser();
       if (!user) throw unavailable('db-processor');
+      return renew(user, 'email_changed');
+
+      // The address the account has now, read by id: the request never carried it.
+      async function currentUser() {
+        const { user } = await requester.request('user.get', { id: auth.uid }, { key: auth.uid }).catch((err: unknown) => {
+          throw unavailable('db-processor', err);
+        });
+        return user;
+      }
+
       // The session kept its old profile: it is replaced by one that carries the new address.
-      await sessions.revoke(auth.uid, auth.sid);
-      const session = await issueSession(user, ctx);
-      ctx.logger.info({ event: 'email_changed', userId: auth.uid, ip: ctx.ip, workflowId }, 'email changed, other sessions revoked');
-      return { user, session };
+      async function renew(user: SessionProfile, event: string) {
+        await sessions.revoke(auth.uid, auth.sid);
+        const session = await issueSession(user, ctx);
+        ctx.logger.info({ event, userId: auth.uid, ip: ctx.ip, workflowId }, 'email changed, other sessions revoked');
+        return { user, session };
+      }
     },
 
     /** POST /email/undo: the link from the notice moves the account back and revokes every session. */

@@ -4,14 +4,18 @@ export interface Reply {
   body: any;
   error?: string;
   ms: number;
+  /** `name=value` of every cookie the answer set (an empty value clears it). */
+  setCookies?: string[];
 }
 
-export async function call(base: string, method: string, path: string, body?: unknown, timeoutMs = 15_000): Promise<Reply> {
+export async function call(base: string, method: string, path: string, body?: unknown, timeoutMs = 15_000, cookie?: string): Promise<Reply> {
   const t0 = Date.now();
   try {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (cookie) headers.cookie = cookie;
     const res = await fetch(base + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -22,7 +26,7 @@ export async function call(base: string, method: string, path: string, body?: un
     } catch {
       // not JSON
     }
-    return { status: res.status, body: parsed, ms: Date.now() - t0 };
+    return { status: res.status, body: parsed, ms: Date.now() - t0, setCookies: res.headers.getSetCookie().map((c) => c.split(';')[0]) };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const error = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.message);

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { call, type Reply } from './api';
+import { ChaosClient, short, type CodeHolder } from './client';
 import type { MailArchive } from '../../testkit/maildev';
 import { sleep } from '../../testkit/wait';
 
 /** Where a signup stands when the fault hits. */
 export type Stage = 'mail_received' | 'verifying' | 'signed_up' | 'during_fault';
 
-export interface Tracked {
+export interface Tracked extends CodeHolder {
   index: number;
   email: string;
   password: string;
@@ -15,22 +15,13 @@ export interface Tracked {
   signupAccepted: boolean;
   /** The signup request in flight (the during-fault group signs up while the fault lasts). */
   signupPromise?: Promise<boolean>;
-  lastCodeRequestAt: number;
-  /** A new code is needed: the one(s) we have were refused. */
-  needNewCode: boolean;
   /** The code this user held when the fault began (its mail had arrived). */
   prefaultCode?: string;
-  /** Codes that got a definite answer other than success, with that answer. */
-  refused: Map<string, string>;
   verified: boolean;
   verifiedBy?: 'verify' | 'signin_after_ambiguous_verify';
   verifiedCode?: string;
   verifiedAt?: number;
   resends: number;
-  /** Short trace of what happened, for the report. */
-  trace: string[];
-  /** Server behaviour that is wrong whatever the fault (a 500, EMAIL_TAKEN for our own signup, ...). */
-  anomalies: string[];
 }
 
 export function makeUsers(prefix: string, n: number, stages: (i: number) => Stage): Tracked[] {
@@ -61,79 +52,28 @@ export interface DriverOptions {
   resendCooldownMs: number;
 }
 
-const short = (r: Reply) => (r.status ? `${r.status}${r.body?.code ? ` ${r.body.code}` : ''}` : `ERR ${r.error}`);
-
 /** The client side of a signup, as a patient user would behave: retry, read the mail, ask again. */
-export class SignupDriver {
-  private rr = 0;
-  /** What clients saw while the fault lasted and after: 503s, refused or reset connections, timeouts. */
-  readonly clientErrors = { unavailable_503: 0, other_5xx: 0, connection: 0, timeout: 0 };
-  constructor(readonly opts: DriverOptions) {}
-
-  private async call(method: string, path: string, body: unknown, timeoutMs: number): Promise<Reply> {
-    const r = await call(this.api(), method, path, body, timeoutMs);
-    if (r.status === 503) this.clientErrors.unavailable_503 += 1;
-    else if (r.status >= 500) this.clientErrors.other_5xx += 1;
-    else if (r.status === 0 && r.error === 'timeout') this.clientErrors.timeout += 1;
-    else if (r.status === 0) this.clientErrors.connection += 1;
-    return r;
-  }
-
-  private api(): string {
-    const list = this.opts.apis();
-    return list[this.rr++ % list.length];
-  }
-
-  private note(u: Tracked, what: string) {
-    if (u.trace.length < 60) u.trace.push(`${((Date.now() % 1e6) / 1000).toFixed(1)} ${what}`);
-  }
-
-  private checkAnomaly(u: Tracked, what: string, r: Reply) {
-    if (r.status >= 500 && r.status !== 503) u.anomalies.push(`${what} answered ${r.status}: ${JSON.stringify(r.body)?.slice(0, 200)}`);
-    if (r.status >= 400 && (typeof r.body !== 'object' || typeof r.body?.code !== 'string' || typeof r.body?.message !== 'string')) {
-      u.anomalies.push(`${what} answered ${r.status} without {code, message}: ${JSON.stringify(r.body)?.slice(0, 200)}`);
-    }
+export class SignupDriver extends ChaosClient {
+  constructor(readonly opts: DriverOptions) {
+    super(opts.apis);
   }
 
   /** POST /signup (or /resend) until it is accepted (202); 503 and network errors are retried. */
   async requestCode(u: Tracked, deadline: number, path: '/signup' | '/resend' = '/signup'): Promise<boolean> {
-    let delay = 300;
-    while (Date.now() < deadline) {
-      const r = await this.call('POST', path, { email: u.email }, 10_000);
-      this.note(u, `${path} ${short(r)}`);
-      this.checkAnomaly(u, path, r);
-      if (r.status === 202) {
-        u.signupAccepted = true;
-        u.lastCodeRequestAt = Date.now();
-        if (path === '/resend') u.resends += 1;
-        return true;
-      }
-      if (r.status >= 400 && r.status < 500) {
-        u.anomalies.push(`${path} refused: ${short(r)}`);
-        return false;
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, 3_000);
+    const r = await this.definite(u, path, () => this.call('POST', path, { email: u.email }, 10_000), deadline);
+    if (r?.status === 202) {
+      u.signupAccepted = true;
+      u.lastCodeRequestAt = Date.now();
+      if (path === '/resend') u.resends += 1;
+      return true;
     }
+    if (r) u.anomalies.push(`${path} refused: ${short(r)}`);
     return false;
   }
 
   /** The newest mailed code we have not seen refused; asks for a new one when none comes. */
-  async nextCode(u: Tracked, deadline: number): Promise<string | undefined> {
-    while (Date.now() < deadline) {
-      const codes = this.opts.mail.codesFor(u.email).filter((c) => !u.refused.has(c));
-      if (codes.length) {
-        u.needNewCode = false;
-        return codes[codes.length - 1];
-      }
-      const wait = u.needNewCode ? this.opts.resendCooldownMs + 2_000 : this.opts.resendAfterMs;
-      if (Date.now() - u.lastCodeRequestAt > wait) {
-        this.note(u, u.needNewCode ? 'asking for a new code (refused)' : 'asking for a new code (none arrived)');
-        await this.requestCode(u, deadline, '/resend');
-      }
-      await sleep(500);
-    }
-    return undefined;
+  nextCode(u: Tracked, deadline: number): Promise<string | undefined> {
+    return this.awaitCode(u, () => this.opts.mail.codesFor(u.email), () => this.requestCode(u, deadline, '/resend'), this.opts, deadline);
   }
 
   /** 200: the account exists with this password; false: 401; undefined: no definite answer in time. */
