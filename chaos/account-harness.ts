@@ -15,14 +15,16 @@ export interface AccountResult extends FaultResult {
   undos: number;
   /** Flows whose change is in Postgres and works over HTTP (new password or address signs in, the previous one does not). */
   applied: number;
-  /** Flows answered "applied" twice, or whose notice was mailed more than once. */
+  /** Flows whose change was applied twice (moved, or undone, more than once). */
   double_applied: number;
   /** Accounts whose final password and address sign in and whose previous ones do not. */
   signin_ok: number;
   /** Accounts whose sessions are exactly the expected ones: the flow's (one at most), those of settling sign-ins, none from before. */
   sessions_ok: number;
-  /** Accounts whose notice (password changed, email changed) was mailed exactly once. */
+  /** Accounts whose notice (password changed, email changed) was mailed (at least once: mail is at-least-once). */
   notices_ok: number;
+  /** Second (and later) copies of a notice: a kill between SMTP's answer and the send-once mark. Reported, not a failure. */
+  duplicate_notices: number;
   /** Flows whose answer was lost (503, connection) and that were settled by signing in. */
   settled_after_ambiguous: number;
   /** Flows whose pre-fault code was refused after the fault (must be 0). */
@@ -32,7 +34,7 @@ export interface AccountResult extends FaultResult {
   details?: Array<{ index: number; stage: AccountStage; trace: string[]; anomalies: string[] }>;
 }
 
-export const ACCOUNT_COLUMNS = ['scenario', 'expected', 'applied', 'double_applied', 'duplicates', 'lost', 'recovery_s', 'signin_ok', 'sessions_ok', 'notices_ok', 'processes_ready_s', 'fresh_flow', 'client_errors', 'ok'];
+export const ACCOUNT_COLUMNS = ['scenario', 'expected', 'applied', 'double_applied', 'duplicates', 'lost', 'recovery_s', 'signin_ok', 'sessions_ok', 'notices_ok', 'duplicate_notices', 'processes_ready_s', 'fresh_flow', 'client_errors', 'ok'];
 
 /** Accounts spread over the seven stages, in order. */
 export const accountStageOf = (i: number, n: number): AccountStage => ACCOUNT_STAGES[Math.floor((i * ACCOUNT_STAGES.length) / n)];
@@ -69,6 +71,7 @@ export async function runAccountScenario(ctx: ScenarioCtx, scenario: Scenario, o
     signin_ok: 0,
     sessions_ok: 0,
     notices_ok: 0,
+    duplicate_notices: 0,
     settled_after_ambiguous: 0,
     prefault_code_refused: 0,
     duplicate_code_mails: 0,
@@ -156,9 +159,12 @@ export async function runAccountScenario(ctx: ScenarioCtx, scenario: Scenario, o
       await mail.poll(true);
       for (const a of accounts) {
         const n = notices(a);
-        if (n === 1) result.notices_ok += 1;
-        else a.anomalies.push(`${n} "${notice(a)}" mails`);
-        if (a.applied > 1 || a.undone > 1 || n > 1) result.double_applied += 1;
+        // Mail is at least once: a worker killed after SMTP took a notice but before its send-once
+        // mark re-sends it. A second copy is counted, not a failure; a missing one is.
+        if (n >= 1) result.notices_ok += 1;
+        else a.anomalies.push(`no "${notice(a)}" mail`);
+        if (n > 1) result.duplicate_notices += n - 1;
+        if (a.applied > 1 || a.undone > 1) result.double_applied += 1;
         const codeSubject = isReset(a.stage) ? SUBJECT.resetCode : SUBJECT.emailCode;
         const codes = mail.codesFor(isReset(a.stage) ? a.email : a.newEmail, codeSubject);
         result.duplicate_code_mails += codes.length - new Set(codes).size;
