@@ -210,9 +210,4 @@ export class RateLimits {
     if (!this.enabled) return;
     await this.verifyIp.reward(sourceKey(ip), 1).catch((err) => translate(err, 'verify'));
   }
-
-  /** @deprecated the old name of consumeVerifySource. */
-  async verifyAttempted(ip: string): Promise<void> {
-    await this.consumeVerifySource(ip);
-  }
 }

@@ -73,7 +73,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       ctx: RequestContext,
     ): Promise<{ user: { id: string; email: string; name: string; createdAt: string }; session: IssuedSession }> {
       const emailDigest = emailHash(keys, input.email);
-      await limits.verifyAttempted(ctx.ip);
+      await limits.consumeVerifySource(ctx.ip);
       const problem = passwordProblem(input.password, input.email);
       if (problem) throw new AppError('WEAK_PASSWORD', problem);
 
