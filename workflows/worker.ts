@@ -93,8 +93,8 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   };
 }
 
-/** Temporal's own logs (core and SDK) go through pino like everything else. */
-function installRuntimeLogger(logger: Logger): void {
+/** Temporal's own logs (core and SDK, activities' `log` included) go through pino like everything else. */
+export function installRuntimeLogger(logger: Logger): void {
   Runtime.install({
     logger: {
       log: (level, message, meta) => logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')](meta ?? {}, message),
