@@ -194,6 +194,7 @@ describe('crypto helpers', () => {
 
     it('is frozen: nobody swaps the current key at run time', () => {
       const ring = buildKeyring('seal', 'x'.repeat(40));
+      expect([...ring.byId.keys()]).toEqual([ring.current.id]);
       expect(Object.isFrozen(ring)).toBe(true);
       expect(Object.isFrozen(ring.current)).toBe(true);
       expect(Object.isFrozen(keys)).toBe(true);
