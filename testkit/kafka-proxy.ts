@@ -10,7 +10,7 @@ const FIND_COORDINATOR = 10;
  * whole frame, size included, to `onFrame`.
  */
 function frameReader(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   return (chunk) => {
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     while (pending.length >= 4) {
