@@ -64,6 +64,8 @@ describe('session token keys: kid header and rotation', () => {
   it('a key id is the same from release to release (tokens in circulation name it)', () => {
     expect(tokenConfig({ ...base, JWT_SECRET: NEW }).keyId).toBe('4F8pvEUH');
     expect(tokenConfig({ ...base, JWT_SECRET: OLD }).keyId).toBe('f-7J4y_l');
+    // Without previous secrets the ring holds the current key alone.
+    expect([...tokenConfig({ ...base, JWT_SECRET: NEW }).keys.byId.keys()]).toEqual(['4F8pvEUH']);
     const cfg = tokenConfig({ ...base, JWT_SECRET: NEW, JWT_PREVIOUS_SECRETS: [OLD, NEW] });
     expect([...cfg.keys.byId.keys()]).toEqual(['4F8pvEUH', 'f-7J4y_l']);
     expect(cfg.key).toBe(cfg.keys.byId.get(cfg.keyId));
