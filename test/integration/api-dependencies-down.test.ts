@@ -1,4 +1,4 @@
-import { createAccount } from '../../testkit/accounts';
+import { createAccount, pendingSignup } from '../../testkit/accounts';
 import { testConfig, uniqueIp } from '../../testkit/env';
 import { startKafkaProxy } from '../../testkit/kafka-proxy';
 import { eventually } from '../../testkit/wait';
@@ -138,5 +138,45 @@ describe('the API answers 503 UNAVAILABLE, never 500, when its Kafka is down, an
     expect(after.status).toBe(200);
     const changed = await acct.client.post('/password/change', { currentPassword: acct.password, newPassword });
     expect(changed.status).toBe(204);
+  });
+});
+
+/**
+ * Verify reaches Kafka through Temporal: the workflow's activity asks the DB processor to create
+ * the user. With the worker's Kafka down, verify answers 503 within its bound (VERIFY_TIMEOUT_MS)
+ * instead of hanging, the code stays good, and once Kafka is back the account is created exactly
+ * once and signs in.
+ */
+describe('verify answers 503 UNAVAILABLE while the worker cannot reach Kafka, and completes once it can', () => {
+  let sys: System;
+  let kafkaProxy: TcpProxy;
+  beforeAll(async () => {
+    const broker = testConfig().KAFKA_BROKERS[0];
+    kafkaProxy = await startKafkaProxy(broker);
+    sys = await startSystem({ workerEnv: { KAFKA_BROKERS: `127.0.0.1:${kafkaProxy.port}` } });
+  });
+  afterAll(async () => {
+    kafkaProxy?.setMode('forward');
+    await sys?.close();
+    await kafkaProxy?.close();
+  });
+
+  it('POST /verify with the worker cut off from Kafka: 503 with Retry-After, then the same code verifies (or the account it created signs in)', async () => {
+    const client = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const { email, otp } = await pendingSignup(client, 'kafka-down-verify');
+    const password = 'a sturdy test passphrase';
+    kafkaProxy.setMode('refuse');
+    const during = await client.post('/verify', { email, otp, password, name: 'Kafka Down' });
+    expect({ status: during.status, body: during.body, retryAfter: during.headers.get('retry-after') }).toEqual({ status: 503, body: { code: 'UNAVAILABLE', message: expect.any(String) }, retryAfter: '5' });
+
+    kafkaProxy.setMode('forward');
+    const after = await eventually(async () => {
+      const r = await client.post('/verify', { email, otp, password, name: 'Kafka Down' });
+      return r.status === 503 ? undefined : r;
+    }, 90_000, 'the worker reaching Kafka again');
+    // The update that timed out may have created the account in the meantime: then a retry is told so.
+    expect(after.status === 201 || (after.status === 409 && after.body.code === 'ALREADY_VERIFIED')).toBe(true);
+    const signin = await new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() }).post('/signin', { email, password });
+    expect(signin.status).toBe(200);
   });
 });
