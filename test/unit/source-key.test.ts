@@ -52,6 +52,7 @@ describe('rate-limit source keys', () => {
     expect(sourceKey('1:2:3:4:5:6:7::')).toBe('1:2:3:4::/64');
     expect(sourceKey('::2:3:4:5:6:7:8')).toBe('0:2:3:4::/64');
     expect(sourceKey('1:2::7:8')).toBe('1:2:0:0::/64');
+    expect(sourceKey('1::3:4:5:6:7:8')).toBe('1:0:3:4::/64');
     expect(sourceKey('ABCD:EF01:0:0a::1')).toBe('abcd:ef01:0:a::/64');
   });
 
