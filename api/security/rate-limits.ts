@@ -77,8 +77,9 @@ export class RateLimits {
     this.verifyIp = make('verify-ip', config.RATE_VERIFY_PER_IP_15MIN, 15 * MINUTE);
     this.verifyMiss = make('verify-miss', config.MAX_CODE_ATTEMPTS, config.LOCKOUT_S);
     this.verifyEmail = make('verify-email', config.RATE_VERIFY_PER_EMAIL_DAY, DAY);
-    // Stryker restore StringLiteral
   }
+
+  // Stryker restore StringLiteral
 
   private get enabled() {
     return this.config.RATE_LIMITS_ENABLED;
