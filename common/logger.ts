@@ -9,11 +9,13 @@ const REDACT = [
   'res.headers["set-cookie"]',
 ];
 
-export function createLogger(processName: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/** `destination`: where the JSON lines go (standard output unless a test reads them). */
+export function createLogger(processName: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+  const options = {
     level,
     base: { process: processName, pid: process.pid },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

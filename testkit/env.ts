@@ -24,6 +24,12 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 export const quietLogger = () => createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 let runtimeInstalled = false;
+/** Installs the runtime with `install` (e.g. the worker's own logging) instead of the quiet one: before startSystem. */
+export function installRuntimeOnce(install: () => void): void {
+  if (runtimeInstalled) throw new Error('the Temporal runtime is installed already (once per test file)');
+  runtimeInstalled = true;
+  install();
+}
 /**
  * Runtime.install may run once per module registry (one per jest test file). `metrics`: the
  * worker's Temporal SDK metrics options (workflows/worker.ts temporalMetricsOptions), for a test

@@ -34,6 +34,8 @@ export interface SystemOptions {
   logger?: Logger;
   /** Settings of the worker alone (e.g. its Redis or SMTP behind a test proxy). */
   workerEnv?: Record<string, string>;
+  /** Settings of the DB processor alone (e.g. its own Kafka address while the API's is behind a proxy). */
+  dbProcessorEnv?: Record<string, string>;
 }
 
 /**
@@ -76,7 +78,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       system.worker = undefined;
     },
     async startDbProcessor() {
-      system.dbProcessor = await startDbProcessor(config, logger);
+      const dbConfig = opts.dbProcessorEnv ? testConfig({ ...overrides, ...opts.dbProcessorEnv }) : config;
+      system.dbProcessor = await startDbProcessor(dbConfig, logger);
       return system.dbProcessor;
     },
     async stopDbProcessor() {

@@ -108,9 +108,12 @@ export function temporalMetricsOptions(host: string, port: number) {
   };
 }
 
-/** Temporal's own logs (core and SDK) go through pino like everything else. */
-function installRuntime(logger: Logger, config: Config): void {
-  const metrics = temporalMetricsOptions(config.METRICS_HOST, config.WORKER_TEMPORAL_METRICS_PORT);
+/**
+ * Temporal's own logs (core and SDK, activities' `log` included) go through pino like everything
+ * else; with `config`, the SDK's metrics are served too (temporalMetricsOptions).
+ */
+export function installRuntimeLogger(logger: Logger, config?: Config): void {
+  const metrics = config ? temporalMetricsOptions(config.METRICS_HOST, config.WORKER_TEMPORAL_METRICS_PORT) : undefined;
   Runtime.install({
     logger: {
       log: (level, message, meta) => logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')](meta ?? {}, message),
@@ -126,7 +129,7 @@ function installRuntime(logger: Logger, config: Config): void {
 
 if (require.main === module) {
   runProcess('worker', (config, logger) => {
-    installRuntime(logger, config);
+    installRuntimeLogger(logger, config);
     return start(config, { logger });
   });
 }

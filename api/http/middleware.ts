@@ -185,7 +185,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Every 429 says when to come back (the OpenAPI document promises it); a locked code after the resend cooldown.
     if (appErr.status === 429) res.setHeader('retry-after', String(appErr.details.retryAfterSeconds ?? 60));
     if (appErr.code === 'RATE_LIMITED') {
-      log.info({ event: 'rate_limited', ip: res.locals.ctx?.ip, path: req.path, scope: String(appErr.cause ?? '') }, 'rate limited');
+      const { userId, emailHash } = res.locals.ctx?.audit ?? {};
+      log.info({ event: 'rate_limited', ip: res.locals.ctx?.ip, path: req.path, scope: String(appErr.cause ?? ''), userId, emailHash }, 'rate limited');
     }
     // A dependency that failed is usually back within seconds: tell clients when to try again.
     if (appErr.code === 'UNAVAILABLE') res.setHeader('retry-after', '5');

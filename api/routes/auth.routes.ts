@@ -260,6 +260,7 @@ export function toHandler(spec: RouteSpec, deps: AuthDeps): RequestHandler {
   return async (req, res) => {
     const auth = spec.auth ? await authenticate(req, deps) : undefined;
     if (spec.auth && !auth) throw new AppError('UNAUTHENTICATED');
+    if (auth) res.locals.ctx.audit = { ...res.locals.ctx.audit, userId: auth.uid };
     await spec.handler(req, res, auth);
   };
 }

@@ -6,4 +6,10 @@ export interface RequestContext {
   ip: string;
   userAgent?: string;
   logger: Logger;
+  /**
+   * Whom the request is about, for the audit lines written outside the use-case (`rate_limited`,
+   * by the error middleware): the signed-in user, or the keyed hash of the email the body names.
+   * Set by the route layer (the session) and by the use-case (the email) before any limit is taken.
+   */
+  audit?: { userId?: string; emailHash?: string };
 }

@@ -69,6 +69,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
     /** POST /password/forgot: start the reset for this email, or ask the running one for a new code. */
     async forgot(email: string, ctx: RequestContext): Promise<string> {
       const eh = emailHash(keys, email);
+      ctx.audit = { ...ctx.audit, emailHash: eh };
       await limits.codeRequested(eh, ctx.ip);
       const workflowId = passwordResetWorkflowId(keys, email);
       await bounded(config.TEMPORAL_CALL_TIMEOUT_MS, () =>
@@ -88,6 +89,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
     /** POST /password/reset: the code (as a keyed digest) and the sealed new hash go to the reset workflow. */
     async reset(input: { email: string; code: string; password: string }, ctx: RequestContext): Promise<{ user: SessionProfile; session: IssuedSession }> {
       const eh = emailHash(keys, input.email);
+      ctx.audit = { ...ctx.audit, emailHash: eh };
       await limits.consumeVerifySource(ctx.ip);
       weak(input.password, input.email);
       const workflowId = passwordResetWorkflowId(keys, input.email);

@@ -36,6 +36,7 @@ export function createSigninUseCases(deps: SigninDeps) {
      */
     async signin(input: { email: string; password: string }, ctx: RequestContext, deviceCookie?: string) {
       const emailDigest = emailHash(keys, input.email);
+      ctx.audit = { ...ctx.audit, emailHash: emailDigest };
       const deviceId = devices.verify(deviceCookie, emailDigest);
       // The budget is spent before anything secret-dependent runs, so parallel guesses cannot
       // all reach bcrypt between a check and a count.

@@ -49,6 +49,7 @@ export function createSignupUseCases(deps: SignupDeps) {
     /** POST /signup and /resend: start the signup for this email, or ask the running one for a new code. */
     async requestCode(email: string, ctx: RequestContext, event: 'signup_requested' | 'resend_requested'): Promise<string> {
       const emailDigest = emailHash(keys, email);
+      ctx.audit = { ...ctx.audit, emailHash: emailDigest };
       await limits.codeRequested(emailDigest, ctx.ip);
       const workflowId = signupWorkflowId(keys, email);
       await bounded(config.TEMPORAL_CALL_TIMEOUT_MS, () =>
@@ -75,7 +76,8 @@ export function createSignupUseCases(deps: SignupDeps) {
       ctx: RequestContext,
     ): Promise<{ user: { id: string; email: string; name: string; createdAt: string }; session: IssuedSession }> {
       const emailDigest = emailHash(keys, input.email);
-      await limits.verifyAttempted(ctx.ip);
+      ctx.audit = { ...ctx.audit, emailHash: emailDigest };
+      await limits.consumeVerifySource(ctx.ip);
       const problem = passwordProblem(input.password, input.email);
       if (problem) throw new AppError('WEAK_PASSWORD', problem);
 

@@ -109,6 +109,23 @@ describe('code and mail activities on real Redis', () => {
     expect(await env.run(t.code.consumeCode, { signupId, digest: first, consumer: 'update-2' })).toBe('missing');
   });
 
+  it('the consumed record names the update that consumed the code, for the operator (empty when none was given)', async () => {
+    const t = setup(async () => undefined);
+    const digest = await issued(t, 1);
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('ok');
+    expect(await redis.get(`otp-consumed:${signupId}`)).toBe(`update-1|1:${digest}`);
+    const next = await issued(t, 2);
+    expect(await env.run(t.code.consumeCode, { signupId, digest: next })).toBe('ok');
+    expect(await redis.get(`otp-consumed:${signupId}`)).toBe(`|2:${next}`);
+  });
+
+  it('a discarded code (a locked signup of release v2) is gone: the right digest finds nothing', async () => {
+    const t = setup(async () => undefined);
+    const digest = await issued(t, 1);
+    await env.run(t.code.discardCode, { signupId });
+    expect(await env.run(t.code.consumeCode, { signupId, digest, consumer: 'update-1' })).toBe('missing');
+  });
+
   it('two racing consumers of the right code: the code is deleted once, and one consumer is recorded', async () => {
     const t = setup(async () => undefined);
     const digest = await issued(t);

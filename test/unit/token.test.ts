@@ -60,4 +60,43 @@ describe('session token keys: kid header and rotation', () => {
     expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, issuer: base.JWT_ISSUER, audience: 'another-app' }))).toBeUndefined();
     expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE }))).toEqual(claims);
   });
+
+  it('a key id is the same from release to release (tokens in circulation name it)', () => {
+    expect(tokenConfig({ ...base, JWT_SECRET: NEW }).keyId).toBe('4F8pvEUH');
+    expect(tokenConfig({ ...base, JWT_SECRET: OLD }).keyId).toBe('f-7J4y_l');
+    // Without previous secrets the ring holds the current key alone.
+    expect([...tokenConfig({ ...base, JWT_SECRET: NEW }).keys.byId.keys()]).toEqual(['4F8pvEUH']);
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW, JWT_PREVIOUS_SECRETS: [OLD, NEW] });
+    expect([...cfg.keys.byId.keys()]).toEqual(['4F8pvEUH', 'f-7J4y_l']);
+    expect(cfg.key).toBe(cfg.keys.byId.get(cfg.keyId));
+    expect(cfg.key.export().toString('utf8')).toBe(NEW);
+  });
+
+  it('a signed token is HS256 and carries the subject, session, issuer, audience and its expiry', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    const decoded = jwt.decode(signSessionToken(cfg, claims, 600), { complete: true })!;
+    expect(decoded.header).toEqual({ alg: 'HS256', typ: 'JWT', kid: cfg.keyId });
+    const payload = decoded.payload as jwt.JwtPayload;
+    expect(payload).toEqual({ sid: claims.sid, sub: claims.sub, iss: base.JWT_ISSUER, aud: base.JWT_AUDIENCE, iat: expect.any(Number), exp: expect.any(Number) });
+    expect(payload.exp! - payload.iat!).toBe(600);
+  });
+
+  it('an expired token is refused', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    expect(verifySessionToken(cfg, signSessionToken(cfg, claims, -10))).toBeUndefined();
+  });
+
+  it('a token under the right key and kid but another algorithm (HS384, HS512) is refused', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    for (const algorithm of ['HS384', 'HS512'] as const) {
+      const token = jwt.sign({ sid: claims.sid }, NEW, { algorithm, keyid: cfg.keyId, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, subject: claims.sub, expiresIn: 60 });
+      expect(verifySessionToken(cfg, token)).toBeUndefined();
+    }
+  });
+
+  it('a well-signed token whose subject is not a string is refused', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    const token = jwt.sign({ sid: claims.sid, sub: 42 }, NEW, { algorithm: 'HS256', keyid: cfg.keyId, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, expiresIn: 60 });
+    expect(verifySessionToken(cfg, token)).toBeUndefined();
+  });
 });
