@@ -27,7 +27,7 @@ export async function startAll(ctx: Bench, suts: Sut[]): Promise<Record<string, 
     if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop what holds it or set BENCH_PORT_BASE`);
   }
   ctx.stall = await startStallingSmtp();
-  const base: NodeJS.ProcessEnv = { ...process.env, BCRYPT_COST: String(ctx.cost), LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false' };
+  const base: NodeJS.ProcessEnv = { ...process.env, BCRYPT_COST: String(ctx.cost), LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', API_METRICS_PORT: '0', WORKER_TEMPORAL_METRICS_PORT: '0' };
   const ours = { ...base, API_PORT: String(ctx.ports.api), WORKER_HEALTH_PORT: String(ctx.ports.worker), DB_PROCESSOR_HEALTH_PORT: String(ctx.ports.dbp), TEMPORAL_TASK_QUEUE: ctx.queue };
   const stalledSmtp = `smtp://127.0.0.1:${ctx.stall.port}`;
   const profDir = path.join(ctx.tmp, 'prof');
