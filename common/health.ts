@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { AppError } from './errors';
-import { exposition } from './metrics';
+import { listenHttp, type RunningServer } from './http-server';
+import { serveMetrics } from './metrics';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -70,14 +69,14 @@ export function exitWhenNotLive(
  * A tiny HTTP server for processes that have no other (worker, DB processor): /health/live,
  * /health/ready and, given a registry, /metrics (Prometheus text format).
  */
-export async function startHealthServer(
+export function startHealthServer(
   host: string,
   port: number,
   checks: Record<string, ReadinessCheck>,
   liveChecks: Record<string, LivenessCheck> = {},
   registry?: Registry,
-): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
+): Promise<RunningServer> {
+  return listenHttp((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -93,24 +92,7 @@ export async function startHealthServer(
       );
       return;
     }
-    if (req.url === '/metrics' && registry) {
-      exposition(registry).then(
-        ({ contentType, body }) => {
-          res.writeHead(200, { 'content-type': contentType });
-          res.end(body);
-        },
-        () => send(503, new AppError('UNAVAILABLE').toBody()),
-      );
-      return;
-    }
+    if (req.url === '/metrics' && registry) return serveMetrics(registry, res);
     send(404, new AppError('NOT_FOUND').toBody());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  }, host, port);
 }

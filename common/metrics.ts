@@ -1,6 +1,6 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { listenHttp, type RunningServer } from './http-server';
 
 /**
  * Every Prometheus metric of the system, defined once. Each process serves the registry of its
@@ -196,31 +196,28 @@ export async function exposition(registry: Registry): Promise<{ contentType: str
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
 
+/** Answers a scrape: the registry's exposition, or 503 when a collector failed. */
+export function serveMetrics(registry: Registry, res: http.ServerResponse): void {
+  exposition(registry).then(
+    ({ contentType, body }) => {
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
+    },
+    () => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 'UNAVAILABLE', message: 'Metrics could not be collected.' }));
+    },
+  );
+}
+
 /** A loopback HTTP server that answers GET /metrics and nothing else (the API's metrics port). */
-export async function startMetricsServer(registry: Registry, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
+export function startMetricsServer(registry: Registry, host: string, port: number): Promise<RunningServer> {
+  return listenHttp((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ code: 'NOT_FOUND', message: 'Only GET /metrics is served here.' }));
       return;
     }
-    exposition(registry).then(
-      ({ contentType, body }) => {
-        res.writeHead(200, { 'content-type': contentType });
-        res.end(body);
-      },
-      () => {
-        res.writeHead(503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 'UNAVAILABLE', message: 'Metrics could not be collected.' }));
-      },
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+    serveMetrics(registry, res);
+  }, host, port);
 }

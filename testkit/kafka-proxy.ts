@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { ProxyMode, TcpProxy } from './tcp-proxy';
+import { startProxy, type ProxyMode, type TcpProxy } from './tcp-proxy';
 
 /** Kafka API keys whose responses name a broker's address (host and port). */
 const METADATA = 3;
@@ -31,18 +31,13 @@ function frameReader(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void 
  * is a 4-byte field after the host name: the frame keeps its size); every other byte passes as is,
  * SASL included.
  */
-export async function startKafkaProxy(broker: string, mode: ProxyMode = 'forward'): Promise<TcpProxy> {
+export function startKafkaProxy(broker: string, mode: ProxyMode = 'forward'): Promise<TcpProxy> {
   const [host, portText] = broker.split(':');
   const targetPort = Number(portText);
-  let current = mode;
-  let accepted = 0;
-  let ownPort = 0;
-  const sockets = new Set<net.Socket>();
-  const held: net.Socket[] = [];
   const advertised = Buffer.concat([Buffer.from(host, 'utf8'), Buffer.alloc(4)]);
   advertised.writeInt32BE(targetPort, host.length);
 
-  const rewrite = (frame: Buffer): Buffer => {
+  const rewrite = (frame: Buffer, ownPort: number): Buffer => {
     const out = Buffer.from(frame);
     for (let at = out.indexOf(advertised); at >= 0; at = out.indexOf(advertised, at + advertised.length)) {
       out.writeInt32BE(ownPort, at + host.length);
@@ -50,12 +45,8 @@ export async function startKafkaProxy(broker: string, mode: ProxyMode = 'forward
     return out;
   };
 
-  const pipe = (client: net.Socket) => {
+  return startProxy((client, ownPort) => {
     const upstream = net.connect(targetPort, host);
-    sockets.add(upstream);
-    upstream.on('close', () => sockets.delete(upstream));
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
     // Which API each correlation id asked, so only the responses that carry addresses are rewritten.
@@ -73,34 +64,9 @@ export async function startKafkaProxy(broker: string, mode: ProxyMode = 'forward
         const correlationId = frame.length >= 8 ? frame.readInt32BE(4) : -1;
         const apiKey = asked.get(correlationId);
         asked.delete(correlationId);
-        client.write(apiKey === METADATA || apiKey === FIND_COORDINATOR ? rewrite(frame) : frame);
+        client.write(apiKey === METADATA || apiKey === FIND_COORDINATOR ? rewrite(frame, ownPort) : frame);
       }),
     );
-  };
-
-  const server = net.createServer((client) => {
-    accepted += 1;
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    if (current === 'refuse') return void client.destroy();
-    if (current === 'hold') return void held.push(client);
-    pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  ownPort = (server.address() as net.AddressInfo).port;
-  return {
-    port: ownPort,
-    get accepted() {
-      return accepted;
-    },
-    setMode(next) {
-      current = next;
-      if (next === 'refuse') for (const s of sockets) s.destroy();
-      if (next === 'forward') for (const s of held.splice(0)) if (!s.destroyed) pipe(s);
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+    return upstream;
+  }, mode);
 }

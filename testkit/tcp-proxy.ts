@@ -12,21 +12,25 @@ export interface TcpProxy {
 }
 
 /**
- * A loopback TCP proxy in front of a real service (SMTP, Redis), so a test can take the service
- * away from one process, or stall it, without stopping it for everybody else.
+ * Connects one accepted client to the service and wires the bytes both ways; returns the upstream
+ * socket (the proxy closes it with the client, and on refuse and close). `proxyPort` is the
+ * proxy's own port, for protocols that name addresses (testkit/kafka-proxy.ts).
  */
-export async function startTcpProxy(targetPort: number, mode: ProxyMode = 'forward'): Promise<TcpProxy> {
+export type Wire = (client: net.Socket, proxyPort: number) => net.Socket;
+
+/** A loopback proxy with the forward, refuse and hold modes; `wire` decides what passes. */
+export async function startProxy(wire: Wire, mode: ProxyMode = 'forward'): Promise<TcpProxy> {
   let current = mode;
   let accepted = 0;
+  let port = 0;
   const sockets = new Set<net.Socket>();
   const held: net.Socket[] = [];
   const pipe = (client: net.Socket) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = wire(client, port);
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
   };
   const server = net.createServer((client) => {
     accepted += 1;
@@ -37,8 +41,9 @@ export async function startTcpProxy(targetPort: number, mode: ProxyMode = 'forwa
     pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as net.AddressInfo).port;
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
     get accepted() {
       return accepted;
     },
@@ -52,4 +57,16 @@ export async function startTcpProxy(targetPort: number, mode: ProxyMode = 'forwa
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A loopback TCP proxy in front of a real service (SMTP, Redis), so a test can take the service
+ * away from one process, or stall it, without stopping it for everybody else.
+ */
+export function startTcpProxy(targetPort: number, mode: ProxyMode = 'forward'): Promise<TcpProxy> {
+  return startProxy((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    return upstream;
+  }, mode);
 }
