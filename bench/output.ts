@@ -5,6 +5,7 @@ import type { Bench } from './context';
 import type { BcryptFloor } from './lib/floor';
 import { chartSvg, ratios, ratioTable, scenarioTable, targetTable, type TargetRow } from './lib/report';
 import type { Throughput } from './scenarios/signup';
+import { topologyMarkdown } from './scenarios/temporal-topology';
 
 /** The results of a run: the targets judged, the JSON, the Markdown summary and the chart. */
 
@@ -89,6 +90,7 @@ export function buildOutput(ctx: Bench, floor: BcryptFloor, startupS: number, lo
     throughput: oursTp ? { ...oursTp, peers: peerTp } : null,
     ratios: ratios(ctx.results),
     targets: targets(ctx, floor, oursTp),
+    temporal_topology: ctx.topology ?? null,
     skipped: ctx.skipped,
     cleanup,
   };
@@ -114,6 +116,8 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
       (t) =>
         `- ${t.system}: ${t.signups_per_s} signups/s accepted for ${t.duration_s} s at c=${t.concurrency} (${t.errors} errors); ${t.delivered}/${t.accepted} codes in MailDev${t.all_codes_delivered_s === null ? ` within ${t.drain_bound_s} s after the load (not all)` : `, the last ${t.all_codes_delivered_s} s after the load ended (${t.delivered_per_s_end_to_end}/s end to end)`}.`,
     ),
+    '',
+    ...topologyMarkdown(ctx.topology),
     '',
     '### Targets (ours)',
     '',

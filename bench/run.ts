@@ -2,23 +2,25 @@
  * `npm run bench` (`--quick` for a short run): our system against the bcrypt floor and two peers,
  * in one run, on this machine's local stack. See bench/README.md.
  *
- *   npm run bench                 default run (< 10 min): bench/results/latest.{json,md,svg}
- *   npm run bench -- --quick      short run (< 2 min):    bench/results/quick.{json,md,svg}
+ *   npm run bench                 default run (< 13 min): bench/results/latest.{json,md,svg}
+ *   npm run bench -- --quick      short run (< 2.5 min):  bench/results/quick.{json,md,svg}
  *   options: --out NAME (results file name), --cpu-prof (profile our API; .cpuprofile files in
- *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only)
+ *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only), --no-topology
+ *            (ours on the stack's Temporal only, not also on the production topology)
  *   env:     BENCH_PORT_BASE (3100), BCRYPT_COST (12, as in common/config.ts; --quick: 10), MAILDEV_URL
  */
 import os from 'node:os';
 import path from 'node:path';
 import { killAllSupervised, REPO_ROOT } from '../testkit/supervisor';
 import { createBench, parseOptions, type Bench } from './context';
-import { endStalled, drain, ensureStack, startAll, stopAll, terminateBenchWorkflows } from './infra';
+import { endStalled, drain, ensureStack, oursEnv, startAll, stopAll, terminateBenchWorkflows } from './infra';
 import { measureBcrypt, medianCompare, medianHash, parallelCompares } from './lib/floor';
 import type { System } from './lib/load';
 import { buildOutput, markdown, writeResults } from './output';
 import { scenarioMe, scenarioLogout, scenarioSignin } from './scenarios/sessions';
 import { scenarioSignup, scenarioThroughput, type Throughput } from './scenarios/signup';
 import { preparePending, scenarioSignupToVerified, scenarioVerify, type PendingSignup } from './scenarios/verify';
+import { buildServerTopology, scenarioTopology, startServerTopology } from './scenarios/temporal-topology';
 import { makeSuts } from './systems';
 
 /**
@@ -45,6 +47,8 @@ async function step(ctx: Bench, what: string, needS: number, fn: () => Promise<v
 }
 
 async function main(ctx: Bench): Promise<void> {
+  // Building the server topology (minutes, once per machine) is not part of the run's time bound.
+  if (!ctx.noTopology) await buildServerTopology(ctx);
   const hardStop = setTimeout(() => {
     ctx.log(`hard time bound of ${ctx.plan.hardS} s reached: stopping every process this run started`);
     killAllSupervised();
@@ -108,6 +112,20 @@ async function main(ctx: Bench): Promise<void> {
     if (ctx.plan.peerThroughputS <= 0) continue;
     await step(ctx, `signup_throughput ${sut.system} ${ctx.plan.peerThroughputS} s`, ctx.plan.peerThroughputS + 8, async () => {
       peerTp.push(await scenarioThroughput(ctx, sut, ctx.plan.peerThroughputS, Math.max(3, Math.min(30, ctx.remainingS() - ctx.plan.peerThroughputS - 2))));
+    });
+  }
+
+  // Ours again on the production-topology Temporal, alternated with the dev server.
+  if (!ctx.noTopology && ctx.canTopology) {
+    const needS = 45 + 2 * (ctx.plan.c1S + ctx.plan.cNS + 2 * slack) * 2 + (ctx.plan.topologySustainedS > 0 ? 2 * (ctx.plan.topologySustainedS + ctx.plan.drainMaxS / 3) : 0);
+    await step(ctx, 'temporal topology (ours on the server topology)', needS, async () => {
+      const server = await startServerTopology(ctx, oursEnv(ctx));
+      if (!server) return;
+      try {
+        await scenarioTopology(ctx, suts[0], server, ctx.plan.topologySustainedS);
+      } finally {
+        await server.stop();
+      }
     });
   }
 

@@ -13,6 +13,7 @@
 #   scripts/stack.sh restart-kafka     stop the Kafka broker and start it again (its log dirs keep the data)
 #   scripts/stack.sh restart-temporal  stop the Temporal dev server and start it again (its SQLite file keeps state)
 #   scripts/stack.sh temporal-up | temporal-down   only Temporal (and its UI), e.g. a second one on other ports
+#   scripts/stack.sh temporal-build   build the server topology's binaries (go install, cached) and nothing else
 #
 # TEMPORAL_TOPOLOGY=server runs the Temporal server built from source on PostgreSQL (postgres12,
 # TEMPORAL_HISTORY_SHARDS shards, default 8) and its UI server instead of the CLI dev server.
@@ -1109,6 +1110,7 @@ case "${1:-}" in
   start-smtp) cmd_start_smtp ;;
   restart-kafka) cmd_restart kafka ;;
   restart-temporal) cmd_restart temporal ;;
+  temporal-build) temporal_server_ensure_bins ;;
   temporal-up) take_lock; up_temporal ;;
   temporal-down) take_lock; down_temporal ;;
   -h | --help | help) usage ;;
