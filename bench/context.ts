@@ -7,6 +7,7 @@ import { REPO_ROOT, tsxProcess, type SupervisedProcess } from '../testkit/superv
 import type { ScenarioResult, System } from './lib/load';
 import type { startStallingSmtp } from './lib/stall-smtp';
 import type { TopologyComparison } from './scenarios/temporal-topology';
+import type { RssByProcess } from './scenarios/memory';
 
 /** What `npm run bench` was asked for on its command line. */
 export interface BenchOptions {
@@ -15,13 +16,26 @@ export interface BenchOptions {
   noPeers: boolean;
   /** --no-topology: leave out our system on the production-topology Temporal (scenarios/temporal-topology.ts). */
   noTopology: boolean;
+  /** --clean: remove what earlier runs left behind (bench/clean.ts) and nothing else. */
+  clean: boolean;
+  /** --soak: ours alone under steady load, RSS sampled (scenarios/memory.ts); SOAK_MINUTES (10). */
+  soak: boolean;
   outName: string;
 }
 
 export function parseOptions(args: readonly string[]): BenchOptions {
   const quick = args.includes('--quick');
   const outIdx = args.indexOf('--out');
-  return { quick, cpuProf: args.includes('--cpu-prof'), noPeers: args.includes('--no-peers'), noTopology: args.includes('--no-topology'), outName: outIdx >= 0 ? args[outIdx + 1] : quick ? 'quick' : 'latest' };
+  const soak = args.includes('--soak');
+  return {
+    quick,
+    cpuProf: args.includes('--cpu-prof'),
+    noPeers: args.includes('--no-peers') || soak,
+    noTopology: args.includes('--no-topology') || soak,
+    clean: args.includes('--clean'),
+    soak,
+    outName: outIdx >= 0 ? args[outIdx + 1] : soak ? 'soak' : quick ? 'quick' : 'latest',
+  };
 }
 
 export interface Plan {
@@ -111,6 +125,8 @@ export interface Bench extends BenchOptions {
   stall?: Awaited<ReturnType<typeof startStallingSmtp>>;
   /** Ours on the dev server and on the server topology (scenarios/temporal-topology.ts). */
   topology?: TopologyComparison;
+  /** RSS of our processes at the end of the sustained run (MB). */
+  memory?: RssByProcess;
   /** The server topology's binaries are built (buildServerTopology). */
   canTopology?: boolean;
   /** One of the processes under test, started, logging to the run's folder. */
