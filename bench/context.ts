@@ -6,19 +6,36 @@ import { MailDev } from '../testkit/maildev';
 import { REPO_ROOT, tsxProcess, type SupervisedProcess } from '../testkit/supervisor';
 import type { ScenarioResult, System } from './lib/load';
 import type { startStallingSmtp } from './lib/stall-smtp';
+import type { TopologyComparison } from './scenarios/temporal-topology';
+import type { RssByProcess } from './scenarios/memory';
 
 /** What `npm run bench` was asked for on its command line. */
 export interface BenchOptions {
   quick: boolean;
   cpuProf: boolean;
   noPeers: boolean;
+  /** --no-topology: leave out our system on the production-topology Temporal (scenarios/temporal-topology.ts). */
+  noTopology: boolean;
+  /** --clean: remove what earlier runs left behind (bench/clean.ts) and nothing else. */
+  clean: boolean;
+  /** --soak: ours alone under steady load, RSS sampled (scenarios/memory.ts); SOAK_MINUTES (10). */
+  soak: boolean;
   outName: string;
 }
 
 export function parseOptions(args: readonly string[]): BenchOptions {
   const quick = args.includes('--quick');
   const outIdx = args.indexOf('--out');
-  return { quick, cpuProf: args.includes('--cpu-prof'), noPeers: args.includes('--no-peers'), outName: outIdx >= 0 ? args[outIdx + 1] : quick ? 'quick' : 'latest' };
+  const soak = args.includes('--soak');
+  return {
+    quick,
+    cpuProf: args.includes('--cpu-prof'),
+    noPeers: args.includes('--no-peers') || soak,
+    noTopology: args.includes('--no-topology') || soak,
+    clean: args.includes('--clean'),
+    soak,
+    outName: outIdx >= 0 ? args[outIdx + 1] : soak ? 'soak' : quick ? 'quick' : 'latest',
+  };
 }
 
 export interface Plan {
@@ -41,12 +58,14 @@ export interface Plan {
   throughputS: number;
   peerThroughputS: number;
   drainMaxS: number;
+  /** The sustained run of each Temporal topology (0: not run). */
+  topologySustainedS: number;
   floor: { hashes: number; compares: number; parallelS: number };
 }
 
-/** Each setting of the plan side by side: [quick run (< 2 min), default run (< 10 min)]. */
+/** Each setting of the plan side by side: [quick run (< 2.5 min), default run (< 13 min)]. */
 const PLANS: { [K in keyof Plan]: [quick: Plan[K], full: Plan[K]] } = {
-  hardS: [114, 595],
+  hardS: [150, 760],
   reserveS: [10, 40],
   concurrency: [[1, 50], [1, 50]],
   c1S: [1, 4],
@@ -62,6 +81,7 @@ const PLANS: { [K in keyof Plan]: [quick: Plan[K], full: Plan[K]] } = {
   throughputS: [10, 60],
   peerThroughputS: [0, 10],
   drainMaxS: [20, 180],
+  topologySustainedS: [0, 20],
   floor: [{ hashes: 3, compares: 3, parallelS: 1 }, { hashes: 5, compares: 10, parallelS: 4 }],
 };
 
@@ -103,6 +123,12 @@ export interface Bench extends BenchOptions {
   /** The twins on the stalling SMTP server: stopped once the stalled scenario is done. */
   stalledProcs: SupervisedProcess[];
   stall?: Awaited<ReturnType<typeof startStallingSmtp>>;
+  /** Ours on the dev server and on the server topology (scenarios/temporal-topology.ts). */
+  topology?: TopologyComparison;
+  /** RSS of our processes at the end of the sustained run (MB). */
+  memory?: RssByProcess;
+  /** The server topology's binaries are built (buildServerTopology). */
+  canTopology?: boolean;
   /** One of the processes under test, started, logging to the run's folder. */
   startTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs?: string[]): SupervisedProcess;
   /** A run-unique address of a system's scenario: `needle` finds all of them in MailDev. */
@@ -120,6 +146,9 @@ const portsFrom = (base: number) => ({
   directStalled: base + 12,
   ba: base + 21,
   baStalled: base + 22,
+  srvApi: base + 31,
+  srvWorker: base + 32,
+  srvDbp: base + 33,
 });
 
 export function createBench(options: BenchOptions, env: NodeJS.ProcessEnv = process.env): Bench {

@@ -21,14 +21,25 @@ export async function ensureStack(ctx: Bench): Promise<void> {
   if (up.code !== 0) throw new Error(`scripts/stack.sh up failed:\n${up.out.slice(-3000)}`);
 }
 
+/** What every process of a run gets: the run's bcrypt cost, rate limits off, quiet logs, no fixed metrics ports. */
+export const benchEnv = (ctx: Bench): NodeJS.ProcessEnv => ({
+  ...process.env, BCRYPT_COST: String(ctx.cost), LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', API_METRICS_PORT: '0', WORKER_TEMPORAL_METRICS_PORT: '0',
+});
+
+/** Our three processes' settings (the stalled twins and the other topology's change ports, queue or Temporal). */
+export const oursEnv = (ctx: Bench): NodeJS.ProcessEnv => ({
+  ...benchEnv(ctx), API_PORT: String(ctx.ports.api), WORKER_HEALTH_PORT: String(ctx.ports.worker), DB_PROCESSOR_HEALTH_PORT: String(ctx.ports.dbp), TEMPORAL_TASK_QUEUE: ctx.queue,
+});
+
 export async function startAll(ctx: Bench, suts: Sut[]): Promise<Record<string, number>> {
   for (const [name, port] of Object.entries(ctx.ports)) {
     if (ctx.noPeers && /direct|ba/.test(name)) continue;
+    if (ctx.noTopology && /^srv/.test(name)) continue;
     if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop what holds it or set BENCH_PORT_BASE`);
   }
   ctx.stall = await startStallingSmtp();
-  const base: NodeJS.ProcessEnv = { ...process.env, BCRYPT_COST: String(ctx.cost), LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', API_METRICS_PORT: '0', WORKER_TEMPORAL_METRICS_PORT: '0' };
-  const ours = { ...base, API_PORT: String(ctx.ports.api), WORKER_HEALTH_PORT: String(ctx.ports.worker), DB_PROCESSOR_HEALTH_PORT: String(ctx.ports.dbp), TEMPORAL_TASK_QUEUE: ctx.queue };
+  const base = benchEnv(ctx);
+  const ours = oursEnv(ctx);
   const stalledSmtp = `smtp://127.0.0.1:${ctx.stall.port}`;
   const profDir = path.join(ctx.tmp, 'prof');
   if (ctx.cpuProf) mkdirSync(profDir, { recursive: true });
@@ -90,8 +101,8 @@ export async function stopAll(ctx: Bench): Promise<void> {
 }
 
 /** Ends the signups this run left open (they wait 24 h for a code) on the given task queues. */
-export async function terminateBenchWorkflows(ctx: Bench, queues: string[]): Promise<string> {
-  const connection = await Connection.connect({ address: ctx.config.TEMPORAL_ADDRESS });
+export async function terminateBenchWorkflows(ctx: Bench, queues: string[], address = ctx.config.TEMPORAL_ADDRESS): Promise<string> {
+  const connection = await Connection.connect({ address });
   try {
     await connection.workflowService.startBatchOperation({
       namespace: ctx.config.TEMPORAL_NAMESPACE,

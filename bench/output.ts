@@ -5,6 +5,8 @@ import type { Bench } from './context';
 import type { BcryptFloor } from './lib/floor';
 import { chartSvg, ratios, ratioTable, scenarioTable, targetTable, type TargetRow } from './lib/report';
 import type { Throughput } from './scenarios/signup';
+import { topologyMarkdown } from './scenarios/temporal-topology';
+import { WORKER_RSS_TARGET_MB, type SoakReport } from './scenarios/memory';
 
 /** The results of a run: the targets judged, the JSON, the Markdown summary and the chart. */
 
@@ -29,6 +31,8 @@ export function targets(ctx: Bench, floor: BcryptFloor, tp: Throughput | undefin
   const m1 = get('me', c1);
   const mN = get('me', cN);
   le(`/me p50, c=${c1}`, '≤ 2 ms', m1?.p50_ms, 2);
+  const workerMb = ctx.memory?.worker ?? null;
+  rows.push({ name: 'worker RSS after the sustained run', target: `≤ ${WORKER_RSS_TARGET_MB} MB`, value: workerMb, unit: 'MB', met: workerMb === null ? null : workerMb <= WORKER_RSS_TARGET_MB });
   rows.push({ name: `/me throughput, c=${cN}`, target: '≥ 3,000 req/s', value: mN?.rps ?? null, unit: 'req/s', met: mN ? mN.rps >= 3000 : null, ...(mN ? { detail: `p50 ${mN.p50_ms} ms at c=${cN}` } : {}) });
   const sN = get('signin', cN);
   const ratio = sN ? Math.round((sN.rps / floor.compares_per_s_parallel) * 1000) / 1000 : null;
@@ -89,6 +93,8 @@ export function buildOutput(ctx: Bench, floor: BcryptFloor, startupS: number, lo
     throughput: oursTp ? { ...oursTp, peers: peerTp } : null,
     ratios: ratios(ctx.results),
     targets: targets(ctx, floor, oursTp),
+    temporal_topology: ctx.topology ?? null,
+    memory_after_sustained_mb: ctx.memory ?? null,
     skipped: ctx.skipped,
     cleanup,
   };
@@ -115,6 +121,9 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
         `- ${t.system}: ${t.signups_per_s} signups/s accepted for ${t.duration_s} s at c=${t.concurrency} (${t.errors} errors); ${t.delivered}/${t.accepted} codes in MailDev${t.all_codes_delivered_s === null ? ` within ${t.drain_bound_s} s after the load (not all)` : `, the last ${t.all_codes_delivered_s} s after the load ended (${t.delivered_per_s_end_to_end}/s end to end)`}.`,
     ),
     '',
+    ...(ctx.memory ? [`Memory (RSS) of our processes at the end of the sustained run: ${Object.entries(ctx.memory).map(([n, mb]) => `${n} ${mb ?? '–'} MB`).join(', ')} (worker target ≤ ${WORKER_RSS_TARGET_MB} MB; growth over time: \`npm run bench -- --soak\`).`, ''] : []),
+    ...topologyMarkdown(ctx.topology),
+    '',
     '### Targets (ours)',
     '',
     targetTable(out.targets),
@@ -133,3 +142,9 @@ export function writeResults(ctx: Bench, out: ReturnType<typeof buildOutput>, md
   writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.svg`), chartSvg(ctx.results, `cfd-broker-auth benchmark (${out.mode} run, bcrypt cost ${ctx.cost}, ${out.date.slice(0, 10)})`) + '\n');
 }
 
+export function writeSoak(ctx: Bench, report: SoakReport, md: string): void {
+  mkdirSync(ctx.resultsDir, { recursive: true });
+  const out = { run: ctx.run, date: new Date(ctx.t0).toISOString(), machine: { cpus: os.cpus().length, node: process.version, loadavg_end: os.loadavg() }, ...report };
+  writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.json`), JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.md`), md + '\n');
+}

@@ -2,24 +2,31 @@
  * `npm run bench` (`--quick` for a short run): our system against the bcrypt floor and two peers,
  * in one run, on this machine's local stack. See bench/README.md.
  *
- *   npm run bench                 default run (< 10 min): bench/results/latest.{json,md,svg}
- *   npm run bench -- --quick      short run (< 2 min):    bench/results/quick.{json,md,svg}
+ *   npm run bench                 default run (< 13 min): bench/results/latest.{json,md,svg}
+ *   npm run bench -- --quick      short run (< 2.5 min):  bench/results/quick.{json,md,svg}
  *   options: --out NAME (results file name), --cpu-prof (profile our API; .cpuprofile files in
- *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only)
- *   env:     BENCH_PORT_BASE (3100), BCRYPT_COST (12, as in common/config.ts; --quick: 10), MAILDEV_URL
+ *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only), --no-topology
+ *            (ours on the stack's Temporal only, not also on the production topology)
+ *            --soak (ours alone under steady load for SOAK_MINUTES (10), RSS of each process sampled:
+ *            results/soak.{json,md}), --clean (removes what earlier runs left: accounts, sessions, peer
+ *            tables, workflows, emails, the server topology's databases, run logs; then exits)
+ *   env:     BENCH_PORT_BASE (3100), BCRYPT_COST (12, as in common/config.ts; --quick: 10), MAILDEV_URL, SOAK_MINUTES
  */
 import os from 'node:os';
 import path from 'node:path';
 import { killAllSupervised, REPO_ROOT } from '../testkit/supervisor';
 import { createBench, parseOptions, type Bench } from './context';
-import { endStalled, drain, ensureStack, startAll, stopAll, terminateBenchWorkflows } from './infra';
+import { endStalled, drain, ensureStack, oursEnv, startAll, stopAll, terminateBenchWorkflows } from './infra';
 import { measureBcrypt, medianCompare, medianHash, parallelCompares } from './lib/floor';
 import type { System } from './lib/load';
-import { buildOutput, markdown, writeResults } from './output';
+import { buildOutput, markdown, writeResults, writeSoak } from './output';
 import { scenarioMe, scenarioLogout, scenarioSignin } from './scenarios/sessions';
 import { scenarioSignup, scenarioThroughput, type Throughput } from './scenarios/signup';
 import { preparePending, scenarioSignupToVerified, scenarioVerify, type PendingSignup } from './scenarios/verify';
+import { buildServerTopology, scenarioTopology, startServerTopology } from './scenarios/temporal-topology';
 import { makeSuts } from './systems';
+import { cleanBench } from './clean';
+import { rssOfOurs, soak, soakMarkdown } from './scenarios/memory';
 
 /**
  * The systems in a different order for each scenario step (ours first, then second, then third...),
@@ -44,7 +51,48 @@ async function step(ctx: Bench, what: string, needS: number, fn: () => Promise<v
   await fn();
 }
 
+async function cleanMain(ctx: Bench): Promise<void> {
+  ctx.log('clean: removing what benchmark runs left on this stack');
+  for (const line of await cleanBench(ctx)) ctx.log(`clean: ${line}`);
+}
+
+async function soakMain(ctx: Bench): Promise<void> {
+  const minutes = Number(process.env.SOAK_MINUTES || 10);
+  ctx.plan.hardS = minutes * 60 + 360;
+  const hardStop = setTimeout(() => {
+    ctx.log(`hard time bound of ${ctx.plan.hardS} s reached: stopping every process this run started`);
+    killAllSupervised();
+    process.exit(3);
+  }, ctx.plan.hardS * 1000);
+  hardStop.unref();
+  await ensureStack(ctx);
+  const [ours] = makeSuts(ctx);
+  await startAll(ctx, [ours]);
+  await endStalled(ctx);
+  // Sessions for the /me half of the load.
+  const pool = await preparePending(ctx, ours, 10, 'sp');
+  await scenarioVerify(ctx, ours, 1, pool);
+  ctx.log(`soak: ${minutes} min of signups (20 connections) and /me (10) on ours, RSS every 15 s`);
+  const report = await soak(ctx, ours, minutes);
+  const md = soakMarkdown(report);
+  writeSoak(ctx, report, md);
+  process.stdout.write(md + '\n');
+  await stopAll(ctx);
+  try {
+    await terminateBenchWorkflows(ctx, [ctx.queue, ctx.queueStalled]);
+    await ctx.mail.deleteMatching(`b-${ctx.run}-`, 120_000);
+  } catch (err) {
+    ctx.log(`cleanup: ${(err as Error).message}`);
+  }
+  ctx.log(`done in ${ctx.elapsedS().toFixed(0)} s: bench/results/${ctx.outName}.{json,md}`);
+  clearTimeout(hardStop);
+}
+
 async function main(ctx: Bench): Promise<void> {
+  if (ctx.clean) return cleanMain(ctx);
+  if (ctx.soak) return soakMain(ctx);
+  // Building the server topology (minutes, once per machine) is not part of the run's time bound.
+  if (!ctx.noTopology) await buildServerTopology(ctx);
   const hardStop = setTimeout(() => {
     ctx.log(`hard time bound of ${ctx.plan.hardS} s reached: stopping every process this run started`);
     killAllSupervised();
@@ -104,10 +152,26 @@ async function main(ctx: Bench): Promise<void> {
     const drain = Math.max(3, Math.min(ctx.plan.drainMaxS, ctx.remainingS() - ctx.plan.throughputS - 2 - peerShare));
     oursTp = await scenarioThroughput(ctx, suts[0], ctx.plan.throughputS, drain);
   });
+  // Memory of our processes right after the sustained run (the worker's target: ≤ 300 MB).
+  if (oursTp) ctx.memory = rssOfOurs(ctx);
   for (const sut of suts.slice(1)) {
     if (ctx.plan.peerThroughputS <= 0) continue;
     await step(ctx, `signup_throughput ${sut.system} ${ctx.plan.peerThroughputS} s`, ctx.plan.peerThroughputS + 8, async () => {
       peerTp.push(await scenarioThroughput(ctx, sut, ctx.plan.peerThroughputS, Math.max(3, Math.min(30, ctx.remainingS() - ctx.plan.peerThroughputS - 2))));
+    });
+  }
+
+  // Ours again on the production-topology Temporal, alternated with the dev server.
+  if (!ctx.noTopology && ctx.canTopology) {
+    const needS = 45 + 2 * (ctx.plan.c1S + ctx.plan.cNS + 2 * slack) * 2 + (ctx.plan.topologySustainedS > 0 ? 2 * (ctx.plan.topologySustainedS + ctx.plan.drainMaxS / 3) : 0);
+    await step(ctx, 'temporal topology (ours on the server topology)', needS, async () => {
+      const server = await startServerTopology(ctx, oursEnv(ctx));
+      if (!server) return;
+      try {
+        await scenarioTopology(ctx, suts[0], server, ctx.plan.topologySustainedS);
+      } finally {
+        await server.stop();
+      }
     });
   }
 

@@ -12,6 +12,11 @@
 #   scripts/stack.sh start-smtp start MailDev again
 #   scripts/stack.sh restart-kafka     stop the Kafka broker and start it again (its log dirs keep the data)
 #   scripts/stack.sh restart-temporal  stop the Temporal dev server and start it again (its SQLite file keeps state)
+#   scripts/stack.sh temporal-up | temporal-down   only Temporal (and its UI), e.g. a second one on other ports
+#   scripts/stack.sh temporal-build   build the server topology's binaries (go install, cached) and nothing else
+#
+# TEMPORAL_TOPOLOGY=server runs the Temporal server built from source on PostgreSQL (postgres12,
+# TEMPORAL_HISTORY_SHARDS shards, default 8) and its UI server instead of the CLI dev server.
 #
 # Settings: scripts/lib/env.sh (environment and .env). Setting DATABASE_URL, REDIS_URL, KAFKA_BROKERS,
 # TEMPORAL_ADDRESS or SMTP_URL yourself marks that service external: `up` then only waits for it.
@@ -624,6 +629,7 @@ up_temporal() {
     wait_for_external "$svc" TEMPORAL_ADDRESS 7233 Temporal cfd_probe_tcp
     return 0
   fi
+  if temporal_server_topology; then up_temporal_server; return; fi
   temporal_ensure_bin
   local pid
   pid="$(live_pid temporal start-dev)"
@@ -671,7 +677,132 @@ temporal_ensure_search_attributes() {
 
 down_temporal() {
   if ((EXTERNAL_TEMPORAL)); then say temporal "external, left alone"; return 0; fi
+  # Whichever topology runs (the variable may have changed since `up`): stop both kinds.
+  stop_daemon temporal-ui "$TEMPORAL_UI_BIN" "$TEMPORAL_UI_PORT" 15
+  stop_daemon temporal-server "$TEMPORAL_SERVER_BIN" "$TEMPORAL_PORT" 30
   stop_daemon temporal start-dev "$TEMPORAL_PORT" 30
+}
+
+# ------------------------------------------------------------ temporal, production topology (opt-in)
+# TEMPORAL_TOPOLOGY=server: the Temporal server built from source (go install, cached in
+# $CFD_CACHE/temporal-server) on the project's PostgreSQL with the postgres12 plugin and
+# TEMPORAL_HISTORY_SHARDS history shards (default 8; fixed when its databases are first set up),
+# plus the UI server (ui-server, $CFD_CACHE/temporal-ui). Databases <app db>_temporal and
+# <app db>_temporal_visibility, same role as the application. Config: temporal-config/server.ts.
+TEMPORAL_SERVER_VERSION=v1.29.1
+TEMPORAL_UI_VERSION=v2.42.1
+TEMPORAL_SERVER_BIN="$CFD_CACHE/temporal-server/bin/server"
+TEMPORAL_SQL_BIN="$CFD_CACHE/temporal-server/bin/sql"
+TEMPORAL_UI_BIN="$CFD_CACHE/temporal-ui/bin/server"
+TEMPORAL_SERVER_DIR="$DATA/temporal-server"
+
+temporal_server_topology() { [[ "${TEMPORAL_TOPOLOGY:-dev}" == server ]]; }
+
+temporal_go() {
+  if have go; then printf 'go\n'; elif [[ -x /usr/local/go/bin/go ]]; then printf '/usr/local/go/bin/go\n'; else
+    fail temporal "TEMPORAL_TOPOLOGY=server builds the Temporal server from source and needs Go (1.23 or later)"
+  fi
+}
+
+# go_install_cached <bin> <GOBIN> <module@version> <label>: builds once; the binary is cached.
+go_install_cached() {
+  local bin="$1" gobin="$2" module="$3" label="$4" log="$LOGS/temporal-build.log" go t0=$SECONDS
+  [[ -x "$bin" ]] && return 0
+  go="$(temporal_go)" || exit 1
+  say temporal "building $label ($module) with go install, ~3 min on 2 cores, once..."
+  mkdir -p "$gobin"
+  GOBIN="$gobin" "$go" install "$module" >>"$log" 2>&1 </dev/null || fail temporal "go install $module failed" "$log"
+  [[ -x "$bin" ]] || fail temporal "go install $module finished but $bin is missing" "$log"
+  say temporal "built $label in $((SECONDS - t0))s"
+}
+
+temporal_server_ensure_bins() {
+  temporal_ensure_bin # the CLI: namespace and search-attribute commands
+  go_install_cached "$TEMPORAL_SERVER_BIN" "$(dirname "$TEMPORAL_SERVER_BIN")" "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" "the Temporal server"
+  go_install_cached "$TEMPORAL_SQL_BIN" "$(dirname "$TEMPORAL_SQL_BIN")" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION" "its schema tool"
+  go_install_cached "$TEMPORAL_UI_BIN" "$(dirname "$TEMPORAL_UI_BIN")" "github.com/temporalio/ui-server/v2/cmd/server@$TEMPORAL_UI_VERSION" "the Temporal UI server"
+}
+
+# Writes the config files and reads back DB_* / HISTORY_SHARDS / PORTS (temporal-config/server-config.ts).
+temporal_server_config() {
+  local out line
+  out="$(cd "$ROOT" && "${TSX[@]}" temporal-config/server-config.ts "$TEMPORAL_SERVER_DIR" 2>>"$LOGS/temporal-server.log" </dev/null 9>&-)" ||
+    fail temporal "temporal-config/server-config.ts failed" "$LOGS/temporal-server.log"
+  while IFS= read -r line; do
+    [[ "$line" == *=* ]] && printf -v "TS_${line%%=*}" '%s' "${line#*=}"
+  done <<<"$out"
+}
+
+# temporal_sql <db> <args...>: the schema tool against one of the two databases.
+temporal_sql() {
+  local db="$1"
+  shift
+  SQL_PASSWORD="$TS_DB_PASSWORD" "$TEMPORAL_SQL_BIN" --plugin postgres12 --endpoint "$TS_DB_HOST" --port "$TS_DB_PORT" \
+    --user "$TS_DB_USER" --database "$db" "$@" >>"$LOGS/temporal-schema.log" 2>&1 </dev/null
+}
+
+# Creates both databases and brings their schemas to the version embedded in the binary
+# (idempotent: update-schema is a no-op at the latest version).
+temporal_server_schema() {
+  local db dir
+  for db in "$TS_DB_NAME" "$TS_DB_VISIBILITY_NAME"; do
+    dir=temporal
+    [[ "$db" == "$TS_DB_VISIBILITY_NAME" ]] && dir=visibility
+    temporal_sql "$db" create-database >/dev/null 2>&1 || true # "already exists" on the second start
+    if ! temporal_sql "$db" update-schema --schema-name "postgresql/v12/$dir"; then
+      temporal_sql "$db" setup-schema -v 0.0 || fail temporal "setup-schema of $db failed" "$LOGS/temporal-schema.log"
+      temporal_sql "$db" update-schema --schema-name "postgresql/v12/$dir" || fail temporal "update-schema of $db failed" "$LOGS/temporal-schema.log"
+    fi
+  done
+  say temporal "schemas of $TS_DB_NAME and $TS_DB_VISIBILITY_NAME up to date ($TS_HISTORY_SHARDS history shards)"
+}
+
+temporal_server_namespace() {
+  "$TEMPORAL_BIN" operator namespace describe -n "$TEMPORAL_NAMESPACE" --address "127.0.0.1:$TEMPORAL_PORT" -o none --log-level never >/dev/null 2>&1 && return 0
+  "$TEMPORAL_BIN" operator namespace create -n "$TEMPORAL_NAMESPACE" --retention 72h --address "127.0.0.1:$TEMPORAL_PORT" \
+    >>"$LOGS/temporal-server.log" 2>&1 </dev/null || fail temporal "could not create namespace $TEMPORAL_NAMESPACE" "$LOGS/temporal-server.log"
+  say temporal "namespace $TEMPORAL_NAMESPACE created"
+}
+
+# The frontend answers before the namespace exists: ready = the frontend's health check passes.
+temporal_server_frontend_up() {
+  timeout $((CFD_PROBE_TIMEOUT + 2)) "$TEMPORAL_BIN" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" >/dev/null 2>&1
+}
+
+up_temporal_server() {
+  local svc=temporal-server log="$LOGS/temporal-server.log" pid port
+  temporal_server_ensure_bins
+  mkdir -p "$TEMPORAL_SERVER_DIR"
+  temporal_server_config
+  pid="$(live_pid temporal-server "$TEMPORAL_SERVER_BIN")"
+  if [[ -z "$pid" ]] && cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"; then
+    say "$svc" "a Temporal server already serves namespace $TEMPORAL_NAMESPACE on 127.0.0.1:$TEMPORAL_PORT; using it"
+  else
+    if [[ -z "$pid" ]]; then
+      for port in ${TS_PORTS//,/ }; do need_free_port "$svc" "$port"; done
+      temporal_server_schema
+      start_daemon "$svc" "$TEMPORAL_SERVER_BIN" --root "$TEMPORAL_SERVER_DIR" --config config --env development --allow-no-auth start
+      pid="$(cat "$RUN/$svc.pid")"
+    fi
+    wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" temporal_server_frontend_up
+    temporal_server_namespace
+    wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" \
+      cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
+  fi
+  temporal_ensure_search_attributes
+  up_temporal_ui
+}
+
+up_temporal_ui() {
+  local svc=temporal-ui pid
+  pid="$(live_pid temporal-ui "$TEMPORAL_UI_BIN")"
+  if [[ -z "$pid" ]]; then
+    cfd_probe_http "$TEMPORAL_UI_URL" && { say "$svc" "something already answers on $TEMPORAL_UI_URL; using it"; return 0; }
+    need_free_port "$svc" "$TEMPORAL_UI_PORT"
+    start_daemon "$svc" "$TEMPORAL_UI_BIN" --root "$TEMPORAL_SERVER_DIR/ui" --config config --env development start
+    pid="$(cat "$RUN/$svc.pid")"
+  fi
+  wait_ready "$svc" 30 "$LOGS/$svc.log" "$pid" cfd_probe_http "$TEMPORAL_UI_URL"
 }
 
 # ---------------------------------------------------------------------------------------- maildev
@@ -917,7 +1048,9 @@ cmd_status() {
     read -r h p < <(cfd_url_hostport "$TEMPORAL_ADDRESS" 7233) || true
     infra temporal "$h:$p" 1 "" cfd_probe_tcp "$h" "$p"
   else
-    infra temporal "127.0.0.1:$TEMPORAL_PORT" 0 "ns $TEMPORAL_NAMESPACE; $(pidnote temporal start-dev)" \
+    local tnote="ns $TEMPORAL_NAMESPACE; $(pidnote temporal start-dev)"
+    if temporal_server_topology; then tnote="ns $TEMPORAL_NAMESPACE; server topology, ${TEMPORAL_HISTORY_SHARDS:-8} shards on postgres; $(pidnote temporal-server "$TEMPORAL_SERVER_BIN")"; fi
+    infra temporal "127.0.0.1:$TEMPORAL_PORT" 0 "$tnote" \
       cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
     infra temporal-ui "$TEMPORAL_UI_URL" 0 "" cfd_probe_http "$TEMPORAL_UI_URL"
   fi
@@ -977,6 +1110,9 @@ case "${1:-}" in
   start-smtp) cmd_start_smtp ;;
   restart-kafka) cmd_restart kafka ;;
   restart-temporal) cmd_restart temporal ;;
+  temporal-build) temporal_server_ensure_bins ;;
+  temporal-up) take_lock; up_temporal ;;
+  temporal-down) take_lock; down_temporal ;;
   -h | --help | help) usage ;;
   *)
     usage >&2
