@@ -21,7 +21,8 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
  *
  * No personal data in attributes: HTTP spans keep the path without its query string and record no
  * headers (cookies never), Redis spans name the command only (keys hold hashes of emails, but the
- * rule is simpler without them), pg spans keep the parameterised statement, never its values.
+ * rule is simpler without them), pg spans keep the statement with its string literals scrubbed
+ * (MikroORM inlines values) and never the bound values.
  */
 export interface Tracing {
   service: string;
@@ -44,6 +45,12 @@ export function tracer(): Tracer {
 }
 
 const withoutQuery = (url: string) => url.split('?')[0];
+
+/** A SQL statement without its string literals ('…', E'…', $tag$…$tag$): each becomes '?'. */
+export function scrubSql(sql: string): string {
+  // Backslash escapes exist only in E'…' (standard_conforming_strings, and pg's escapeLiteral uses E'' for them).
+  return sql.replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$|\b[Ee]'(?:[^'\\]|''|\\[\s\S])*'|'(?:[^']|'')*'/g, "'?'");
+}
 
 export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
   if (active) return active;
@@ -68,7 +75,12 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
         },
       }),
       new ExpressInstrumentation(),
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      // MikroORM sends its statements with the values inlined: string literals (emails, names,
+      // password hashes) become '?' before the statement is recorded.
+      new PgInstrumentation({
+        enhancedDatabaseReporting: false,
+        requestHook: (span, { query }) => span.setAttribute('db.statement', scrubSql(query.text)),
+      }),
       new IORedisInstrumentation({ dbStatementSerializer: (command: string) => command }),
       new KafkaJsInstrumentation(),
     ],
