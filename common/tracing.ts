@@ -10,6 +10,7 @@ import { Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { applyDotenv } from './env-file';
 
 /**
  * OpenTelemetry traces of one process, exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT
@@ -54,6 +55,8 @@ export function scrubSql(sql: string): string {
 
 export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
   if (active) return active;
+  // Before loadConfig runs: the checkout's .env counts here as it does for the config.
+  if (env === process.env) applyDotenv();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return undefined;
   const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
