@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Bench } from './context';
 import type { BcryptFloor } from './lib/floor';
 import { chartSvg, ratios, ratioTable, scenarioTable, targetTable, type TargetRow } from './lib/report';
+import { observabilityMarkdown } from './scenarios/observability';
 import type { Throughput } from './scenarios/signup';
 
 /** The results of a run: the targets judged, the JSON, the Markdown summary and the chart. */
@@ -88,6 +89,7 @@ export function buildOutput(ctx: Bench, floor: BcryptFloor, startupS: number, lo
     scenarios: ctx.results,
     throughput: oursTp ? { ...oursTp, peers: peerTp } : null,
     ratios: ratios(ctx.results),
+    observability: ctx.observability ?? null,
     targets: targets(ctx, floor, oursTp),
     skipped: ctx.skipped,
     cleanup,
@@ -107,6 +109,7 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
     '### Ours ÷ peer (latency: below 1 is better; req/s: above 1 is better)',
     '',
     ratioTable(out.ratios),
+    ...observabilityMarkdown(ctx.observability),
     '',
     '### Sustained signups',
     '',
