@@ -104,6 +104,8 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     const handle = signupTrace.find((s) => s.service === DB && s.name === `${TOPICS.dbRequests} handle`)!;
     const request = signupTrace.find((s) => s.service === WORKER && s.name === 'kafka request user.exists')!;
     expect(handle.parentSpanId).toBe(request.spanId);
+    // The workflow id (`npm run signup -- find`) finds the trace too: tag temporalWorkflowId.
+    expect(signupTrace.filter((s) => s.name === 'SignalWithStartWorkflow:signupWorkflow').map((s) => typeof s.attributes.temporalWorkflowId)).toEqual(['string']);
     expect(signupTrace.some((s) => s.service === DB && /^pg\.query/.test(s.name) && s.parentSpanId === handle.spanId)).toBe(true);
 
     const verifyWanted: [string, string | RegExp][] = [
@@ -123,6 +125,9 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
       throw new Error(`verify trace ${root?.traceId ?? '(no API span)'} lacks: ${missing(spans, verifyWanted).join(', ')}\nit has: ${spans.map((s) => `${s.service} ${s.name}`).join('; ')}`);
     });
     expect(verifyTrace.some((s) => s.service === DB && /insert into "users"/i.test(String(s.attributes['db.statement'] ?? '')))).toBe(true);
+    // The request id a client or a log line gives leads to the trace (a Jaeger tag search).
+    const verifyRoot = serverSpan('/api/v1/auth/verify')!;
+    expect(verifyRoot.attributes['cfd.request_id']).toBe(verified.headers.get('x-request-id'));
 
     // Nothing exported (span attributes, resources) holds the email, its local part, the name, the
     // code, the password or the session token.
