@@ -16,10 +16,18 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Names the route template of the handlers after it (the raw path would put ids in a label). */
+/**
+ * Names the route template of the handlers after it (the raw path would put ids in a label), for
+ * metrics and, with tracing on, for the HTTP server span (`POST /api/v1/auth/signup`, a Jaeger operation).
+ */
 export function routeTemplate(template: string): RequestHandler {
-  return (_req, res, next) => {
+  return (req, res, next) => {
     res.locals.route = template;
+    const server = getRPCMetadata(context.active())?.span;
+    if (server?.isRecording()) {
+      server.updateName(`${req.method} ${template}`);
+      server.setAttribute('http.route', template);
+    }
     next();
   };
 }

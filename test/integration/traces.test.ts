@@ -83,7 +83,7 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     await api.call('GET', `/me?email=${encodeURIComponent(email)}&code=${otp}`);
 
     const signupWanted: [string, string | RegExp][] = [
-      [API, /^POST/],
+      [API, 'POST /api/v1/auth/signup'],
       [API, 'SignalWithStartWorkflow:signupWorkflow'],
       [WORKER, 'RunWorkflow:signupWorkflow'],
       [WORKER, 'RunActivity:isEmailRegistered'],
@@ -111,7 +111,7 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     expect(signupTrace.some((s) => s.service === DB && /^pg\.query/.test(s.name) && s.parentSpanId === handle.spanId)).toBe(true);
 
     const verifyWanted: [string, string | RegExp][] = [
-      [API, /^POST/],
+      [API, 'POST /api/v1/auth/verify'],
       [WORKER, 'RunActivity:createUser'],
       [WORKER, 'kafka request user.create'],
       [DB, `${TOPICS.dbRequests} handle`],
