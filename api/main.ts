@@ -1,4 +1,6 @@
+import './tracing';
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
@@ -10,6 +12,7 @@ import { createKafka, requireTopics } from '../common/kafka/client';
 import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
+import { tracing } from '../common/tracing';
 import { metricsRegistry, reportSignupWorkflows, startMetricsServer } from '../common/metrics';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
@@ -61,7 +64,9 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const requester = new KafkaRequester(kafka, { role: 'api', timeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS, logger, security: EnvelopeSecurity.fromConfig(config), rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS });
   const [dummyHash] = await Promise.all([makeDummyHash(config.BCRYPT_COST), requester.start()]);
   const connection = Connection.lazy(connectionOptions(config));
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config) });
+  // With tracing on, a workflow start or update carries the request's trace context in its headers.
+  const interceptors = tracing() ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config), interceptors });
 
   const idleMs = config.SESSION_IDLE_TTL_S * 1000;
   // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.

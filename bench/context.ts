@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../common/config';
 import { MailDev } from '../testkit/maildev';
 import { REPO_ROOT, tsxProcess, type SupervisedProcess } from '../testkit/supervisor';
+import type { ObservabilityOverhead, startObserved } from './scenarios/observability';
 import type { ScenarioResult, System } from './lib/load';
 import type { startStallingSmtp } from './lib/stall-smtp';
 import type { TopologyComparison } from './scenarios/temporal-topology';
@@ -129,6 +130,9 @@ export interface Bench extends BenchOptions {
   memory?: RssByProcess;
   /** The server topology's binaries are built (buildServerTopology). */
   canTopology?: boolean;
+  /** Our twin with tracing on (started with ours), and what the observability step measured. */
+  observed?: Awaited<ReturnType<typeof startObserved>>;
+  observability?: ObservabilityOverhead;
   /** One of the processes under test, started, logging to the run's folder. */
   startTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs?: string[]): SupervisedProcess;
   /** A run-unique address of a system's scenario: `needle` finds all of them in MailDev. */
@@ -142,6 +146,11 @@ const portsFrom = (base: number) => ({
   dbp: base + 3,
   apiStalled: base + 4,
   workerStalled: base + 5,
+  // Ours with tracing on and its metrics scraped (bench/scenarios/observability.ts).
+  obsApi: base + 6,
+  obsWorker: base + 7,
+  obsDbp: base + 8,
+  obsMetrics: base + 9,
   direct: base + 11,
   directStalled: base + 12,
   ba: base + 21,

@@ -6,6 +6,7 @@ import { portFree, runToEnd, TSX } from '../testkit/supervisor';
 import { sleep } from '../testkit/wait';
 import type { Bench } from './context';
 import { startStallingSmtp } from './lib/stall-smtp';
+import { startObserved, waitObserved } from './scenarios/observability';
 import type { Sut } from './systems';
 
 /** The processes of a run: the stack, ours and the peers (each with a twin on a stalling SMTP server), and cleanup. */
@@ -55,6 +56,7 @@ export async function startAll(ctx: Bench, suts: Sut[]): Promise<Record<string, 
   const apiS = ctx.startTsx('api-stalled', 'api/main.ts', { ...ours, API_PORT: String(ctx.ports.apiStalled), TEMPORAL_TASK_QUEUE: ctx.queueStalled });
   ctx.procs.push(dbp, worker, api, workerS, apiS);
   ctx.stalledProcs.push(workerS, apiS);
+  ctx.observed = await startObserved(ctx, ours);
 
   const peerEnv = { ...base, DATABASE_URL: ctx.benchDb, REDIS_URL: ctx.config.REDIS_URL, SMTP_URL: ctx.config.SMTP_URL };
   const peerReady: Promise<unknown>[] = [];
@@ -89,6 +91,7 @@ export async function startAll(ctx: Bench, suts: Sut[]): Promise<Record<string, 
     api.waitReady(timeout, `http://127.0.0.1:${ctx.ports.api}/health/ready`),
     workerS.waitReady(timeout, `http://127.0.0.1:${ctx.ports.workerStalled}/health/ready`, upExceptSmtp),
     apiS.waitReady(timeout, `http://127.0.0.1:${ctx.ports.apiStalled}/health/ready`),
+    waitObserved(ctx, ctx.observed.procs),
     ...peerReady,
   ]);
   void suts;

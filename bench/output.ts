@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Bench } from './context';
 import type { BcryptFloor } from './lib/floor';
 import { chartSvg, ratios, ratioTable, scenarioTable, targetTable, type TargetRow } from './lib/report';
+import { observabilityMarkdown } from './scenarios/observability';
 import type { Throughput } from './scenarios/signup';
 import { topologyMarkdown } from './scenarios/temporal-topology';
 import { WORKER_RSS_TARGET_MB, type SoakReport } from './scenarios/memory';
@@ -92,6 +93,7 @@ export function buildOutput(ctx: Bench, floor: BcryptFloor, startupS: number, lo
     scenarios: ctx.results,
     throughput: oursTp ? { ...oursTp, peers: peerTp } : null,
     ratios: ratios(ctx.results),
+    observability: ctx.observability ?? null,
     targets: targets(ctx, floor, oursTp),
     temporal_topology: ctx.topology ?? null,
     memory_after_sustained_mb: ctx.memory ?? null,
@@ -113,6 +115,7 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
     '### Ours ÷ peer (latency: below 1 is better; req/s: above 1 is better)',
     '',
     ratioTable(out.ratios),
+    ...observabilityMarkdown(ctx.observability),
     '',
     '### Sustained signups',
     '',

@@ -21,6 +21,7 @@ import { measureBcrypt, medianCompare, medianHash, parallelCompares } from './li
 import type { System } from './lib/load';
 import { buildOutput, markdown, writeResults, writeSoak } from './output';
 import { scenarioMe, scenarioLogout, scenarioSignin } from './scenarios/sessions';
+import { scenarioObservability } from './scenarios/observability';
 import { scenarioSignup, scenarioThroughput, type Throughput } from './scenarios/signup';
 import { preparePending, scenarioSignupToVerified, scenarioVerify, type PendingSignup } from './scenarios/verify';
 import { buildServerTopology, scenarioTopology, startServerTopology } from './scenarios/temporal-topology';
@@ -142,6 +143,10 @@ async function main(ctx: Bench): Promise<void> {
   for (const sut of rotated(suts)) await step(ctx, `signin ${sut.system} c=${c1}`, ctx.plan.signinC1S + slack, () => scenarioSignin(ctx, sut, c1));
   for (const sut of rotated(suts)) await step(ctx, `signin ${sut.system} c=${cN}`, Math.min(ctx.plan.boxS, 8) + slack, () => scenarioSignin(ctx, sut, cN));
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `me ${sut.system} c=${c}`, (c === 1 ? ctx.plan.c1S : ctx.plan.cNS) + slack, () => scenarioMe(ctx, sut, c));
+  if (ctx.observed) {
+    const obs = ctx.observed;
+    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', 2 * (ctx.plan.c1S + ctx.plan.cNS) * 2 + 4 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
+  }
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `logout ${sut.system} c=${c}`, 2, () => scenarioLogout(ctx, sut, c));
 
   // Sustained signups: ours for the full window; the peers for a shorter one when time allows.
@@ -182,7 +187,7 @@ async function main(ctx: Bench): Promise<void> {
   await stopAll(ctx);
   const cleanup: string[] = [];
   try {
-    cleanup.push(await terminateBenchWorkflows(ctx, [ctx.queue, ctx.queueStalled]));
+    cleanup.push(await terminateBenchWorkflows(ctx, [ctx.queue, ctx.queueStalled, `${ctx.queue}-obs`]));
   } catch (err) {
     cleanup.push(`workflow cleanup failed: ${(err as Error).message}`);
   }

@@ -36,6 +36,11 @@ const schema = z.object({
   API_METRICS_PORT: port(9464),
   /** The Temporal SDK's own worker metrics (served by its Rust core); 0 turns them off. */
   WORKER_TEMPORAL_METRICS_PORT: port(9465),
+  /**
+   * Traces (OpenTelemetry, OTLP/HTTP; the exporter appends /v1/traces). Empty: tracing off. Read by
+   * common/tracing.ts before the config is parsed (instrumentations must load first); checked here.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal(''), z.string().url()]).optional(),
   WEB_ORIGINS: list('http://127.0.0.1:3000,http://localhost:3000'),
   TRUST_PROXY: z.string().default('loopback'),
 

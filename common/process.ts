@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
+import { shutdownTracing } from './tracing';
 
 /**
  * The entry of every process: parse the config once, start, stop cleanly on SIGINT/SIGTERM, and
@@ -13,6 +14,7 @@ export function runProcess(name: string, start: (config: Config, logger: Logger)
     const stop = async (signal: string) => {
       logger.info({ signal }, `${name} stopping`);
       await handle.close();
+      await shutdownTracing();
       process.exit(0);
     };
     process.once('SIGINT', stop);

@@ -1,3 +1,5 @@
+import './tracing';
+import { context, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Config } from '../common/config';
@@ -6,7 +8,8 @@ import { runProcess } from '../common/process';
 import { SealError } from '../common/crypto';
 import { exitWhenNotLive, startHealthServer } from '../common/health';
 import { createKafka, requireTopics } from '../common/kafka/client';
-import { EnvelopeSecurity, type Verified } from '../common/kafka/envelope-security';
+import { EnvelopeSecurity, TRACE_HEADERS, traceContextOf, type Verified } from '../common/kafka/envelope-security';
+import { tracer } from '../common/tracing';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/supervised-consumer';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
@@ -68,37 +71,53 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   await consumer.subscribe({ topic: TOPICS.dbRequests, fromBeginning: false });
   await consumer.run({
     partitionsConsumedConcurrently: 6,
-    eachMessage: async ({ message, partition }) => {
-      const end = metrics.dbRequestDuration.startTimer();
-      const { outcome, route, type } = await handle(message, { handlers, orm, logger, security, guard });
-      end({ type: type ?? 'unknown', outcome: outcome.kind === 'reply' ? (outcome.ok ? 'ok' : outcome.code) : outcome.kind === 'dead-letter' ? 'dead_letter' : 'dropped' });
-      const meta = { partition, offset: message.offset };
-      if (outcome.kind === 'dead-letter') {
-        metrics.kafkaDeadLetters.inc({ reason: outcome.reason });
-        logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
-        await producer.send({
-          topic: TOPICS.dbDeadLetter,
-          messages: [{
-            key: message.key,
-            value: message.value,
-            // The original headers (message id, MAC) stay, for inspection and replay forensics.
-            headers: { ...message.headers, 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
-          }],
-        });
-      } else if (outcome.kind === 'drop') {
-        logger.info({ ...meta, reason: outcome.reason }, 'request dropped');
-      }
-      // Even a dead-lettered request gets an answer when it says where to send one.
-      if (route && outcome.kind !== 'drop') {
-        const body = outcome.kind === 'reply'
-          ? outcome.ok
-            ? { ok: true, result: outcome.result }
-            : { ok: false, error: { code: outcome.code, message: outcome.message } }
-          : { ok: false, error: { code: Code.INVALID_REQUEST, message: outcome.reason } };
-        await producer.send({ topic: TOPICS.dbReplies, messages: [security.replyMessage(route, body as Parameters<EnvelopeSecurity['replyMessage']>[1])] });
-      }
+    // Each request is handled in the trace its authenticated trace headers name (checked here once
+    // more only when it has them); the kafkajs span's parent, from a header nobody signs, is not followed.
+    eachMessage: ({ message, partition }) => {
+      const parent = message.headers?.[TRACE_HEADERS.parent] ? traceContextOf(security.verify('request', TOPICS.dbRequests, message)) : ROOT_CONTEXT;
+      return context.with(parent, () =>
+        tracer().startActiveSpan(`${TOPICS.dbRequests} handle`, { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': TOPICS.dbRequests } }, async (span) => {
+          try {
+            span.setAttribute('cfd.request.outcome', await handleOne(message, partition));
+          } finally {
+            span.end();
+          }
+        }),
+      );
     },
   });
+
+  async function handleOne(message: KafkaMessage, partition: number): Promise<string> {
+    const end = metrics.dbRequestDuration.startTimer();
+    const { outcome, route, type } = await handle(message, { handlers, orm, logger, security, guard });
+    end({ type: type ?? 'unknown', outcome: outcome.kind === 'reply' ? (outcome.ok ? 'ok' : outcome.code) : outcome.kind === 'dead-letter' ? 'dead_letter' : 'dropped' });
+    const meta = { partition, offset: message.offset };
+    if (outcome.kind === 'dead-letter') {
+      metrics.kafkaDeadLetters.inc({ reason: outcome.reason });
+      logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
+      await producer.send({
+        topic: TOPICS.dbDeadLetter,
+        messages: [{
+          key: message.key,
+          value: message.value,
+          // The original headers (message id, MAC) stay, for inspection and replay forensics.
+          headers: { ...message.headers, 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
+        }],
+      });
+    } else if (outcome.kind === 'drop') {
+      logger.info({ ...meta, reason: outcome.reason }, 'request dropped');
+    }
+    // Even a dead-lettered request gets an answer when it says where to send one.
+    if (route && outcome.kind !== 'drop') {
+      const body = outcome.kind === 'reply'
+        ? outcome.ok
+          ? { ok: true, result: outcome.result }
+          : { ok: false, error: { code: outcome.code, message: outcome.message } }
+        : { ok: false, error: { code: Code.INVALID_REQUEST, message: outcome.reason } };
+      await producer.send({ topic: TOPICS.dbReplies, messages: [security.replyMessage(route, body as Parameters<EnvelopeSecurity['replyMessage']>[1])] });
+    }
+    return outcome.kind === 'reply' ? (outcome.ok ? 'ok' : outcome.code) : outcome.kind;
+  }
 
   const liveChecks = {
     kafka: () => (consumer.isLive ? undefined : `not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),

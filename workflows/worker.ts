@@ -1,4 +1,6 @@
+import './worker-tracing';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
+import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 import Redis from 'ioredis';
 import { createActivities } from '../activities';
 import type { Config } from '../common/config';
@@ -9,6 +11,7 @@ import { createKafka, requireTopics } from '../common/kafka/client';
 import { EnvelopeSecurity } from '../common/kafka/envelope-security';
 import { KafkaRequester } from '../common/kafka/request-reply';
 import { createLogger, type Logger } from '../common/logger';
+import { tracing } from '../common/tracing';
 import { createMailer, SMTP_SEND_TIMEOUT_MS } from '../common/mailer';
 import { metricsRegistry } from '../common/metrics';
 import { SessionStore } from '../api/sessions/session.store';
@@ -41,7 +44,11 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   await requester.start();
   const mailer = createMailer(config);
   const connection = await NativeConnection.connect(connectionOptions(config));
+  const traces = tracing();
   const worker = await Worker.create({
+    // Client, workflow and activity interceptors, and the sink that exports spans made in the sandbox.
+    // The workflow interceptors join the bundle made at start (a prebuilt workflowBundle lacks them).
+    plugins: traces ? [new OpenTelemetryPlugin({ resource: traces.resource, spanProcessor: traces.spanProcessor })] : [],
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: queue,

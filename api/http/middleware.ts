@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import { getRPCMetadata } from '@opentelemetry/core';
 import { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ZodError } from 'zod';
 import { AppError, ERRORS } from '../../common/errors';
@@ -14,10 +16,18 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Names the route template of the handlers after it (the raw path would put ids in a label). */
+/**
+ * Names the route template of the handlers after it (the raw path would put ids in a label), for
+ * metrics and, with tracing on, for the HTTP server span (`POST /api/v1/auth/signup`, a Jaeger operation).
+ */
 export function routeTemplate(template: string): RequestHandler {
-  return (_req, res, next) => {
+  return (req, res, next) => {
     res.locals.route = template;
+    const server = getRPCMetadata(context.active())?.span;
+    if (server?.isRecording()) {
+      server.updateName(`${req.method} ${template}`);
+      server.setAttribute('http.route', template);
+    }
     next();
   };
 }
@@ -45,11 +55,16 @@ export function requestContext(logger: Logger): RequestHandler {
     const given = req.get('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', requestId);
+    // With tracing on: the request id on the HTTP server span (a Jaeger tag search) and the trace id
+    // on the request's log lines (from a log line to its trace).
+    const server = getRPCMetadata(context.active())?.span;
+    const traceId = server?.isRecording() ? server.spanContext().traceId : undefined;
+    server?.setAttribute('cfd.request_id', requestId);
     res.locals.ctx = {
       requestId,
       ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
       userAgent: req.get('user-agent')?.slice(0, 256),
-      logger: logger.child({ requestId }),
+      logger: logger.child(traceId ? { requestId, traceId } : { requestId }),
     };
     next();
   };

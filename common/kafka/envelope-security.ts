@@ -1,4 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { Config } from '../config';
 import { parseKeyRing, type KeyRingSpec } from './keyring';
@@ -15,14 +17,43 @@ import { TOPICS } from './topics';
  * - Every message carries `x-msg-id`, `x-ts`, `x-mac-kid` and `x-mac`: HMAC-SHA-256 with a key per
  *   direction over direction, topic, key, value, timestamp, message id and key id. A request MAC
  *   never verifies as a reply and the reverse.
+ * - With tracing on, `x-trace-parent` (and `x-trace-state`) carry the sender's W3C trace context and
+ *   are covered by the MAC too, so a consumer joins a trace only on an authenticated word. They are
+ *   not the kafkajs instrumentation's `traceparent`, which it writes after we sign and which nobody
+ *   authenticates: consumers ignore it. A message without trace headers has the MAC it always had.
  */
 export type Direction = 'request' | 'reply';
 
 export const SECURITY_HEADERS = { id: 'x-msg-id', ts: 'x-ts', kid: 'x-mac-kid', mac: 'x-mac' } as const;
+export const TRACE_HEADERS = { parent: 'x-trace-parent', state: 'x-trace-state' } as const;
+
+/** W3C trace context as it travels (the values of TRACE_HEADERS). */
+export interface TraceFields {
+  parent?: string;
+  state?: string;
+}
+
+const w3c = new W3CTraceContextPropagator();
+
+/** The active trace context as headers; none when tracing is off or nothing is being traced. */
+export function activeTraceHeaders(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  w3c.inject(context.active(), carrier, defaultTextMapSetter);
+  const out: Record<string, string> = {};
+  if (carrier.traceparent) out[TRACE_HEADERS.parent] = carrier.traceparent;
+  if (carrier.tracestate) out[TRACE_HEADERS.state] = carrier.tracestate;
+  return out;
+}
+
+/** The trace a verified message continues; the root context (a new trace) when it carried none. */
+export function traceContextOf(verified: Verified): Context {
+  if (!verified.ok || !verified.trace) return ROOT_CONTEXT;
+  return w3c.extract(ROOT_CONTEXT, { traceparent: verified.trace.parent, tracestate: verified.trace.state }, defaultTextMapGetter);
+}
 
 export type RejectReason = 'mac_missing' | 'mac_invalid' | 'unknown_key_id' | 'stale';
 
-export type Verified = { ok: true; messageId: string; timestamp: number } | { ok: false; reason: RejectReason };
+export type Verified = { ok: true; messageId: string; timestamp: number; trace?: TraceFields } | { ok: false; reason: RejectReason };
 
 export class EnvelopeSecurityError extends Error {
   override name = 'EnvelopeSecurityError';
@@ -142,21 +173,27 @@ export class EnvelopeSecurity {
     }
   }
 
-  private computeMac(key: Buffer, direction: Direction, topic: string, msgKey: Buffer, value: Buffer, ts: string, id: string, kid: string): Buffer {
+  private computeMac(key: Buffer, direction: Direction, topic: string, msgKey: Buffer, value: Buffer, ts: string, id: string, kid: string, trace: TraceFields): Buffer {
+    // Trace fields only when present: a message without them keeps the MAC of before tracing.
+    const traced = trace.parent !== undefined || trace.state !== undefined ? ['trace', trace.parent ?? '', trace.state ?? ''] : [];
     return createHmac('sha256', key)
-      .update(lengthPrefixed(['cfd-auth/kafka-mac/v1', direction, topic, msgKey, value, ts, id, kid]))
+      .update(lengthPrefixed(['cfd-auth/kafka-mac/v1', direction, topic, msgKey, value, ts, id, kid, ...traced]))
       .digest();
   }
 
-  /** Headers that authenticate one message: a fresh message id, the time, the key id and the MAC. */
-  sign(direction: Direction, topic: string, key: string | Buffer | null, value: string | Buffer): Record<string, string> {
+  /**
+   * Headers that authenticate one message: a fresh message id, the time, the key id and the MAC,
+   * and the trace headers it covers (`traceHeaders`, see activeTraceHeaders).
+   */
+  sign(direction: Direction, topic: string, key: string | Buffer | null, value: string | Buffer, traceHeaders: Record<string, string> = {}): Record<string, string> {
     const kid = this.mac[direction].currentId;
     const ts = String(this.now());
     const id = randomUUID();
     const k = key === null ? Buffer.alloc(0) : Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
     const v = Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
-    const mac = this.computeMac(this.mac[direction].keys.get(kid)!, direction, topic, k, v, ts, id, kid);
-    return { [SECURITY_HEADERS.id]: id, [SECURITY_HEADERS.ts]: ts, [SECURITY_HEADERS.kid]: kid, [SECURITY_HEADERS.mac]: mac.toString('base64url') };
+    const trace: TraceFields = { parent: traceHeaders[TRACE_HEADERS.parent], state: traceHeaders[TRACE_HEADERS.state] };
+    const mac = this.computeMac(this.mac[direction].keys.get(kid)!, direction, topic, k, v, ts, id, kid, trace);
+    return { ...traceHeaders, [SECURITY_HEADERS.id]: id, [SECURITY_HEADERS.ts]: ts, [SECURITY_HEADERS.kid]: kid, [SECURITY_HEADERS.mac]: mac.toString('base64url') };
   }
 
   /** Checks MAC, key id and freshness. Replays are the consumer's to detect (it holds the seen ids). */
@@ -169,13 +206,16 @@ export class EnvelopeSecurity {
     const key = this.mac[direction].keys.get(kid);
     if (!key) return { ok: false, reason: 'unknown_key_id' };
     if (!/^[0-9a-f-]{36}$/.test(id) || !/^\d{1,15}$/.test(ts)) return { ok: false, reason: 'mac_invalid' };
-    const expected = this.computeMac(key, direction, topic, message.key ?? Buffer.alloc(0), message.value ?? Buffer.alloc(0), ts, id, kid);
+    const parent = header(message.headers, TRACE_HEADERS.parent);
+    const state = header(message.headers, TRACE_HEADERS.state);
+    const trace: TraceFields | undefined = parent !== undefined || state !== undefined ? { parent, state } : undefined;
+    const expected = this.computeMac(key, direction, topic, message.key ?? Buffer.alloc(0), message.value ?? Buffer.alloc(0), ts, id, kid, trace ?? {});
     const given = Buffer.from(mac, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'mac_invalid' };
     // Authentic but outside the window: the seen-id store only remembers the window, so refuse.
     const timestamp = Number(ts);
     if (Math.abs(this.now() - timestamp) > this.maxAgeMs) return { ok: false, reason: 'stale' };
-    return { ok: true, messageId: id, timestamp };
+    return trace ? { ok: true, messageId: id, timestamp, trace } : { ok: true, messageId: id, timestamp };
   }
 
   /** A request ready to send: payload encrypted and bound to its routing, key hashed, MAC headers. */
@@ -187,7 +227,7 @@ export class EnvelopeSecurity {
     const sealed = this.encrypt('request', requestBinding(route), payload);
     const value = JSON.stringify({ v: MESSAGE_VERSION, ...route, payload: sealed });
     const key = this.messageKey(businessKey);
-    return { key, value, headers: this.sign('request', TOPICS.dbRequests, key, value) };
+    return { key, value, headers: this.sign('request', TOPICS.dbRequests, key, value, activeTraceHeaders()) };
   }
 
   openRequestPayload(envelope: { type: string; correlationId: string; replyTo: string; payload: unknown }): unknown {
@@ -201,7 +241,7 @@ export class EnvelopeSecurity {
   ): { key: string; value: string; headers: Record<string, string> } {
     const wire = body.ok ? { ok: true, result: this.encrypt('reply', replyBinding(route), body.result) } : body;
     const value = JSON.stringify({ v: MESSAGE_VERSION, ...route, ...wire });
-    return { key: route.replyTo, value, headers: this.sign('reply', TOPICS.dbReplies, route.replyTo, value) };
+    return { key: route.replyTo, value, headers: this.sign('reply', TOPICS.dbReplies, route.replyTo, value, activeTraceHeaders()) };
   }
 
   openReplyResult(reply: { correlationId: string; replyTo: string; result: unknown }): unknown {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { Code, type ReplyErrorCode } from '../errors';
 import type { Logger } from '../logger';
 import { metrics } from '../metrics';
-import type { EnvelopeSecurity } from './envelope-security';
+import { tracer } from '../tracing';
+import { traceContextOf, type EnvelopeSecurity } from './envelope-security';
 import { joinAtHighWatermarks } from './reply-offsets';
 import { SupervisedConsumer, supervisedConsumerConfig } from './supervised-consumer';
 import {
@@ -114,6 +116,12 @@ export class KafkaRequester {
     if (!waiter) return;
     this.pending.delete(reply.correlationId);
     clearTimeout(waiter.timer);
+    // The DB processor's side of the trace comes back in the reply's authenticated trace headers.
+    if (checked.trace) {
+      tracer()
+        .startSpan(`${TOPICS.dbReplies} receive`, { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': TOPICS.dbReplies } }, traceContextOf(checked))
+        .end();
+    }
     if (!reply.ok) {
       waiter.reject(new RemoteError(reply.error.code, reply.error.message));
       return;
@@ -126,7 +134,25 @@ export class KafkaRequester {
     }
   }
 
+  /** One request and its reply, as one span whose context the request carries (authenticated). */
   async request<T extends RequestType>(
+    type: T,
+    payload: RequestPayload<T>,
+    opts: { key: string; timeoutMs?: number },
+  ): Promise<RequestResult<T>> {
+    return tracer().startActiveSpan(`kafka request ${type}`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'kafka', 'cfd.request.type': type } }, async (span) => {
+      try {
+        return await this.requestAndWait(type, payload, opts);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).name });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async requestAndWait<T extends RequestType>(
     type: T,
     payload: RequestPayload<T>,
     opts: { key: string; timeoutMs?: number },

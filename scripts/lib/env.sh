@@ -110,6 +110,12 @@ cfd_env_default API_METRICS_PORT 9464
 cfd_env_default WORKER_TEMPORAL_METRICS_PORT 9465
 cfd_env_default TEMPORAL_METRICS_PORT 9466
 cfd_env_default PROMETHEUS_PORT 9090
+# Jaeger (traces; scripts/stack.sh, JAEGER_SKIP=1 leaves it out): its UI, its query gRPC port and
+# the OTLP/HTTP port our processes export to (`npm start` sets OTEL_EXPORTER_OTLP_ENDPOINT to it).
+cfd_env_default JAEGER_UI_PORT 16686
+cfd_env_default JAEGER_QUERY_GRPC_PORT 16685
+cfd_env_default JAEGER_OTLP_PORT 4318
+cfd_env_default JAEGER_BIN "${CFD_CACHE}/bin/jaeger-v1.76.0"
 cfd_env_default TEMPORAL_NAMESPACE default
 
 cfd_env_default DATABASE_URL "postgres://cfd_auth:cfd_auth@127.0.0.1:${POSTGRES_PORT}/cfd_auth"

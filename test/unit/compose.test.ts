@@ -56,9 +56,9 @@ describe('docker-compose.yml, read by Docker Compose 2.40.3', () => {
     expect({ status: dev.status, stderr: dev.stderr }).toEqual({ status: 0, stderr: '' });
     expect({ status: prod.status, stderr: prod.stderr }).toEqual({ status: 0, stderr: '' });
     const infra = ['redis', 'kafka', 'temporal', 'maildev'];
-    expect(Object.keys(dev.services).sort()).toEqual([...infra, 'postgres', 'temporal-data-init', ...APP, 'web', 'prometheus'].sort());
+    expect(Object.keys(dev.services).sort()).toEqual([...infra, 'postgres', 'temporal-data-init', ...APP, 'web', 'prometheus', 'jaeger'].sort());
     expect(Object.keys(prod.services).sort()).toEqual(
-      [...infra, 'postgres-prod', 'temporal-data-init', ...APP.map((a) => `${a}-prod`), 'web-prod', 'prometheus-prod'].sort(),
+      [...infra, 'postgres-prod', 'temporal-data-init', ...APP.map((a) => `${a}-prod`), 'web-prod', 'prometheus-prod', 'jaeger'].sort(),
     );
   });
 

@@ -1,4 +1,5 @@
-import { EnvelopeSecurity, SECURITY_HEADERS } from '../../common/kafka/envelope-security';
+import { trace } from '@opentelemetry/api';
+import { EnvelopeSecurity, SECURITY_HEADERS, TRACE_HEADERS, traceContextOf } from '../../common/kafka/envelope-security';
 import { TOPICS } from '../../common/kafka/topics';
 
 const secret = (c: string) => c.repeat(8) + '0123456789abcdefghijklmnopqrstuv';
@@ -20,6 +21,32 @@ describe('Kafka envelope security', () => {
     const headers = sec.sign('request', TOPICS.dbRequests, 'k', 'v');
     expect(headers[SECURITY_HEADERS.kid]).toBe('k2');
     expect(sec.verify('request', TOPICS.dbRequests, msg('k', 'v', headers))).toMatchObject({ ok: true, messageId: headers[SECURITY_HEADERS.id] });
+  });
+
+  describe('trace headers', () => {
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = { [TRACE_HEADERS.parent]: parent, [TRACE_HEADERS.state]: 'vendor=x' };
+
+    it('are covered by the MAC: a changed, added or removed trace header fails verification', () => {
+      const h = sec.sign('request', TOPICS.dbRequests, 'k', 'v', traced);
+      const checked = sec.verify('request', TOPICS.dbRequests, msg('k', 'v', h));
+      expect(checked).toMatchObject({ ok: true, trace: { parent, state: 'vendor=x' } });
+      expect(trace.getSpanContext(traceContextOf(checked))?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+      const other = '00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      expect(sec.verify('request', TOPICS.dbRequests, msg('k', 'v', { ...h, [TRACE_HEADERS.parent]: other }))).toEqual({ ok: false, reason: 'mac_invalid' });
+      expect(sec.verify('request', TOPICS.dbRequests, msg('k', 'v', { ...h, [TRACE_HEADERS.state]: 'vendor=y' }))).toEqual({ ok: false, reason: 'mac_invalid' });
+      const { [TRACE_HEADERS.parent]: _p, [TRACE_HEADERS.state]: _s, ...stripped } = h;
+      expect(sec.verify('request', TOPICS.dbRequests, msg('k', 'v', stripped))).toEqual({ ok: false, reason: 'mac_invalid' });
+      const untraced = sec.sign('request', TOPICS.dbRequests, 'k', 'v');
+      expect(sec.verify('request', TOPICS.dbRequests, msg('k', 'v', { ...untraced, [TRACE_HEADERS.parent]: parent }))).toEqual({ ok: false, reason: 'mac_invalid' });
+    });
+
+    it('a message without them verifies as before and continues no trace; the unsigned traceparent is ignored', () => {
+      const h = sec.sign('request', TOPICS.dbRequests, 'k', 'v');
+      const checked = sec.verify('request', TOPICS.dbRequests, msg('k', 'v', { ...h, traceparent: parent }));
+      expect(checked).toEqual({ ok: true, messageId: h[SECURITY_HEADERS.id], timestamp: Number(h[SECURITY_HEADERS.ts]) });
+      expect(trace.getSpanContext(traceContextOf(checked))).toBeUndefined();
+    });
   });
 
   it('refuses a change of any covered part: topic, key, value, timestamp, id, key id, direction', () => {

@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+import { trace, type Span, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { Resource } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { applyDotenv } from './env-file';
+
+/**
+ * OpenTelemetry traces of one process, exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT
+ * (e.g. http://127.0.0.1:4318; the exporter appends /v1/traces). Without an endpoint tracing is
+ * off and costs nothing beyond no-op calls. `npm start` points it at the local Jaeger.
+ *
+ * It must run before express, pg, ioredis and kafkajs are first required (the instrumentations
+ * patch modules as they load): each entry imports its `tracing.ts` first.
+ *
+ * No personal data in attributes: HTTP spans keep the path without its query string and record no
+ * headers (cookies never), Redis spans name the command only (keys hold hashes of emails, but the
+ * rule is simpler without them), pg spans keep the statement with its string literals scrubbed
+ * (MikroORM inlines values) and never the bound values.
+ */
+export interface Tracing {
+  service: string;
+  resource: Resource;
+  /** Shared with the Temporal worker's workflow span sink (workflow spans are made in the sandbox). */
+  spanProcessor: SpanProcessor;
+  shutdown(): Promise<void>;
+}
+
+let active: Tracing | undefined;
+
+/** The tracing of this process, when it is on. */
+export function tracing(): Tracing | undefined {
+  return active;
+}
+
+/** Our own spans (Kafka request/reply); a no-op tracer when tracing is off. */
+export function tracer(): Tracer {
+  return trace.getTracer('cfd-auth');
+}
+
+const withoutQuery = (url: string) => url.split('?')[0];
+
+/** A SQL statement without its string literals ('…', E'…', $tag$…$tag$): each becomes '?'. */
+export function scrubSql(sql: string): string {
+  // Backslash escapes exist only in E'…' (standard_conforming_strings, and pg's escapeLiteral uses E'' for them).
+  return sql.replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$|\b[Ee]'(?:[^'\\]|''|\\[\s\S])*'|'(?:[^']|'')*'/g, "'?'");
+}
+
+export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
+  if (active) return active;
+  // Before loadConfig runs: the checkout's .env counts here as it does for the config.
+  if (env === process.env) applyDotenv();
+  const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!endpoint) return undefined;
+  const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
+  const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }));
+  const sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    spanProcessors: [spanProcessor],
+    instrumentations: [
+      new HttpInstrumentation({
+        // Probes and scrapes would bury the requests that matter.
+        ignoreIncomingRequestHook: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
+        applyCustomAttributesOnSpan: (span: Span) => {
+          const s = span as Span & { attributes?: Record<string, unknown> };
+          for (const key of ['http.url', 'http.target', 'url.full', 'url.query']) {
+            const v = s.attributes?.[key];
+            if (typeof v === 'string') span.setAttribute(key, key === 'url.query' ? '' : withoutQuery(v));
+          }
+        },
+      }),
+      new ExpressInstrumentation(),
+      // MikroORM sends its statements with the values inlined: string literals (emails, names,
+      // password hashes) become '?' before the statement is recorded.
+      new PgInstrumentation({
+        enhancedDatabaseReporting: false,
+        requestHook: (span, { query }) => span.setAttribute('db.statement', scrubSql(query.text)),
+      }),
+      new IORedisInstrumentation({ dbStatementSerializer: (command: string) => command }),
+      new KafkaJsInstrumentation(),
+    ],
+  });
+  sdk.start();
+  active = {
+    service,
+    resource,
+    spanProcessor,
+    shutdown: async () => {
+      active = undefined;
+      await sdk.shutdown().catch(() => undefined);
+    },
+  };
+  return active;
+}
+
+/** Flushes and stops tracing (a no-op when it is off). */
+export async function shutdownTracing(): Promise<void> {
+  await active?.shutdown();
+}

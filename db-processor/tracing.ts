@@ -1,0 +1,5 @@
+// Imported first by db-processor/main.ts: instrumentations patch modules as they load (common/tracing.ts).
+// Only when this process runs that entry: a test importing it in-process starts no tracing.
+import { startTracing } from '../common/tracing';
+
+if (require.main && /db-processor[\\/]main\.[jt]s$/.test(require.main.filename)) startTracing('cfd-auth-db-processor');

@@ -1,0 +1,146 @@
+/**
+ * One trace follows a signup: the HTTP request in the API, the workflow start, the workflow run and
+ * its activities in the worker (the mail activity among them), the Kafka request, the DB
+ * processor's handling with its SQL, and the reply back in the worker. And one trace follows the
+ * verify that creates the user (the DB write). No attribute holds an email, name, code, password
+ * or session token.
+ *
+ * The three processes run as real OS processes with tracing on (as `npm start` runs them): OTel's
+ * instrumentations patch modules through Node's require hooks, which jest's module registry
+ * bypasses, so in-process instances would show only part of the picture. They export over OTLP to
+ * a receiver in this test's memory (testkit/otlp-sink.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { TOPICS } from '../../common/kafka/topics';
+import { uniqueEmail } from '../../testkit/env';
+import { ApiClient } from '../../testkit/http';
+import { waitForCode } from '../../testkit/maildev';
+import { OtlpSink, type ReceivedSpan } from '../../testkit/otlp-sink';
+import { freePort, REPO_ROOT, tsxProcess, type SupervisedProcess } from '../../testkit/supervisor';
+import { eventually } from '../../testkit/wait';
+
+const SERVER = 2;
+const API = 'cfd-auth-api';
+const WORKER = 'cfd-auth-worker';
+const DB = 'cfd-auth-db-processor';
+
+describe('traces: one trace id from the HTTP request through Temporal and Kafka to the database', () => {
+  let sink: OtlpSink;
+  const procs: SupervisedProcess[] = [];
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    sink = await OtlpSink.start();
+    const queue = `traces-${randomBytes(4).toString('hex')}`;
+    const [apiPort, workerPort, dbPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      TEMPORAL_TASK_QUEUE: queue,
+      API_PORT: String(apiPort),
+      WORKER_HEALTH_PORT: String(workerPort),
+      DB_PROCESSOR_HEALTH_PORT: String(dbPort),
+      API_METRICS_PORT: '0',
+      WORKER_TEMPORAL_METRICS_PORT: '0',
+      RATE_LIMIT_KEY_PREFIX: 'rl-test',
+      BCRYPT_COST: '10',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    };
+    const logs = path.join(REPO_ROOT, '.data', 'test', 'traces');
+    procs.push(
+      tsxProcess('db-processor', 'db-processor/main.ts', env, path.join(logs, `${queue}.db-processor.log`), { healthUrl: `http://127.0.0.1:${dbPort}/health/ready` }),
+      tsxProcess('worker', 'workflows/worker.ts', env, path.join(logs, `${queue}.worker.log`), { healthUrl: `http://127.0.0.1:${workerPort}/health/ready` }),
+      tsxProcess('api', 'api/main.ts', env, path.join(logs, `${queue}.api.log`), { healthUrl: `http://127.0.0.1:${apiPort}/health/ready` }),
+    );
+    for (const p of procs) p.start();
+    await Promise.all(procs.map((p) => p.waitReady(240_000)));
+    api = new ApiClient(`http://127.0.0.1:${apiPort}/api/v1/auth`);
+  }, 300_000);
+
+  afterAll(async () => {
+    // SIGTERM: each process flushes its spans on the way out.
+    await Promise.all(procs.map((p) => p.stop(15_000)));
+    await sink?.close();
+  });
+
+  const serverSpan = (target: string) => sink.spans.find((s) => s.service === API && s.kind === SERVER && s.attributes['http.target'] === target);
+  const has = (spans: ReceivedSpan[], service: string, name: string | RegExp) =>
+    spans.some((s) => s.service === service && (typeof name === 'string' ? s.name === name : name.test(s.name)));
+  const missing = (spans: ReceivedSpan[], wanted: [string, string | RegExp][]) => wanted.filter(([svc, name]) => !has(spans, svc, name)).map(([svc, name]) => `${svc} ${String(name)}`);
+
+  it('a signup and its verify each make one trace across API, workflow, activities, Kafka and the DB processor; no personal data in any attribute', async () => {
+    const email = uniqueEmail('trace');
+    const name = 'Tracy Tracer';
+    const password = 'a sturdy trace passphrase';
+    expect((await api.post('/signup', { email })).status).toBe(202);
+    const otp = await waitForCode(email, 1, 60_000);
+    const verified = await api.post('/verify', { email, otp, password, name });
+    expect(verified.status).toBe(201);
+    // A client that puts personal data in a query string: the span keeps the path only.
+    await api.call('GET', `/me?email=${encodeURIComponent(email)}&code=${otp}`);
+
+    const signupWanted: [string, string | RegExp][] = [
+      [API, 'POST /api/v1/auth/signup'],
+      [API, 'SignalWithStartWorkflow:signupWorkflow'],
+      [WORKER, 'RunWorkflow:signupWorkflow'],
+      [WORKER, 'RunActivity:isEmailRegistered'],
+      [WORKER, 'RunActivity:sendCodeEmail'],
+      [WORKER, 'kafka request user.exists'],
+      [DB, `${TOPICS.dbRequests} handle`],
+      [DB, /^pg\.query/],
+      [WORKER, `${TOPICS.dbReplies} receive`],
+    ];
+    const signupTrace = await eventually(async () => {
+      const root = serverSpan('/api/v1/auth/signup');
+      const spans = root ? sink.inTrace(root.traceId) : [];
+      return root && missing(spans, signupWanted).length === 0 ? spans : undefined;
+    }, 60_000, 'the signup trace').catch(() => {
+      const root = serverSpan('/api/v1/auth/signup');
+      const spans = root ? sink.inTrace(root.traceId) : [];
+      throw new Error(`signup trace ${root?.traceId ?? '(no API span)'} lacks: ${missing(spans, signupWanted).join(', ')}\nit has: ${spans.map((s) => `${s.service} ${s.name}`).join('; ')}`);
+    });
+    // The DB processor's SQL hangs under its handling span, which hangs under the worker's request.
+    const handle = signupTrace.find((s) => s.service === DB && s.name === `${TOPICS.dbRequests} handle`)!;
+    const request = signupTrace.find((s) => s.service === WORKER && s.name === 'kafka request user.exists')!;
+    expect(handle.parentSpanId).toBe(request.spanId);
+    // The workflow id (`npm run signup -- find`) finds the trace too: tag temporalWorkflowId.
+    expect(signupTrace.filter((s) => s.name === 'SignalWithStartWorkflow:signupWorkflow').map((s) => typeof s.attributes.temporalWorkflowId)).toEqual(['string']);
+    expect(signupTrace.some((s) => s.service === DB && /^pg\.query/.test(s.name) && s.parentSpanId === handle.spanId)).toBe(true);
+
+    const verifyWanted: [string, string | RegExp][] = [
+      [API, 'POST /api/v1/auth/verify'],
+      [WORKER, 'RunActivity:createUser'],
+      [WORKER, 'kafka request user.create'],
+      [DB, `${TOPICS.dbRequests} handle`],
+      [DB, /^pg\.query/],
+    ];
+    const verifyTrace = await eventually(async () => {
+      const root = serverSpan('/api/v1/auth/verify');
+      const spans = root ? sink.inTrace(root.traceId) : [];
+      return root && missing(spans, verifyWanted).length === 0 ? spans : undefined;
+    }, 60_000, 'the verify trace').catch(() => {
+      const root = serverSpan('/api/v1/auth/verify');
+      const spans = root ? sink.inTrace(root.traceId) : [];
+      throw new Error(`verify trace ${root?.traceId ?? '(no API span)'} lacks: ${missing(spans, verifyWanted).join(', ')}\nit has: ${spans.map((s) => `${s.service} ${s.name}`).join('; ')}`);
+    });
+    expect(verifyTrace.some((s) => s.service === DB && /insert into "users"/i.test(String(s.attributes['db.statement'] ?? '')))).toBe(true);
+    // The request id a client or a log line gives leads to the trace (a Jaeger tag search).
+    const verifyRoot = serverSpan('/api/v1/auth/verify')!;
+    expect(verifyRoot.attributes['cfd.request_id']).toBe(verified.headers.get('x-request-id'));
+
+    // Nothing exported (span attributes, resources) holds the email, its local part, the name, the
+    // code, the password or the session token.
+    const token = /auth_token=([^;]+)/.exec(verified.headers.get('set-cookie') ?? '')?.[1];
+    expect(token).toBeTruthy();
+    await eventually(async () => sink.spans.find((s) => s.service === API && s.kind === SERVER && String(s.attributes['http.target']).startsWith('/api/v1/auth/me')), 30_000, 'the /me span');
+    const exported = sink.raw.join('\n');
+    const where = (secret: string) => sink.spans.filter((s) => JSON.stringify(s).includes(secret)).map((s) => `${s.service} ${s.name} ${JSON.stringify(s.attributes)}`);
+    for (const secret of [email, email.split('@')[0], name, otp, password, token!, encodeURIComponent(email)]) {
+      expect(exported.includes(secret) ? `exported spans contain ${secret === token ? 'the session token' : secret}: ${where(secret).join(' | ')}` : 'clean').toBe('clean');
+    }
+    expect(exported).not.toMatch(/auth_token|cookie/i);
+  }, 180_000);
+});

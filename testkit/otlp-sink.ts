@@ -1,0 +1,94 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+/** One span as a test reads it: ids in hex, attributes flattened to strings, numbers and booleans. */
+export interface ReceivedSpan {
+  service: string;
+  name: string;
+  kind: number;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: Record<string, unknown>;
+  resource: Record<string, unknown>;
+}
+
+interface AnyValue {
+  stringValue?: string;
+  intValue?: number | string;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+}
+type KeyValue = { key: string; value?: AnyValue };
+
+const valueOf = (v: AnyValue | undefined): unknown =>
+  v === undefined ? undefined
+    : v.stringValue ?? v.boolValue ?? v.doubleValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.arrayValue ? (v.arrayValue.values ?? []).map(valueOf) : undefined);
+const flatten = (kvs: KeyValue[] | undefined) => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, valueOf(kv.value)]));
+
+/**
+ * An OTLP/HTTP trace receiver in the test's own memory (JSON encoding, what
+ * @opentelemetry/exporter-trace-otlp-http sends): our processes export to it like they export to
+ * Jaeger, and the test reads every span they sent. The bench uses it as a local sink too.
+ */
+export class OtlpSink {
+  readonly spans: ReceivedSpan[] = [];
+  /** Every request body as received, for checks on everything exported (resource included). */
+  readonly raw: string[] = [];
+  private constructor(private readonly server: Server, readonly url: string) {}
+
+  static async start(): Promise<OtlpSink> {
+    let sink: OtlpSink | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          let body = Buffer.concat(chunks);
+          if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+          if (req.url === '/v1/traces' && sink) sink.receive(body.toString('utf8'));
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        } catch {
+          res.writeHead(400).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    sink = new OtlpSink(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return sink;
+  }
+
+  private receive(text: string): void {
+    this.raw.push(text);
+    const body = JSON.parse(text) as {
+      resourceSpans?: { resource?: { attributes?: KeyValue[] }; scopeSpans?: { spans?: { name: string; kind: number; traceId: string; spanId: string; parentSpanId?: string; attributes?: KeyValue[] }[] }[] }[];
+    };
+    for (const rs of body.resourceSpans ?? []) {
+      const resource = flatten(rs.resource?.attributes);
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          this.spans.push({
+            service: String(resource['service.name']),
+            name: s.name,
+            kind: s.kind,
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId || undefined,
+            attributes: flatten(s.attributes),
+            resource,
+          });
+        }
+      }
+    }
+  }
+
+  inTrace(traceId: string): ReceivedSpan[] {
+    return this.spans.filter((s) => s.traceId === traceId);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
