@@ -4,7 +4,6 @@ import { deriveKeys } from '../common/crypto';
 import { ormConfig } from '../entities/mikro-orm.config';
 import { SigningKey } from '../entities/signing-key.entity';
 import { provisionSigningKey } from '../api/tokens/signing-keys';
-import { migrate } from '../scripts/migrate';
 
 /** Runs `fn` with an EntityManager on `databaseUrl` (the keys CLI's own way in). */
 export async function withKeysOrm<T>(databaseUrl: string, fn: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -36,7 +35,8 @@ export async function isolatedKeyDatabase(config: Config, suffix: string): Promi
   });
   url.pathname = `/${name}`;
   const isolated = url.toString();
-  await migrate(isolated);
+  const orm = await MikroORM.init(ormConfig(isolated, { pool: { min: 0, max: 2 }, logger: () => undefined }));
+  await orm.getMigrator().up().finally(() => orm.close(true));
   await withKeysOrm(isolated, async (em) => {
     await em.nativeDelete(SigningKey, {});
     await provisionSigningKey(em, deriveKeys(config));

@@ -1,0 +1,106 @@
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { deriveKeys } from '../../common/crypto';
+import { allKeys, keyPolicy, RotationError, rotateSigningKey } from '../../api/tokens/signing-keys';
+import { createAccount } from '../../testkit/accounts';
+import { testConfig } from '../../testkit/env';
+import { isolatedKeyDatabase, withKeysOrm } from '../../testkit/signing-keys';
+import { startSystem, type System } from '../../testkit/system';
+import { eventually, sleep } from '../../testkit/wait';
+
+/**
+ * Short lifetimes: tokens live 3 s, a new key is published 8 s before it signs (JWKS max-age 2 s),
+ * the API re-reads keys every 200 ms, and a retired key stays 1 s past its last token.
+ */
+const LIFETIMES = { ACCESS_TOKEN_TTL_S: '3', SIGNING_KEY_PUBLISH_LEAD_S: '8', SIGNING_KEY_REFRESH_MS: '200', ACCESS_TOKEN_CLOCK_SKEW_S: '1' };
+
+interface Minted {
+  token: string;
+  kid: string;
+  exp: number;
+}
+
+describe('signing key rotation while tokens are in flight', () => {
+  let sys: System;
+  let keysDb: string;
+
+  beforeAll(async () => {
+    const shared = testConfig();
+    keysDb = await isolatedKeyDatabase(shared, 'keyrot');
+    // The API reads its keys from the rotation's own database; the DB processor keeps the shared one.
+    sys = await startSystem({ env: { ...LIFETIMES, DATABASE_URL: keysDb }, dbProcessorEnv: { DATABASE_URL: shared.DATABASE_URL } });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('every token verifies through the JWKS until its own expiry, for a consumer that caches the JWKS as long as it may', async () => {
+    const jwksUrl = new URL('/.well-known/jwks.json', sys.api.url);
+    const jwks = async () => {
+      const res = await fetch(jwksUrl);
+      return { maxAge: Number(/max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1]), kids: ((await res.json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid) };
+    };
+    const { maxAge } = await jwks();
+    expect(maxAge).toBe(2);
+    // A consumer that refetches only when its copy is max-age old (jose refetches early on an unknown kid; this one may not).
+    const cached = createRemoteJWKSet(jwksUrl, { cacheMaxAge: maxAge * 1000, cooldownDuration: maxAge * 1000 });
+    const acct = await createAccount(sys.apiUrl, 'rotation');
+    const mint = async (): Promise<Minted> => {
+      const r = await acct.client.post('/token', { audience: 'trading' });
+      if (r.status !== 200) throw new Error(`POST /token answered ${r.status}: ${r.text}`);
+      const token = r.body.access_token as string;
+      return { token, kid: decodeProtectedHeader(token).kid!, exp: decodeJwt(token).exp! };
+    };
+    const minted: Minted[] = [];
+    const failures: string[] = [];
+    const verifyLive = async () => {
+      const fresh = createRemoteJWKSet(jwksUrl);
+      for (const m of minted) {
+        if (m.exp * 1000 - Date.now() < 150) continue; // expired, or about to be before the check ends
+        for (const [name, keys] of [['cached', cached], ['fresh', fresh]] as [string, JWTVerifyGetKey][]) {
+          await jwtVerify(m.token, keys, { audience: 'trading', issuer: sys.config.JWT_ISSUER, algorithms: ['ES256'] }).catch((err: Error) => {
+            failures.push(`${name} consumer, token of ${m.kid.slice(0, 8)} expiring in ${m.exp * 1000 - Date.now()} ms: ${err.message}`);
+          });
+        }
+      }
+    };
+
+    minted.push(await mint());
+    await verifyLive();
+    const before = minted[0]!.kid;
+    const { next } = await withKeysOrm(keysDb, (em) => rotateSigningKey(em, deriveKeys(sys.config), keyPolicy(sys.config)));
+    expect(next.kid).not.toBe(before);
+    const activation = next.activatesAt.getTime();
+
+    // Mint and verify every live token until the new key has signed for a while.
+    while (Date.now() < activation + 1500) {
+      const m = await mint();
+      if (m.kid === next.kid) expect(Date.now()).toBeGreaterThanOrEqual(activation); // never signs before its time
+      minted.push(m);
+      await verifyLive();
+      await sleep(250);
+    }
+    // The last tokens of each key, checked until each expires.
+    while (minted.some((m) => m.exp * 1000 - Date.now() >= 150)) {
+      await verifyLive();
+      await sleep(250);
+    }
+
+    expect(failures).toEqual([]);
+    expect([...new Set(minted.map((m) => m.kid))]).toEqual([before, next.kid]);
+    expect(minted.filter((m) => m.kid === before).length).toBeGreaterThan(10);
+    // Once its last token has expired (plus the skew), the old key leaves the JWKS.
+    await eventually(async () => ((await jwks()).kids.includes(before) ? undefined : true), 10_000, 'the old key retired');
+    expect((await jwks()).kids).toEqual([next.kid]);
+  });
+
+  it('a second rotation while a key is still pending is refused and changes nothing', async () => {
+    const policy = keyPolicy(sys.config);
+    const keys = deriveKeys(sys.config);
+    const before = await withKeysOrm(keysDb, async (em) => (await rotateSigningKey(em, keys, policy)).next);
+    const snapshot = () => withKeysOrm(keysDb, async (em) => (await allKeys(em)).map((k) => [k.kid, k.activatesAt.toISOString(), k.retiresAt?.toISOString() ?? null]));
+    const rows = await snapshot();
+    await expect(withKeysOrm(keysDb, (em) => rotateSigningKey(em, keys, policy))).rejects.toThrow(RotationError);
+    expect(await snapshot()).toEqual(rows);
+    expect(rows.find(([kid]) => kid === before.kid)).toEqual([before.kid, before.activatesAt.toISOString(), null]);
+  });
+});
