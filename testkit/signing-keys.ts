@@ -37,9 +37,14 @@ export async function isolatedKeyDatabase(config: Config, suffix: string): Promi
   const isolated = url.toString();
   const orm = await MikroORM.init(ormConfig(isolated, { pool: { min: 0, max: 2 }, logger: () => undefined }));
   await orm.getMigrator().up().finally(() => orm.close(true));
-  await withKeysOrm(isolated, async (em) => {
+  await resetSigningKeys(isolated, config);
+  return isolated;
+}
+
+/** Deletes every key of a test's own key database and provisions one that signs now. */
+export async function resetSigningKeys(databaseUrl: string, config: Config): Promise<void> {
+  await withKeysOrm(databaseUrl, async (em) => {
     await em.nativeDelete(SigningKey, {});
     await provisionSigningKey(em, deriveKeys(config));
   });
-  return isolated;
 }
