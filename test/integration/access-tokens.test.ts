@@ -107,6 +107,11 @@ describe('access tokens for the broker’s services (POST /token, /.well-known/j
     expect(afterLogout.status).toBe(401);
     expect(afterLogout.body).toEqual({ code: 'UNAUTHENTICATED', message: expect.any(String) });
 
+    // An access token is not a session: this API takes only its own session tokens.
+    const access = (await (await signin(acct.email, acct.password)).post('/token', { audience: 'trading' })).body.access_token;
+    expect((await new ApiClient(sys.apiUrl).get('/me', { authorization: `Bearer ${access}` })).status).toBe(401);
+    expect((await new ApiClient(sys.apiUrl).post('/token', { audience: 'trading' }, { authorization: `Bearer ${access}` })).status).toBe(401);
+
     const other = await signin(acct.email, acct.password);
     const second = await signin(acct.email, acct.password);
     expect((await second.del(`/sessions/${sidOf(other.cookie!)}`)).status).toBe(204);
