@@ -79,7 +79,13 @@ export const UndoEmailBody = z.object({ token: z.string().min(1).max(200) }).str
 export const CloseAccountBody = z.object({ password: SigninPassword }).strict().meta({ id: 'CloseAccountBody' });
 export const RestoreAccountBody = z.object({ token: z.string().min(1).max(200) }).strict().meta({ id: 'RestoreAccountBody' });
 /** An audience is a configured service name (ACCESS_TOKEN_AUDIENCES); one that is not configured answers UNKNOWN_AUDIENCE. */
-export const TokenBody = z.object({ audience: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'malformed audience') }).strict().meta({ id: 'TokenBody' });
+export const TokenBody = z.object({ audience: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'malformed audience') }).strict();
+/**
+ * TokenBody as the document states it: the deployment's audiences by name, so a client (or a
+ * fuzzer) sees which values are accepted. Both accept exactly those; the route parses with
+ * TokenBody, so a well-formed unknown audience answers UNKNOWN_AUDIENCE instead of VALIDATION_FAILED.
+ */
+export const documentedTokenBody = (audiences: readonly string[]) => z.object({ audience: z.enum(audiences as [string, ...string[]]) }).strict();
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 

@@ -190,6 +190,7 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
   if (!devSecretsAllowed && c.KAFKA_SASL_MECHANISM !== 'none' && !c.KAFKA_SASL_PASSWORD) {
     throw new ConfigError(`KAFKA_SASL_PASSWORD is required in ${where} (this process's Kafka password; or KAFKA_SASL_MECHANISM=none)`);
   }
+  if (c.ACCESS_TOKEN_AUDIENCES.length === 0) throw new ConfigError('ACCESS_TOKEN_AUDIENCES must name at least one service');
   if (c.SIGNING_KEY_REFRESH_MS > (c.SIGNING_KEY_PUBLISH_LEAD_S * 1000) / 4) {
     // An API that learns of a new key later than its JWKS cache can hide it would sign before consumers see it.
     throw new ConfigError('SIGNING_KEY_REFRESH_MS must be at most a quarter of SIGNING_KEY_PUBLISH_LEAD_S');

@@ -234,7 +234,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       },
     },
     {
-      method: 'post', path: '/token', summary: "An access token for one of the broker's services (ES256 JWT, verified with /.well-known/jwks.json), for the signed-in session.", body: S.TokenBody, auth: true,
+      method: 'post', path: '/token', summary: "An access token for one of the broker's services (ES256 JWT, verified with /.well-known/jwks.json), for the signed-in session.", body: S.documentedTokenBody(config.ACCESS_TOKEN_AUDIENCES), auth: true,
       responses: { 200: { description: 'A token for that audience; none once the session has ended (401)', schema: S.TokenResponse } },
       errors: ['UNKNOWN_AUDIENCE'],
       handler: async (req, res, auth) => {

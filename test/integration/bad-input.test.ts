@@ -107,8 +107,8 @@ describe('OpenAPI document', () => {
     const documented = Object.entries(doc.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore'];
-    expect(documented.sort()).toEqual(expected.map((e) => e.replace(' /', ' /api/v1/auth/')).sort());
+    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore', 'POST /token'];
+    expect(documented.sort()).toEqual([...expected.map((e) => e.replace(' /', ' /api/v1/auth/')), 'GET /.well-known/jwks.json'].sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
     const c = new ApiClient(sys.apiUrl);
@@ -126,6 +126,8 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/email/verify': [(await c.post('/email/verify', { code: '123456' })).status],
       'POST /api/v1/auth/email/undo': [(await c.post('/email/undo', { token: 'email-undo-x.y' })).status, (await c.post('/email/undo', { token: 1 })).status],
       'DELETE /api/v1/auth/me': [(await c.call('DELETE', '/me', { password: 'p' })).status],
+      'POST /api/v1/auth/token': [(await c.post('/token', { audience: 'trading' })).status, (await c.post('/token', 'x', { 'content-type': 'text/plain' })).status],
+      'GET /.well-known/jwks.json': [(await new ApiClient(sys.api.url).get('/.well-known/jwks.json')).status],
       'POST /api/v1/auth/me/restore': [(await c.post('/me/restore', { token: 'account-closure-x.y' })).status, (await c.post('/me/restore', { token: 1 })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {

@@ -485,9 +485,6 @@ export interface components {
             /** @description Seconds until the token expires. */
             expires_in: number;
         };
-        TokenBody: {
-            audience: string;
-        };
         SessionsResponse: {
             sessions: components["schemas"]["Session"][];
         };
@@ -2285,7 +2282,10 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TokenBody"];
+                "application/json": {
+                    /** @enum {string} */
+                    audience: "trading" | "payments" | "kyc";
+                };
             };
         };
         responses: {
