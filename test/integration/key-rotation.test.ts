@@ -1,4 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { deriveKeys } from '../../common/crypto';
 import { allKeys, keyPolicy, RotationError, rotateSigningKey } from '../../api/tokens/signing-keys';
 import { createAccount } from '../../testkit/accounts';
@@ -113,5 +115,29 @@ describe('signing key rotation while tokens are in flight', () => {
     await expect(withKeysOrm(keysDb, (em) => rotateSigningKey(em, keys, policy))).rejects.toThrow(RotationError);
     expect(await snapshot()).toEqual(rows);
     expect(rows.find(([kid]) => kid === before.kid)).toEqual([before.kid, before.activatesAt.toISOString(), null]);
+  });
+
+  it('npm run keys: rotate publishes the next key and prints when it signs, list shows each state, a second rotate exits 3', async () => {
+    await resetSigningKeys(keysDb, sys.config);
+    const keysCli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'scripts/keys-cli.ts', ...args], {
+        cwd: path.resolve(__dirname, '../..'),
+        // A lead long enough that the key is still pending when the next command (seconds later) runs.
+        env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: keysDb, ...LIFETIMES, SIGNING_KEY_PUBLISH_LEAD_S: '600' },
+        encoding: 'utf8',
+      });
+    const rotated = keysCli('rotate');
+    expect(rotated.status).toBe(0);
+    expect(rotated.stdout).toMatch(/^published \S+; it signs from \S+ \(in 600 s; the JWKS max-age is 150 s\)$/m);
+    expect(rotated.stdout).toMatch(/ pending /);
+    expect(rotated.stdout).toMatch(/ signing /);
+    const again = keysCli('rotate');
+    expect(again.status).toBe(3);
+    expect(again.stderr).toMatch(/not rotated: key \S+ is already waiting to sign/);
+    const list = keysCli('list');
+    expect(list.status).toBe(0);
+    expect(list.stdout.trim().split('\n')).toHaveLength(3); // header, pending, signing
+    expect(keysCli('bogus').status).toBe(2);
+    await resetSigningKeys(keysDb, sys.config);
   });
 });
