@@ -69,6 +69,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(cookieParser());
 
   const jwksCache = `public, max-age=${jwksMaxAgeSeconds(config)}`;
+  app.use(methodNotAllowed([{ path: JWKS_PATH, method: 'get' }]));
   app.get(JWKS_PATH, (_req, res) => {
     const keys = deps.signingKeys.published();
     res.set('Cache-Control', jwksCache).json({ keys });

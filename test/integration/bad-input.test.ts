@@ -45,7 +45,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
   /** A raw request (fetch refuses TRACE): status, Allow header and error code. */
   const raw = (method: string, path: string, body?: string, contentType?: string) =>
     new Promise<{ status: number; allow?: string; code?: string }>((resolve, reject) => {
-      const req = request(sys.apiUrl + path, { method, headers: contentType ? { 'content-type': contentType } : {} }, (res) => {
+      const req = request(path.startsWith('http') ? path : sys.apiUrl + path, { method, headers: contentType ? { 'content-type': contentType } : {} }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, code: JSON.parse(text || '{}').code }));
@@ -61,6 +61,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     expect(await raw('PUT', '/me')).toEqual({ status: 405, allow: 'DELETE, GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('GET', '/me/restore')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('TRACE', '/nope')).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(await raw('POST', `${sys.api.url}/.well-known/jwks.json`, '{}', 'application/json')).toEqual({ status: 405, allow: 'GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
   });
 
   it('unknown routes → 404 JSON', async () => {
