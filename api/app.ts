@@ -7,11 +7,14 @@ import type { Config } from '../common/config';
 import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
 import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
-import { API_BASE, buildOpenApi } from './openapi';
+import { API_BASE, JWKS_PATH, buildOpenApi } from './openapi';
 import { cookieNames } from './http/cookies';
 import { authRoutes, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
+import type { AccessTokens } from './tokens/access-token';
+import type { SigningKeyCache } from './tokens/key-cache';
+import { jwksMaxAgeSeconds } from './tokens/signing-keys';
 import type { ClosureUseCases } from './use-cases/closure.use-case';
 import type { EmailUseCases } from './use-cases/email.use-case';
 import type { PasswordUseCases } from './use-cases/password.use-case';
@@ -29,6 +32,8 @@ export interface AppDeps {
   closure: ClosureUseCases;
   sessions: SessionStore;
   sessionUseCases: SessionUseCases;
+  accessTokens: AccessTokens;
+  signingKeys: SigningKeyCache;
   readinessChecks: Record<string, ReadinessCheck>;
   livenessChecks?: Record<string, LivenessCheck>;
 }
@@ -62,6 +67,13 @@ export function createApp(deps: AppDeps): Express {
   app.use(API_BASE, methodNotAllowed(routes));
   app.use(csrfGuard(config.WEB_ORIGINS));
   app.use(cookieParser());
+
+  const jwksCache = `public, max-age=${jwksMaxAgeSeconds(config)}`;
+  app.use(methodNotAllowed([{ path: JWKS_PATH, method: 'get' }]));
+  app.get(JWKS_PATH, (_req, res) => {
+    const keys = deps.signingKeys.published();
+    res.set('Cache-Control', jwksCache).json({ keys });
+  });
 
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);

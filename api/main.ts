@@ -1,4 +1,5 @@
 import './tracing';
+import { MikroORM } from '@mikro-orm/postgresql';
 import { Client, Connection } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Server } from 'node:http';
@@ -17,7 +18,12 @@ import { metricsRegistry, reportSignupWorkflows, startMetricsServer } from '../c
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
+import { ormConfig } from '../entities/mikro-orm.config';
+import { SigningKeySchema } from '../entities/signing-key.entity';
 import { createApp } from './app';
+import { createAccessTokens } from './tokens/access-token';
+import { SigningKeyCache } from './tokens/key-cache';
+import { publishedKeys } from './tokens/signing-keys';
 import { signupWorkflowCounts } from './signup-workflow-counts';
 import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
@@ -68,6 +74,15 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const interceptors = tracing() ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config), interceptors });
 
+  // The API reads one table, signing_keys, and only reads it: the cache below re-reads it in the background.
+  const orm = await MikroORM.init(ormConfig(config.DATABASE_URL, { entities: [SigningKeySchema], connect: false, pool: { min: 0, max: 2, acquireTimeoutMillis: 5000 } }));
+  const signingKeys = new SigningKeyCache(() => publishedKeys(orm.em.fork()), keys, {
+    refreshMs: config.SIGNING_KEY_REFRESH_MS,
+    maxStaleMs: (config.SIGNING_KEY_PUBLISH_LEAD_S * 1000) / 2,
+    logger,
+  });
+  await signingKeys.start();
+
   const idleMs = config.SESSION_IDLE_TTL_S * 1000;
   // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.
   const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs, touchEveryMs: Math.min(60_000, idleMs / 10) });
@@ -84,6 +99,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     logger,
     sessions,
     sessionUseCases,
+    signingKeys,
+    accessTokens: createAccessTokens({ config, keys, signingKeys }),
     signup: createSignupUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, issueSession }),
     password: createPasswordUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, issueSession }),
     email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
@@ -131,6 +148,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
       await metricsServer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      signingKeys.stop();
+      await orm.close(true);
       await requester.close();
       await connection.close().catch(() => undefined);
       redis.disconnect();

@@ -2,7 +2,10 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@aste
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../common/errors';
 import { operationId, type RouteSpec } from './routes/auth.routes';
-import { ErrorResponse } from './schemas';
+import { ErrorResponse, JwksResponse } from './schemas';
+
+/** Where the public keys of access tokens are published (at the API's root, as consumers expect). */
+export const JWKS_PATH = '/.well-known/jwks.json';
 
 export const API_BASE = '/api/v1/auth';
 
@@ -109,6 +112,20 @@ export function buildOpenApi(routes: RouteSpec[]) {
       },
     });
   }
+  registry.registerPath({
+    method: 'get',
+    path: JWKS_PATH,
+    operationId: 'getJwks',
+    summary: 'The public keys that verify access tokens (POST /api/v1/auth/token): a key appears here before it signs and stays until its last token has expired.',
+    responses: {
+      ...errorResponses(['INTERNAL', 'UNAVAILABLE']),
+      200: {
+        description: 'The published keys (JWK Set, RFC 7517)',
+        headers: { 'Cache-Control': { description: '`public, max-age=N`: N is a quarter of the lead time with which a new key is published before it signs.', required: true, schema: { type: 'string' } } },
+        content: { 'application/json': { schema: JwksResponse } },
+      },
+    },
+  });
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {

@@ -78,6 +78,14 @@ export const VerifyEmailBody = z.object({ code: Otp }).strict().meta({ id: 'Veri
 export const UndoEmailBody = z.object({ token: z.string().min(1).max(200) }).strict().meta({ id: 'UndoEmailBody' });
 export const CloseAccountBody = z.object({ password: SigninPassword }).strict().meta({ id: 'CloseAccountBody' });
 export const RestoreAccountBody = z.object({ token: z.string().min(1).max(200) }).strict().meta({ id: 'RestoreAccountBody' });
+/** An audience is a configured service name (ACCESS_TOKEN_AUDIENCES); one that is not configured answers UNKNOWN_AUDIENCE. */
+export const TokenBody = z.object({ audience: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'malformed audience') }).strict();
+/**
+ * TokenBody as the document states it: the deployment's audiences by name, so a client (or a
+ * fuzzer) sees which values are accepted. Both accept exactly those; the route parses with
+ * TokenBody, so a well-formed unknown audience answers UNKNOWN_AUDIENCE instead of VALIDATION_FAILED.
+ */
+export const documentedTokenBody = (audiences: readonly string[]) => z.object({ audience: z.enum(audiences as [string, ...string[]]) }).strict();
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 
@@ -98,6 +106,26 @@ export const Session = z
   })
   .meta({ id: 'Session' });
 export const SessionsResponse = z.object({ sessions: z.array(Session) }).meta({ id: 'SessionsResponse' });
+
+export const TokenResponse = z
+  .object({
+    access_token: z.string().meta({ description: 'An ES256 JWT (header typ `at+jwt`, kid of a key in /.well-known/jwks.json).' }),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().positive().meta({ description: 'Seconds until the token expires.' }),
+  })
+  .meta({ id: 'TokenResponse' });
+export const Jwk = z
+  .object({
+    kty: z.literal('EC'),
+    crv: z.literal('P-256'),
+    x: z.string(),
+    y: z.string(),
+    kid: z.string(),
+    alg: z.literal('ES256'),
+    use: z.literal('sig'),
+  })
+  .meta({ id: 'Jwk' });
+export const JwksResponse = z.object({ keys: z.array(Jwk) }).meta({ id: 'JwksResponse' });
 
 export const ErrorResponse = z
   .object({

@@ -82,6 +82,15 @@ const schema = z.object({
   SEALING_KEY: z.string().optional(),
   SEALING_PREVIOUS_KEYS: list(''),
 
+  // Access tokens for the broker's other services (api/tokens): ES256, signed with keys kept in
+  // Postgres. A new key is published SIGNING_KEY_PUBLISH_LEAD_S before it signs; the JWKS may be
+  // cached a quarter of that; the API re-reads the keys every SIGNING_KEY_REFRESH_MS.
+  ACCESS_TOKEN_TTL_S: seconds(300),
+  ACCESS_TOKEN_AUDIENCES: list('trading,payments,kyc'),
+  ACCESS_TOKEN_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(600).default(60),
+  SIGNING_KEY_PUBLISH_LEAD_S: z.coerce.number().int().min(4).default(1200),
+  SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).default(60_000),
+
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
   SESSION_ABSOLUTE_TTL_S: seconds(7 * 24 * 3600),
   SESSION_IDLE_TTL_S: seconds(24 * 3600),
@@ -185,6 +194,11 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
   }
   if (!devSecretsAllowed && c.KAFKA_SASL_MECHANISM !== 'none' && !c.KAFKA_SASL_PASSWORD) {
     throw new ConfigError(`KAFKA_SASL_PASSWORD is required in ${where} (this process's Kafka password; or KAFKA_SASL_MECHANISM=none)`);
+  }
+  if (c.ACCESS_TOKEN_AUDIENCES.length === 0) throw new ConfigError('ACCESS_TOKEN_AUDIENCES must name at least one service');
+  if (c.SIGNING_KEY_REFRESH_MS > (c.SIGNING_KEY_PUBLISH_LEAD_S * 1000) / 4) {
+    // An API that learns of a new key later than its JWKS cache can hide it would sign before consumers see it.
+    throw new ConfigError('SIGNING_KEY_REFRESH_MS must be at most a quarter of SIGNING_KEY_PUBLISH_LEAD_S');
   }
   return Object.freeze({
     ...c,

@@ -231,4 +231,6 @@ export const SealContext = {
   newPasswordHashForFlow: (flowId: string) => `password-hash:flow:${flowId}`,
   /** A new password's hash in a user.set-password request: only that user's row takes it. */
   newPasswordHashForUser: (userId: string) => `password-hash:set:${userId}`,
+  /** A token signing key's private half in Postgres: bound to its kid. */
+  signingKey: (kid: string) => `signing-key:${kid}`,
 } as const;

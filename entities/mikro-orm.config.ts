@@ -1,11 +1,13 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { BaseEntitySchema } from './base.entity';
+import { SigningKeySchema } from './signing-key.entity';
 import { UserSchema } from './user.entity';
 import { Migration20261125000000_users } from './migrations/Migration20261125000000_users';
 import { Migration20261202000000_kafka_seen_messages } from './migrations/Migration20261202000000_kafka_seen_messages';
 import { Migration20261202100000_kafka_seen_messages_unlogged } from './migrations/Migration20261202100000_kafka_seen_messages_unlogged';
 import { Migration20261203000000_users_closed_at } from './migrations/Migration20261203000000_users_closed_at';
+import { Migration20261204000000_tokens_signing_keys } from './migrations/Migration20261204000000_tokens_signing_keys';
 
 /** Migrations are listed here, in order, so they load the same under tsx, jest and a build. */
 const MIGRATIONS = [
@@ -13,12 +15,13 @@ const MIGRATIONS = [
   { name: 'Migration20261202000000_kafka_seen_messages', class: Migration20261202000000_kafka_seen_messages },
   { name: 'Migration20261202100000_kafka_seen_messages_unlogged', class: Migration20261202100000_kafka_seen_messages_unlogged },
   { name: 'Migration20261203000000_users_closed_at', class: Migration20261203000000_users_closed_at },
+  { name: 'Migration20261204000000_tokens_signing_keys', class: Migration20261204000000_tokens_signing_keys },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
   return defineConfig({
     clientUrl: databaseUrl,
-    entities: [BaseEntitySchema, UserSchema],
+    entities: [BaseEntitySchema, UserSchema, SigningKeySchema],
     extensions: [Migrator],
     migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true },
     discovery: { warnWhenNoEntities: true },

@@ -5,6 +5,7 @@ import { AppError, type ErrorCode } from '../../common/errors';
 import * as S from '../schemas';
 import { authenticate, type Auth, type AuthDeps } from '../http/auth';
 import { cookiePolicy } from '../http/cookies';
+import type { AccessTokens } from '../tokens/access-token';
 import type { ClosureUseCases } from '../use-cases/closure.use-case';
 import type { EmailUseCases } from '../use-cases/email.use-case';
 import type { PasswordUseCases } from '../use-cases/password.use-case';
@@ -49,8 +50,8 @@ const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The ses
 const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
 const sameEmail = { email: '$request.body#/email' };
 
-export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; closure: ClosureUseCases; sessionUseCases: SessionUseCases; config: Config } & AuthDeps): RouteSpec[] {
-  const { signup, signin, password, email, closure, sessionUseCases, config } = deps;
+export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; closure: ClosureUseCases; sessionUseCases: SessionUseCases; accessTokens: AccessTokens; config: Config } & AuthDeps): RouteSpec[] {
+  const { signup, signin, password, email, closure, sessionUseCases, accessTokens, config } = deps;
   const { setSession, clearSession, setDevice, deviceOf } = cookiePolicy(config);
 
   return [
@@ -230,6 +231,15 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         await sessionUseCases.logoutEverywhere(auth!, res.locals.ctx);
         clearSession(res);
         res.status(204).end();
+      },
+    },
+    {
+      method: 'post', path: '/token', summary: "An access token for one of the broker's services (ES256 JWT, verified with /.well-known/jwks.json), for the signed-in session.", body: S.documentedTokenBody(config.ACCESS_TOKEN_AUDIENCES), auth: true,
+      responses: { 200: { description: 'A token for that audience; none once the session has ended (401)', schema: S.TokenResponse } },
+      errors: ['UNKNOWN_AUDIENCE'],
+      handler: async (req, res, auth) => {
+        const { audience } = S.TokenBody.parse(req.body);
+        res.status(200).json(accessTokens.mint(auth!, audience, res.locals.ctx));
       },
     },
     {

@@ -11,9 +11,24 @@ export interface SessionProfile {
   createdAt: string;
 }
 
+/** How the user proved who they are when the session started (RFC 8176 `amr` values). */
+export type AuthMethod = 'pwd' | 'otp';
+
 export interface SessionMeta {
   userAgent?: string;
   ip?: string;
+  /** Recorded with the session for access tokens' `amr` claim. */
+  amr?: readonly AuthMethod[];
+}
+
+/** A live session as a request sees it. */
+export interface LoadedSession {
+  uid: string;
+  profile: SessionProfile;
+  /** Empty for sessions created before methods were recorded. */
+  amr: AuthMethod[];
+  /** When the user authenticated (the session's creation), ms since the epoch. */
+  authTime: number;
 }
 
 export interface SessionInfo {
@@ -30,10 +45,11 @@ const userKey = (uid: string) => `usess:${uid}`;
 /**
  * Reads a session and keeps it alive in one round trip. lastSeenAt and the idle TTL are refreshed
  * at most once per `touchEveryMs`, so the hot path (`/me`) is a read almost always.
- * ARGV: now, idleMs, touchEveryMs. Returns {uid, profile} or nil.
+ * ARGV: now, idleMs, touchEveryMs. Returns {uid, profile, amr, createdAt} or nil (amr '' when the
+ * session predates it).
  */
 const LOAD = `
-local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt')
+local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt', 'amr', 'createdAt')
 if not v[1] then return nil end
 local now = tonumber(ARGV[1])
 local absExp = tonumber(v[3])
@@ -45,7 +61,7 @@ if now - tonumber(v[4]) >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
   redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), absExp - now))
 end
-return {v[1], v[2]}`;
+return {v[1], v[2], v[5] or '', v[6] or ''}`;
 
 /** Deletes one session only if it belongs to the given user. */
 const REVOKE = `
@@ -57,7 +73,7 @@ return 1`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string] | null, Context>;
+    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string, string, string] | null, Context>;
     sessionRevoke(key: string, index: string, uid: string, sid: string): Result<number, Context>;
   }
 }
@@ -102,6 +118,7 @@ export class SessionStore {
         absExp,
         ua: (meta.userAgent ?? '').slice(0, 256),
         ip: meta.ip ?? '',
+        amr: (meta.amr ?? []).join(' '),
       })
       .pexpire(sessKey(sid), Math.min(this.opts.idleMs, this.opts.absoluteMs))
       .zadd(userKey(profile.id), now, sid)
@@ -112,10 +129,15 @@ export class SessionStore {
     return { sid, expiresAt: absExp };
   }
 
-  async load(sid: string): Promise<{ uid: string; profile: SessionProfile } | undefined> {
+  async load(sid: string): Promise<LoadedSession | undefined> {
     const row = await fromRedis(() => this.redis.sessionLoad(sessKey(sid), Date.now(), this.opts.idleMs, this.opts.touchEveryMs ?? 60_000));
     if (!row) return undefined;
-    return { uid: row[0], profile: JSON.parse(row[1]) as SessionProfile };
+    return {
+      uid: row[0],
+      profile: JSON.parse(row[1]) as SessionProfile,
+      amr: row[2] ? (row[2].split(' ') as AuthMethod[]) : [],
+      authTime: Number(row[3]),
+    };
   }
 
   async list(uid: string): Promise<SessionInfo[]> {

@@ -132,7 +132,8 @@ export function createEmailUseCases(deps: EmailDeps) {
       // The session kept its old profile: it is replaced by one that carries the new address.
       async function renew(user: SessionProfile, event: string) {
         await sessions.revoke(auth.uid, auth.sid);
-        const session = await issueSession(user, ctx);
+        // The change asked for the password, and the code proved the new mailbox.
+        const session = await issueSession(user, ctx, ['pwd', 'otp']);
         ctx.logger.info({ event, userId: auth.uid, ip: ctx.ip, workflowId }, 'email changed, other sessions revoked');
         return { user, session };
       }

@@ -1,6 +1,6 @@
 import type { Config } from '../../common/config';
 import { AppError } from '../../common/errors';
-import type { SessionProfile, SessionStore } from '../sessions/session.store';
+import type { AuthMethod, SessionProfile, SessionStore } from '../sessions/session.store';
 import { signSessionToken, tokenConfig } from '../sessions/token';
 import type { RequestContext } from './context';
 
@@ -26,8 +26,8 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
   const tokens = tokenConfig(config);
   return {
     /** The one place a session starts (signin and verify). */
-    async issue(profile: SessionProfile, ctx: RequestContext): Promise<IssuedSession> {
-      const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip });
+    async issue(profile: SessionProfile, ctx: RequestContext, amr: readonly AuthMethod[]): Promise<IssuedSession> {
+      const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip, amr });
       const token = signSessionToken(tokens, { sub: profile.id, sid }, config.SESSION_ABSOLUTE_TTL_S);
       return { sid, token, maxAgeMs: config.SESSION_ABSOLUTE_TTL_S * 1000 };
     },

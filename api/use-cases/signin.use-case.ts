@@ -64,7 +64,7 @@ export function createSigninUseCases(deps: SigninDeps) {
       }
       await reservation.succeeded();
       const user = { id: found.id, email: found.email, name: found.name, createdAt: found.createdAt };
-      const session: IssuedSession = await issueSession(user, ctx);
+      const session: IssuedSession = await issueSession(user, ctx, ['pwd']);
       ctx.logger.info({ event: 'signin_succeeded', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'signed in');
       if (deviceId === undefined) notices.newDevice(user.email, session.sid, ctx);
       return { user, session, deviceCookie: devices.issue(emailDigest) };

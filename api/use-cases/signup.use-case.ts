@@ -106,7 +106,8 @@ export function createSignupUseCases(deps: SignupDeps) {
       }
       // The workflow answers with ids only; the profile comes from what this request carried.
       const user = { id: result.user.id, email: input.email, name: input.name, createdAt: result.user.createdAt };
-      const session = await issueSession(user, ctx);
+      // The emailed code proved the mailbox; the password was only set here.
+      const session = await issueSession(user, ctx, ['otp']);
       metrics.signupsVerified.inc();
       ctx.logger.info({ event: 'verified', userId: user.id, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'email verified, account created');
       return { user, session };

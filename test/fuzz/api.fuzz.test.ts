@@ -36,6 +36,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'GET', path: '/sessions', body: false },
   { method: 'DELETE', path: '/sessions/:id', body: false },
   { method: 'POST', path: '/logout-all', body: true },
+  { method: 'POST', path: '/token', body: true },
 ];
 
 // ------------------------------------------------------------------------------ arbitraries

@@ -45,7 +45,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
   /** A raw request (fetch refuses TRACE): status, Allow header and error code. */
   const raw = (method: string, path: string, body?: string, contentType?: string) =>
     new Promise<{ status: number; allow?: string; code?: string }>((resolve, reject) => {
-      const req = request(sys.apiUrl + path, { method, headers: contentType ? { 'content-type': contentType } : {} }, (res) => {
+      const req = request(path.startsWith('http') ? path : sys.apiUrl + path, { method, headers: contentType ? { 'content-type': contentType } : {} }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, code: JSON.parse(text || '{}').code }));
@@ -61,6 +61,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     expect(await raw('PUT', '/me')).toEqual({ status: 405, allow: 'DELETE, GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('GET', '/me/restore')).toEqual({ status: 405, allow: 'OPTIONS, POST', code: 'METHOD_NOT_ALLOWED' });
     expect(await raw('TRACE', '/nope')).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(await raw('POST', `${sys.api.url}/.well-known/jwks.json`, '{}', 'application/json')).toEqual({ status: 405, allow: 'GET, HEAD, OPTIONS', code: 'METHOD_NOT_ALLOWED' });
   });
 
   it('unknown routes → 404 JSON', async () => {
@@ -107,8 +108,8 @@ describe('OpenAPI document', () => {
     const documented = Object.entries(doc.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore'];
-    expect(documented.sort()).toEqual(expected.map((e) => e.replace(' /', ' /api/v1/auth/')).sort());
+    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore', 'POST /token'];
+    expect(documented.sort()).toEqual([...expected.map((e) => e.replace(' /', ' /api/v1/auth/')), 'GET /.well-known/jwks.json'].sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
     const c = new ApiClient(sys.apiUrl);
@@ -126,6 +127,8 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/email/verify': [(await c.post('/email/verify', { code: '123456' })).status],
       'POST /api/v1/auth/email/undo': [(await c.post('/email/undo', { token: 'email-undo-x.y' })).status, (await c.post('/email/undo', { token: 1 })).status],
       'DELETE /api/v1/auth/me': [(await c.call('DELETE', '/me', { password: 'p' })).status],
+      'POST /api/v1/auth/token': [(await c.post('/token', { audience: 'trading' })).status, (await c.post('/token', 'x', { 'content-type': 'text/plain' })).status],
+      'GET /.well-known/jwks.json': [(await new ApiClient(sys.api.url).get('/.well-known/jwks.json')).status],
       'POST /api/v1/auth/me/restore': [(await c.post('/me/restore', { token: 'account-closure-x.y' })).status, (await c.post('/me/restore', { token: 1 })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {

@@ -19,11 +19,15 @@ describe('session store on real Redis', () => {
   it('a new session has a fresh 256-bit id and loads back with its user and profile', async () => {
     const s = store();
     const p = profile();
-    const a = await s.create(p, { userAgent: 'ua', ip: '10.0.0.1' });
+    const before = Date.now();
+    const a = await s.create(p, { userAgent: 'ua', ip: '10.0.0.1', amr: ['pwd', 'otp'] });
     const b = await s.create(p, {});
     expect(a.sid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(b.sid).not.toBe(a.sid);
-    expect(await s.load(a.sid)).toEqual({ uid: p.id, profile: p });
+    const loaded = await s.load(a.sid);
+    expect(loaded).toEqual({ uid: p.id, profile: p, amr: ['pwd', 'otp'], authTime: expect.any(Number) });
+    expect(loaded!.authTime).toBeGreaterThanOrEqual(before);
+    expect(await s.load(b.sid)).toEqual({ uid: p.id, profile: p, amr: [], authTime: expect.any(Number) });
     expect(await s.load('no-such-session')).toBeUndefined();
   });
 

@@ -61,6 +61,13 @@ describe('config', () => {
     expect(loadConfig({ ...base, ...keys }).KAFKA_PAYLOAD_KEYS).toBe(keys.KAFKA_PAYLOAD_KEYS);
   });
 
+  it('refuses a signing-key refresh slower than a quarter of the publication lead', () => {
+    const env = { NODE_ENV: 'test' } as NodeJS.ProcessEnv;
+    expect(loadConfig({ ...env, SIGNING_KEY_PUBLISH_LEAD_S: '8', SIGNING_KEY_REFRESH_MS: '2000' }).SIGNING_KEY_REFRESH_MS).toBe(2000);
+    expect(() => loadConfig({ ...env, SIGNING_KEY_PUBLISH_LEAD_S: '8', SIGNING_KEY_REFRESH_MS: '2001' })).toThrow(/SIGNING_KEY_REFRESH_MS/);
+    expect(loadConfig(env).ACCESS_TOKEN_AUDIENCES).toEqual(['trading', 'payments', 'kyc']);
+  });
+
   it('names every invalid variable', () => {
     expect(() => loadConfig({ API_PORT: 'eighty', BCRYPT_COST: '99' })).toThrow(/API_PORT[\s\S]*BCRYPT_COST/);
   });

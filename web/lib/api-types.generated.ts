@@ -243,6 +243,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An access token for one of the broker's services (ES256 JWT, verified with /.well-known/jwks.json), for the signed-in session. */
+        post: operations["postToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/sessions": {
         parameters: {
             query?: never;
@@ -277,6 +294,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify access tokens (POST /api/v1/auth/token): a key appears here before it signs and stays until its last token has expired. */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -289,7 +323,7 @@ export interface components {
              * @example VALIDATION_FAILED
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
             message: string;
             errors?: {
                 path: string;
@@ -443,6 +477,14 @@ export interface components {
             token: string;
         };
         EmptyBody: Record<string, never>;
+        TokenResponse: {
+            /** @description An ES256 JWT (header typ `at+jwt`, kid of a key in /.well-known/jwks.json). */
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            /** @description Seconds until the token expires. */
+            expires_in: number;
+        };
         SessionsResponse: {
             sessions: components["schemas"]["Session"][];
         };
@@ -453,6 +495,22 @@ export interface components {
             userAgent: string | null;
             ip: string | null;
             current: boolean;
+        };
+        JwksResponse: {
+            keys: components["schemas"]["Jwk"][];
+        };
+        Jwk: {
+            /** @enum {string} */
+            kty: "EC";
+            /** @enum {string} */
+            crv: "P-256";
+            x: string;
+            y: string;
+            kid: string;
+            /** @enum {string} */
+            alg: "ES256";
+            /** @enum {string} */
+            use: "sig";
         };
     };
     responses: {
@@ -2215,6 +2273,119 @@ export interface operations {
             };
         };
     };
+    postToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    audience: "trading" | "payments" | "kyc";
+                };
+            };
+        };
+        responses: {
+            /** @description A token for that audience; none once the session has ended (401) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | UNKNOWN_AUDIENCE: No service with this audience takes our tokens. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNKNOWN_AUDIENCE";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
     getSessions: {
         parameters: {
             query?: never;
@@ -2367,7 +2538,55 @@ export interface operations {
             };
         };
     };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The published keys (JWK Set, RFC 7517) */
+            200: {
+                headers: {
+                    /** @description `public, max-age=N`: N is a quarter of the lead time with which a new key is published before it signs. */
+                    "Cache-Control": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JwksResponse"];
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
 }
 
 /** Every `code` an error answer can carry (ErrorResponse.code), for checks at run time. */
-export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CREDENTIALS","UNAUTHENTICATED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
+export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
