@@ -768,6 +768,11 @@ temporal_server_namespace() {
   say temporal "namespace $TEMPORAL_NAMESPACE created"
 }
 
+temporal_server_namespace_cached() {
+  timeout $((CFD_PROBE_TIMEOUT + 2)) "$TEMPORAL_BIN" operator search-attribute list --address "127.0.0.1:$TEMPORAL_PORT" \
+    --namespace "$TEMPORAL_NAMESPACE" >/dev/null 2>&1
+}
+
 # The frontend answers before the namespace exists: ready = the frontend's health check passes.
 temporal_server_frontend_up() {
   timeout $((CFD_PROBE_TIMEOUT + 2)) "$TEMPORAL_BIN" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" >/dev/null 2>&1
@@ -790,8 +795,9 @@ up_temporal_server() {
     fi
     wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" temporal_server_frontend_up
     temporal_server_namespace
-    wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" \
-      cfd_probe_temporal "$TEMPORAL_BIN" "127.0.0.1:$TEMPORAL_PORT" "$TEMPORAL_NAMESPACE"
+    # A new namespace reaches the frontend's namespace cache within ~10 s: until then describe
+    # answers (it reads the database) while search-attribute calls say "namespace not found".
+    wait_ready "$svc" "$STACK_TIMEOUT_TEMPORAL" "$log" "$pid" temporal_server_namespace_cached
   fi
   temporal_ensure_search_attributes
   up_temporal_ui
