@@ -12,6 +12,7 @@ import { cookieNames } from './http/cookies';
 import { authRoutes, toHandler } from './routes/auth.routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
+import type { AuditTrail } from './audit/audit-trail';
 import type { ClosureUseCases } from './use-cases/closure.use-case';
 import type { EmailUseCases } from './use-cases/email.use-case';
 import type { PasswordUseCases } from './use-cases/password.use-case';
@@ -22,6 +23,7 @@ import type { SignupUseCases } from './use-cases/signup.use-case';
 export interface AppDeps {
   config: Config;
   logger: Logger;
+  trail: AuditTrail;
   signup: SignupUseCases;
   signin: SigninUseCases;
   password: PasswordUseCases;
@@ -54,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
     res.status(r.status === 'ready' ? 200 : 503).json(r);
   });
 
-  app.use(requestContext(logger));
+  app.use(requestContext(logger, deps.trail));
   // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
   app.use(API_BASE, noStore);
   app.use(helmet());

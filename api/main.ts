@@ -15,6 +15,7 @@ import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
 import { createApp } from './app';
+import { createAuditTrail } from './audit/audit-trail';
 import { signupWorkflowCounts } from './signup-workflow-counts';
 import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
@@ -67,6 +68,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.
   const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs, touchEveryMs: Math.min(60_000, idleMs / 10) });
   const limits = new RateLimits(redis, config);
+  const trail = createAuditTrail(requester, logger);
   const sessionUseCases = createSessionUseCases({ sessions, config });
   const issueSession = sessionUseCases.issue;
   const liveChecks = {
@@ -77,6 +79,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const app = createApp({
     config,
     logger,
+    trail,
     sessions,
     sessionUseCases,
     signup: createSignupUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, issueSession }),
@@ -126,6 +129,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
       await metricsServer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await trail.flush();
       await requester.close();
       await connection.close().catch(() => undefined);
       redis.disconnect();
