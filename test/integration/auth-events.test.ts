@@ -159,6 +159,8 @@ describe('auth events on auth.events.v1 and the audit trail', () => {
           orm.em.fork().transactional(async (tx) => {
             await tx.execute('grant update, delete, truncate on audit_event to current_user', [], 'run');
             await tx.execute(statement, [], 'run');
+            // Never commit the grant (nor the statement, should it pass).
+            throw Object.assign(new Error('rolled back by the test'), { code: 'went through' });
           }),
         );
         expect({ statement, code }).toEqual({ statement, code: 'P0A01' });
