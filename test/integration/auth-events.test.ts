@@ -16,7 +16,8 @@ import { TOPICS } from '../../common/kafka/topics';
 import { ormConfig } from '../../entities/mikro-orm.config';
 import { createAccount } from '../../testkit/accounts';
 import { withDb } from '../../testkit/db';
-import { quietLogger } from '../../testkit/env';
+import { quietLogger, uniqueEmail } from '../../testkit/env';
+import { codeOf, mailWithSubject } from '../../testkit/maildev';
 import { fromNewSource } from '../../testkit/http';
 import { useSystem, type System } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
@@ -89,6 +90,33 @@ describe('auth events on auth.events.v1 and the audit trail', () => {
     expect(rows.map((r) => r.action).sort()).toEqual(expected);
     expect(rows.find((r) => r.action === 'signin.failed')).toMatchObject({ actor: 'anonymous', outcome: 'failure', source_ip: expect.stringMatching(/\.0\/24$|::\/48$/) });
     for (const r of rows) expect(String(r.source_ip ?? '')).not.toMatch(/^\d+\.\d+\.\d+\.(?!0\/24)/);
+  });
+
+  it('a password reset, an email change and its undo publish password.reset, email.changed (undo false, then true) and their sessions', async () => {
+    const owner = await createAccount(sys.apiUrl, 'events-flows', PASSWORD);
+    const uid = owner.user.id;
+    const stranger = fromNewSource(sys.apiUrl);
+    expect((await stranger.post('/password/forgot', { email: owner.email })).status).toBe(202);
+    const code = codeOf(await mailWithSubject(owner.email, 'Your CFD Broker password reset code'));
+    expect((await stranger.post('/password/reset', { email: owner.email, code, password: NEW_PASSWORD })).status).toBe(200);
+
+    const newEmail = uniqueEmail('events-flows-new');
+    expect((await stranger.post('/email/change', { newEmail, password: NEW_PASSWORD })).status).toBe(202);
+    expect((await stranger.post('/email/verify', { code: codeOf(await mailWithSubject(newEmail, 'Confirm your new CFD Broker email')) })).status).toBe(200);
+    const notice = await mailWithSubject(owner.email, 'Your CFD Broker email address was changed');
+    const token = /token=([A-Za-z0-9._-]+)/.exec(notice.text)![1];
+    expect((await fromNewSource(sys.apiUrl).post('/email/undo', { token })).status).toBe(200);
+
+    const expected = ['email.changed', 'email.changed', 'password.reset', 'session.created', 'session.created', 'session.created', 'user.registered'];
+    await eventually(async () => (typesOf(uid).length >= expected.length ? true : undefined), 60_000, `events of ${uid}: ${typesOf(uid).join(', ')}`);
+    expect(typesOf(uid)).toEqual(expected);
+    const events = eventsOf(uid).map((e) => e.event);
+    expect(events.filter((e) => e.type === 'email.changed').map((e) => e.data)).toEqual([{ undo: false }, { undo: true }]);
+    expect(events.filter((e) => e.type === 'session.created').map((e) => (e.data as { origin: string }).origin).sort()).toEqual(['email_change', 'password_reset', 'signup_verified']);
+    for (const { seen } of eventsOf(uid)) {
+      const raw = seen.value!.toString('utf8').toLowerCase();
+      for (const secret of [owner.email, newEmail, owner.user.name]) expect(raw).not.toContain(secret.toLowerCase());
+    }
   });
 
   it('a change whose transaction fails is neither committed nor published; retried, it is published once', async () => {
