@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { deriveKeys, seal, SealContext } from '../../common/crypto';
+import { accountClosureWorkflowId, deriveKeys, seal, SealContext } from '../../common/crypto';
 import { AuthEvent } from '../../common/events/auth-events';
 import { EventSigner, verifyAuthEventMessage } from '../../common/events/event-signing';
 import { EnvelopeSecurity } from '../../common/kafka/envelope-security';
@@ -28,7 +28,8 @@ const NEW_PASSWORD = 'a second evented passphrase';
 
 describe('auth events on auth.events.v1 and the audit trail', () => {
   let sys: System;
-  useSystem({}, (started) => {
+  // Short enough to see the erasure (account.closed), long enough to restore within it.
+  useSystem({ env: { ACCOUNT_CLOSURE_GRACE_S: '15' } }, (started) => {
     sys = started;
   });
   let topic: Awaited<ReturnType<typeof tap>>;
@@ -56,6 +57,7 @@ describe('auth events on auth.events.v1 and the audit trail', () => {
     expect((await owner.client.call('DELETE', '/me', { password: NEW_PASSWORD })).status).toBe(202);
 
     const expected = [
+      'account.closed', // the grace period's end
       'account.closure_requested',
       'password.changed',
       'session.created', // verify
@@ -88,6 +90,7 @@ describe('auth events on auth.events.v1 and the audit trail', () => {
       return r.length >= expected.length ? r : undefined;
     }, 30_000, 'audit rows');
     expect(rows.map((r) => r.action).sort()).toEqual(expected);
+    expect(rows.find((r) => r.action === 'account.closed')).toMatchObject({ actor: 'system', source_ip: null });
     expect(rows.find((r) => r.action === 'signin.failed')).toMatchObject({ actor: 'anonymous', outcome: 'failure', source_ip: expect.stringMatching(/\.0\/24$|::\/48$/) });
     for (const r of rows) expect(String(r.source_ip ?? '')).not.toMatch(/^\d+\.\d+\.\d+\.(?!0\/24)/);
   });
@@ -117,6 +120,21 @@ describe('auth events on auth.events.v1 and the audit trail', () => {
       const raw = seen.value!.toString('utf8').toLowerCase();
       for (const secret of [owner.email, newEmail, owner.user.name]) expect(raw).not.toContain(secret.toLowerCase());
     }
+  });
+
+  it('a closure restored within the grace period publishes account.closure_requested and account.restored, and no account.closed', async () => {
+    const owner = await createAccount(sys.apiUrl, 'events-restore', PASSWORD);
+    const uid = owner.user.id;
+    expect((await owner.client.call('DELETE', '/me', { password: PASSWORD })).status).toBe(202);
+    const notice = await mailWithSubject(owner.email, 'Your CFD Broker account was closed');
+    const token = /\/account\/restore\?token=([A-Za-z0-9._-]+)/.exec(notice.text)![1];
+    expect((await fromNewSource(sys.apiUrl).post('/me/restore', { token })).status).toBe(200);
+    // The closure workflow has ended (restored: it erases nothing), and
+    // a later event of this user shows everything before it is out.
+    await sys.temporal.workflow.getHandle(accountClosureWorkflowId(deriveKeys(sys.config), uid)).result();
+    expect((await fromNewSource(sys.apiUrl).post('/signin', { email: owner.email, password: 'not the passphrase' })).status).toBe(401);
+    await eventually(async () => (typesOf(uid).includes('signin.failed') ? true : undefined), 30_000, 'the later event');
+    expect(typesOf(uid)).toEqual(['account.closure_requested', 'account.restored', 'session.created', 'signin.failed', 'user.registered']);
   });
 
   it('a change whose transaction fails is neither committed nor published; retried, it is published once', async () => {
