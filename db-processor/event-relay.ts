@@ -3,6 +3,7 @@ import type { Producer } from 'kafkajs';
 import { AuthEvent } from '../common/events/auth-events';
 import type { EventSigner } from '../common/events/event-signing';
 import type { Logger } from '../common/logger';
+import { metrics } from '../common/metrics';
 import { TOPICS } from '../common/kafka/topics';
 import { safeDbError } from './safe-db-error';
 
@@ -100,8 +101,19 @@ export class EventRelay {
       });
       if (dead.length) this.logger.warn({ count: dead.length }, 'event relay: outbox rows dead-lettered');
       await tx.execute('update "outbox" set "sent_at" = now() where "id" in (?)', [rows.map((r) => r.id)], 'run');
+      metrics.authEventsPublished.inc(events.length);
       return rows.length;
     });
+  }
+
+  /** The backlog for the gauges: rows not yet sent, and how long the oldest has waited. */
+  async backlog(): Promise<{ unsent: number; oldestUnsentSeconds: number }> {
+    const [row] = await this.orm.em
+      .fork()
+      .execute<{ unsent: number; oldest: number | null }[]>(
+        'select count(*)::int as "unsent", extract(epoch from now() - min("created_at"))::float8 as "oldest" from "outbox" where "sent_at" is null',
+      );
+    return { unsent: Number(row.unsent), oldestUnsentSeconds: Math.max(0, Number(row.oldest ?? 0)) };
   }
 
   /** Sent rows are kept a while (inspection, a consumer asking "was it sent?"), then deleted. */

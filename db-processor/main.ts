@@ -11,7 +11,7 @@ import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/su
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
 import { createLogger, type Logger } from '../common/logger';
-import { metrics, metricsRegistry, reportConsumerLag } from '../common/metrics';
+import { metrics, metricsRegistry, reportConsumerLag, reportOutbox } from '../common/metrics';
 import { ormConfig } from '../entities/mikro-orm.config';
 import { EventSigner } from '../common/events/event-signing';
 import { EventRelay } from './event-relay';
@@ -74,6 +74,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     sentRetentionS: config.OUTBOX_SENT_RETENTION_S,
   });
   relay.start();
+  reportOutbox(() => relay.backlog());
   await consumer.connect();
   await consumer.subscribe({ topic: TOPICS.dbRequests, fromBeginning: false });
   await consumer.run({
@@ -132,6 +133,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
       clearInterval(purge);
       stopLivenessExit();
       reportConsumerLag(undefined);
+      reportOutbox(undefined);
       await lag.close();
       await consumer.disconnect().catch(() => undefined);
       await relay.stop();
