@@ -16,7 +16,7 @@ import { EventRelay } from '../../db-processor/event-relay';
 import { appendEvent } from '../../db-processor/outbox';
 import { ormConfig } from '../../entities/mikro-orm.config';
 import { quietLogger, testConfig } from '../../testkit/env';
-import { eventually } from '../../testkit/wait';
+import { eventually, sleep } from '../../testkit/wait';
 import { rawKafka, tap } from '../support/kafka';
 
 describe('outbox relay: at least once, never lost, duplicates keep their event id', () => {
@@ -84,15 +84,27 @@ describe('outbox relay: at least once, never lost, duplicates keep their event i
   it('a relay that dies after publishing leaves the rows unsent: they are published again with the same ids and bytes', async () => {
     const events = await commitEvents(12);
     const dying = new EventRelay(orm, faulty('after'), signer, logger, opts);
-    await eventually(async () => ((await dying.relayOnce().then(() => false, () => true)) && (await unsent(events)) === 12 && copies(events).length >= 12 ? true : undefined), 30_000, 'a published, unmarked batch');
+    const published = () => new Set(copies(events).map((m) => m.headers['x-event-id'])).size;
+    // Until the broker has every event (the tap needs a moment to see them, so a batch may go out more than once).
+    await eventually(async () => {
+      if (published() === 12) return true;
+      await dying.relayOnce().catch(() => undefined);
+      await sleep(300);
+      return undefined;
+    }, 30_000, 'a published, unmarked batch');
+    expect(await unsent(events)).toBe(12);
+    const before = copies(events).length;
 
     await relayAll(new EventRelay(orm, producer, signer, logger, opts), events);
-    await eventually(async () => (copies(events).length >= 24 ? true : undefined), 30_000, 'the second copies');
+    await eventually(async () => (copies(events).length >= before + 12 ? true : undefined), 30_000, 'the copies of the next relay');
+    expect(await unsent(events)).toBe(0);
     for (const e of events) {
       const mine = copies(events).filter((m) => m.headers['x-event-id'] === e.eventId);
-      expect(mine).toHaveLength(2);
-      expect(mine[1].value!.equals(mine[0].value!)).toBe(true);
-      expect(mine[1].headers).toEqual(mine[0].headers);
+      expect(mine.length).toBeGreaterThanOrEqual(2);
+      for (const copy of mine) {
+        expect(copy.value!.equals(mine[0].value!)).toBe(true);
+        expect(copy.headers).toEqual(mine[0].headers);
+      }
       expect(JSON.parse(mine[0].value!.toString('utf8')).eventId).toBe(e.eventId);
     }
   });
