@@ -5,6 +5,7 @@ import { AccountFailure } from '../common/account-failures';
 import { Failure } from '../common/failures';
 import { codeDigest, seal, SealContext, unseal, type Keys } from '../common/crypto';
 import { RemoteError, type KafkaRequester } from '../common/kafka/request-reply';
+import { EMAIL_UNDO_WORKFLOW_ID_PREFIX, PASSWORD_RESET_WORKFLOW_ID_PREFIX } from '../temporal-config/account-flows';
 import type { SessionStore } from '../api/sessions/session.store';
 
 /** Where the sealed secret of an undo link waits for the mail activity. */
@@ -30,7 +31,12 @@ export function createAccountActivities(deps: { requester: KafkaRequester; keys:
       try {
         const { updated } = await requester.request(
           'user.set-password',
-          { userId: input.userId, passwordSealed: seal(keys, hash, SealContext.newPasswordHashForUser(input.userId)) },
+          {
+            userId: input.userId,
+            passwordSealed: seal(keys, hash, SealContext.newPasswordHashForUser(input.userId)),
+            // The flow's id names the auth event (password.reset or password.changed).
+            cause: input.flowId.startsWith(PASSWORD_RESET_WORKFLOW_ID_PREFIX) ? 'reset' : 'change',
+          },
           { key: input.userId },
         );
         if (!updated) throw ApplicationFailure.create({ type: AccountFailure.accountGone, message: 'the account no longer exists', nonRetryable: true });
@@ -50,7 +56,9 @@ export function createAccountActivities(deps: { requester: KafkaRequester; keys:
       const fromEmail = unseal(keys, input.fromSealed, SealContext.otherEmail(input.flowId));
       const toEmail = unseal(keys, input.toSealed, SealContext.email(input.flowId));
       try {
-        await requester.request('user.change-email', { userId: input.userId, fromEmail, toEmail }, { key: input.userId });
+        // The undo window's id names the event's `undo`.
+        const undo = input.flowId.startsWith(EMAIL_UNDO_WORKFLOW_ID_PREFIX);
+        await requester.request('user.change-email', { userId: input.userId, fromEmail, toEmail, undo }, { key: input.userId });
       } catch (err) {
         if (err instanceof RemoteError && err.code === Failure.emailTaken) {
           throw ApplicationFailure.create({ type: Failure.emailTaken, message: 'the address belongs to another account', nonRetryable: true });

@@ -15,6 +15,7 @@ import { tokenConfig } from './sessions/token';
 import type { AccessTokens } from './tokens/access-token';
 import type { SigningKeyCache } from './tokens/key-cache';
 import { jwksMaxAgeSeconds } from './tokens/signing-keys';
+import type { AuditTrail } from './audit/audit-trail';
 import type { ClosureUseCases } from './use-cases/closure.use-case';
 import type { EmailUseCases } from './use-cases/email.use-case';
 import type { PasswordUseCases } from './use-cases/password.use-case';
@@ -25,6 +26,7 @@ import type { SignupUseCases } from './use-cases/signup.use-case';
 export interface AppDeps {
   config: Config;
   logger: Logger;
+  trail: AuditTrail;
   signup: SignupUseCases;
   signin: SigninUseCases;
   password: PasswordUseCases;
@@ -59,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
     res.status(r.status === 'ready' ? 200 : 503).json(r);
   });
 
-  app.use(requestContext(logger));
+  app.use(requestContext(logger, deps.trail));
   // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
   app.use(API_BASE, noStore);
   app.use(helmet());

@@ -24,6 +24,7 @@ import { createApp } from './app';
 import { createAccessTokens } from './tokens/access-token';
 import { SigningKeyCache } from './tokens/key-cache';
 import { publishedKeys } from './tokens/signing-keys';
+import { createAuditTrail } from './audit/audit-trail';
 import { signupWorkflowCounts } from './signup-workflow-counts';
 import { createDeviceCookies } from './security/device-cookie';
 import { RateLimits } from './security/rate-limits';
@@ -87,6 +88,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   // Refresh the idle timer at most once a minute, and often enough for short idle timeouts.
   const sessions = new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs, touchEveryMs: Math.min(60_000, idleMs / 10) });
   const limits = new RateLimits(redis, config);
+  const trail = createAuditTrail(requester, logger);
   const sessionUseCases = createSessionUseCases({ sessions, config });
   const issueSession = sessionUseCases.issue;
   const liveChecks = {
@@ -97,6 +99,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const app = createApp({
     config,
     logger,
+    trail,
     sessions,
     sessionUseCases,
     signingKeys,
@@ -148,6 +151,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
       await metricsServer.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await trail.flush();
       signingKeys.stop();
       await orm.close(true);
       await requester.close();

@@ -127,6 +127,15 @@ const schema = z.object({
   KAFKA_REPLY_MAC_KEYS: z.string().optional(),
   KAFKA_PAYLOAD_KEYS: z.string().optional(),
   KAFKA_MESSAGE_MAX_AGE_S: z.coerce.number().int().min(5).max(3600).default(300),
+
+  // Auth events (common/events/): Ed25519 signing keys of the DB processor's relay, `id:<32-byte
+  // seed, base64url>[,...]`, the first signs; required in production, derived from HMAC_KEY otherwise.
+  KAFKA_EVENT_SIGNING_KEYS: z.string().optional(),
+  /** How often the relay looks for unsent outbox rows when the last look found none. */
+  EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  EVENT_RELAY_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Sent outbox rows are deleted after this long (the topic keeps the events). */
+  OUTBOX_SENT_RETENTION_S: seconds(7 * 24 * 3600),
 });
 
 export type Config = Readonly<

@@ -38,6 +38,13 @@ export function reportSignupWorkflows(source: (() => Promise<SignupWorkflowCount
   signupWorkflowSource = source;
 }
 
+let outboxSource: (() => Promise<{ unsent: number; oldestUnsentSeconds: number }>) | undefined;
+
+/** Where the outbox gauges read at each scrape (the DB processor's relay). */
+export function reportOutbox(source: typeof outboxSource): void {
+  outboxSource = source;
+}
+
 let consumerLagSource: (() => Promise<{ group: string; topic: string; lag: number }[]>) | undefined;
 
 /** Where cfd_kafka_consumer_lag_messages reads the lag at each scrape (the DB processor's admin client). */
@@ -140,6 +147,29 @@ export const metrics = {
       this.reset();
       for (const r of rows) this.set({ group: r.group, topic: r.topic }, r.lag);
     },
+  }),
+  outboxUnsent: new Gauge({
+    name: 'cfd_auth_events_outbox_unsent',
+    help: 'Auth events committed to the outbox and not yet published to auth.events.v1',
+    registers: on('db-processor'),
+    async collect() {
+      if (!outboxSource) return;
+      this.set((await outboxSource()).unsent);
+    },
+  }),
+  outboxOldestUnsent: new Gauge({
+    name: 'cfd_auth_events_outbox_oldest_unsent_seconds',
+    help: 'Age of the oldest auth event not yet published (0 when none waits)',
+    registers: on('db-processor'),
+    async collect() {
+      if (!outboxSource) return;
+      this.set((await outboxSource()).oldestUnsentSeconds);
+    },
+  }),
+  authEventsPublished: new Counter({
+    name: 'cfd_auth_events_published_total',
+    help: 'Auth events the relay published (a republished event counts again)',
+    registers: on('db-processor'),
   }),
   kafkaDeadLetters: new Counter({
     name: 'cfd_kafka_dead_letters_total',

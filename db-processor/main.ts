@@ -14,8 +14,10 @@ import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/su
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
 import { createLogger, type Logger } from '../common/logger';
-import { metrics, metricsRegistry, reportConsumerLag } from '../common/metrics';
+import { metrics, metricsRegistry, reportConsumerLag, reportOutbox } from '../common/metrics';
 import { ormConfig } from '../entities/mikro-orm.config';
+import { EventSigner } from '../common/events/event-signing';
+import { EventRelay } from './event-relay';
 import { ReplayGuard } from './replay-guard';
 import { safeDbError } from './safe-db-error';
 import { createUserHandlers, HandlerError, type Handlers } from './user.handlers';
@@ -66,7 +68,16 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     sessionTimeoutMs: 10_000,
   });
 
+  // Fails at start, not at the first event, when production lacks the signing keys.
+  const signer = EventSigner.fromConfig(config);
   await producer.connect();
+  const relay = new EventRelay(orm, producer, signer, logger, {
+    intervalMs: config.EVENT_RELAY_INTERVAL_MS,
+    batch: config.EVENT_RELAY_BATCH,
+    sentRetentionS: config.OUTBOX_SENT_RETENTION_S,
+  });
+  relay.start();
+  reportOutbox(() => relay.backlog());
   await consumer.connect();
   await consumer.subscribe({ topic: TOPICS.dbRequests, fromBeginning: false });
   await consumer.run({
@@ -141,8 +152,10 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
       clearInterval(purge);
       stopLivenessExit();
       reportConsumerLag(undefined);
+      reportOutbox(undefined);
       await lag.close();
       await consumer.disconnect().catch(() => undefined);
+      await relay.stop();
       await producer.disconnect().catch(() => undefined);
       await health.close();
       await orm.close(true);

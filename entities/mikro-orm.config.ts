@@ -8,6 +8,7 @@ import { Migration20261202000000_kafka_seen_messages } from './migrations/Migrat
 import { Migration20261202100000_kafka_seen_messages_unlogged } from './migrations/Migration20261202100000_kafka_seen_messages_unlogged';
 import { Migration20261203000000_users_closed_at } from './migrations/Migration20261203000000_users_closed_at';
 import { Migration20261204000000_tokens_signing_keys } from './migrations/Migration20261204000000_tokens_signing_keys';
+import { Migration20261204000000_events_outbox_audit } from './migrations/Migration20261204000000_events_outbox_audit';
 
 /** Migrations are listed here, in order, so they load the same under tsx, jest and a build. */
 const MIGRATIONS = [
@@ -16,6 +17,7 @@ const MIGRATIONS = [
   { name: 'Migration20261202100000_kafka_seen_messages_unlogged', class: Migration20261202100000_kafka_seen_messages_unlogged },
   { name: 'Migration20261203000000_users_closed_at', class: Migration20261203000000_users_closed_at },
   { name: 'Migration20261204000000_tokens_signing_keys', class: Migration20261204000000_tokens_signing_keys },
+  { name: 'Migration20261204000000_events_outbox_audit', class: Migration20261204000000_events_outbox_audit },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes the secrets of `docker compose --profile prod` (random, from openssl), once:
-#   secrets/app.env           JWT_SECRET, HMAC_KEY, SEALING_KEY, TEMPORAL_PAYLOAD_KEYS, KAFKA_*_KEYS,
+#   secrets/app.env           JWT_SECRET, HMAC_KEY, SEALING_KEY, TEMPORAL_PAYLOAD_KEYS, KAFKA_*_KEYS (the event
+#                             signing seed included),
 #                             DATABASE_URL (app role), SMTP_URL
 #   secrets/postgres.env      POSTGRES_PASSWORD (superuser, administration only), CFD_APP_DB_PASSWORD
 #   secrets/kafka-broker.env  KAFKA_PASSWORD_<ROLE>: the broker's SCRAM users (scripts/kafka/security.sh)
@@ -36,6 +37,7 @@ TEMPORAL_PAYLOAD_KEYS=k1:$(rand)
 KAFKA_REQUEST_MAC_KEYS=k1:$(rand)
 KAFKA_REPLY_MAC_KEYS=k1:$(rand)
 KAFKA_PAYLOAD_KEYS=k1:$(rand)
+KAFKA_EVENT_SIGNING_KEYS=k1:$(openssl rand 32 | base64 | tr '+/' '-_' | tr -d '=\n')
 DATABASE_URL=postgres://cfd_auth:$db_pw@postgres-prod:5432/cfd_auth
 SMTP_URL=smtp://maildev:1025
 ENV

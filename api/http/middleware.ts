@@ -7,6 +7,7 @@ import { AppError, ERRORS } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { metrics } from '../../common/metrics';
 import type { RequestContext } from '../use-cases/context';
+import type { AuditTrail } from '../audit/audit-trail';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -50,7 +51,7 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** A request id on every log line: the caller's when it is sane, a new one otherwise. */
-export function requestContext(logger: Logger): RequestHandler {
+export function requestContext(logger: Logger, trail: AuditTrail): RequestHandler {
   return (req, res, next) => {
     const given = req.get('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
@@ -65,6 +66,7 @@ export function requestContext(logger: Logger): RequestHandler {
       ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
       userAgent: req.get('user-agent')?.slice(0, 256),
       logger: logger.child(traceId ? { requestId, traceId } : { requestId }),
+      trail,
     };
     next();
   };
@@ -202,6 +204,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (appErr.code === 'RATE_LIMITED') {
       const { userId, emailHash } = res.locals.ctx?.audit ?? {};
       log.info({ event: 'rate_limited', ip: res.locals.ctx?.ip, path: req.path, scope: String(appErr.cause ?? ''), userId, emailHash }, 'rate limited');
+      const ctx = res.locals.ctx as RequestContext | undefined;
+      ctx?.trail.record(ctx, { action: 'rate_limited', actor: userId ? 'user' : 'anonymous', userId: userId ?? null, outcome: 'refused' });
     }
     // A dependency that failed is usually back within seconds: tell clients when to try again.
     if (appErr.code === 'UNAVAILABLE') res.setHeader('retry-after', '5');

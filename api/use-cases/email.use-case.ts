@@ -112,6 +112,7 @@ export function createEmailUseCases(deps: EmailDeps) {
           }
         }
         ctx.logger.info({ event: 'email_verify_failed', reason: result.code, userId: auth.uid, ip: ctx.ip, workflowId }, 'email change verification failed');
+        ctx.trail.record(ctx, { action: 'email.verify_failed', actor: 'user', userId: auth.uid, outcome: 'failure' });
         if (result.code === 'INVALID_CODE') throw invalidCode(result.attemptsLeft);
         if (result.code === 'UNAVAILABLE') throw unavailable('worker');
         if (!pending) throw new AppError('CODE_EXPIRED', 'No email change is pending. Ask for a new code.');
@@ -133,7 +134,7 @@ export function createEmailUseCases(deps: EmailDeps) {
       async function renew(user: SessionProfile, event: string) {
         await sessions.revoke(auth.uid, auth.sid);
         // The change asked for the password, and the code proved the new mailbox.
-        const session = await issueSession(user, ctx, ['pwd', 'otp']);
+        const session = await issueSession(user, ctx, ['pwd', 'otp'], 'email_change');
         ctx.logger.info({ event, userId: auth.uid, ip: ctx.ip, workflowId }, 'email changed, other sessions revoked');
         return { user, session };
       }

@@ -116,7 +116,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
       // Every session of the user was revoked by the workflow; this one starts after that.
       const found = await findUser(input.email);
       if (!found || found.profile.id !== result.userId) throw unavailable('db-processor');
-      const session = await issueSession(found.profile, ctx, ['otp']);
+      const session = await issueSession(found.profile, ctx, ['otp'], 'password_reset');
       ctx.logger.info({ event: 'password_reset', userId: result.userId, ip: ctx.ip, workflowId }, 'password reset, other sessions revoked');
       return { user: found.profile, session };
     },

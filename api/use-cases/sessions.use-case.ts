@@ -1,4 +1,6 @@
 import type { Config } from '../../common/config';
+import type { z } from 'zod';
+import type { SessionOrigin } from '../../common/events/auth-events';
 import { AppError } from '../../common/errors';
 import type { AuthMethod, SessionProfile, SessionStore } from '../sessions/session.store';
 import { signSessionToken, tokenConfig } from '../sessions/token';
@@ -25,9 +27,10 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
   const { sessions, config } = deps;
   const tokens = tokenConfig(config);
   return {
-    /** The one place a session starts (signin and verify). */
-    async issue(profile: SessionProfile, ctx: RequestContext, amr: readonly AuthMethod[]): Promise<IssuedSession> {
+    /** The one place a session starts (signin, verify, password reset, email change). */
+    async issue(profile: SessionProfile, ctx: RequestContext, amr: readonly AuthMethod[], origin: z.infer<typeof SessionOrigin>): Promise<IssuedSession> {
       const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip, amr });
+      ctx.trail.record(ctx, { action: 'session.created', actor: 'user', userId: profile.id, outcome: 'success' }, { type: 'session.created', userId: profile.id, data: { origin } });
       const token = signSessionToken(tokens, { sub: profile.id, sid }, config.SESSION_ABSOLUTE_TTL_S);
       return { sid, token, maxAgeMs: config.SESSION_ABSOLUTE_TTL_S * 1000 };
     },
@@ -35,8 +38,9 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
     /** Ends the caller's session, when there is one (logout is idempotent). */
     async logout(owner: SessionOwner | undefined, ctx: RequestContext): Promise<void> {
       if (!owner) return;
-      await sessions.revoke(owner.uid, owner.sid);
+      const ended = await sessions.revoke(owner.uid, owner.sid);
       ctx.logger.info({ event: 'logout', userId: owner.uid, ip: ctx.ip }, 'logged out');
+      if (ended) ctx.trail.record(ctx, { action: 'session.revoked', actor: 'user', userId: owner.uid, outcome: 'success' }, { type: 'session.revoked', userId: owner.uid, data: { reason: 'logout', count: 1 } });
     },
 
     async list(owner: SessionOwner) {
@@ -48,11 +52,13 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
     async revoke(owner: SessionOwner, sid: string, ctx: RequestContext): Promise<void> {
       if (!(await sessions.revoke(owner.uid, sid))) throw new AppError('SESSION_NOT_FOUND');
       ctx.logger.info({ event: 'session_revoked', userId: owner.uid, ip: ctx.ip, current: sid === owner.sid }, 'session revoked');
+      ctx.trail.record(ctx, { action: 'session.revoked', actor: 'user', userId: owner.uid, outcome: 'success' }, { type: 'session.revoked', userId: owner.uid, data: { reason: 'revoked', count: 1 } });
     },
 
     async logoutEverywhere(owner: SessionOwner, ctx: RequestContext): Promise<void> {
       const count = await sessions.revokeAll(owner.uid);
       ctx.logger.info({ event: 'logout_all', userId: owner.uid, ip: ctx.ip, count }, 'all sessions revoked');
+      ctx.trail.record(ctx, { action: 'session.revoked', actor: 'user', userId: owner.uid, outcome: 'success' }, { type: 'session.revoked', userId: owner.uid, data: { reason: 'logout_all', count } });
     },
   };
 }

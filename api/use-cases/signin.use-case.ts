@@ -60,11 +60,14 @@ export function createSigninUseCases(deps: SigninDeps) {
       if (!found || !matches) {
         await reservation.failed();
         ctx.logger.info({ event: 'signin_failed', emailHash: emailDigest, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'signin failed');
+        // The user id only when the email names an account; the email itself never.
+        const userId = found?.id ?? null;
+        ctx.trail.record(ctx, { action: 'signin.failed', actor: 'anonymous', userId, outcome: 'failure' }, { type: 'signin.failed', userId, data: { reason: 'invalid_credentials' } });
         throw new AppError('INVALID_CREDENTIALS');
       }
       await reservation.succeeded();
       const user = { id: found.id, email: found.email, name: found.name, createdAt: found.createdAt };
-      const session: IssuedSession = await issueSession(user, ctx, ['pwd']);
+      const session: IssuedSession = await issueSession(user, ctx, ['pwd'], 'signin');
       ctx.logger.info({ event: 'signin_succeeded', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'signed in');
       if (deviceId === undefined) notices.newDevice(user.email, session.sid, ctx);
       return { user, session, deviceCookie: devices.issue(emailDigest) };

@@ -67,6 +67,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       );
       metrics.signupRequests.inc({ kind: event === 'signup_requested' ? 'signup' : 'resend' });
       ctx.logger.info({ event, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'code requested');
+      ctx.trail.record(ctx, { action: event === 'signup_requested' ? 'signup.requested' : 'signup.resend_requested', actor: 'anonymous', userId: null, outcome: 'success' });
       return signupAccepted(config);
     },
 
@@ -98,6 +99,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       );
       if (!result.ok) {
         ctx.logger.info({ event: 'verify_failed', reason: result.code, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'verification failed');
+        ctx.trail.record(ctx, { action: 'signup.verify_failed', actor: 'anonymous', userId: null, outcome: 'failure' });
         if (result.code === 'INVALID_CODE') {
           throw invalidCode(result.attemptsLeft);
         }
@@ -107,7 +109,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       // The workflow answers with ids only; the profile comes from what this request carried.
       const user = { id: result.user.id, email: input.email, name: input.name, createdAt: result.user.createdAt };
       // The emailed code proved the mailbox; the password was only set here.
-      const session = await issueSession(user, ctx, ['otp']);
+      const session = await issueSession(user, ctx, ['otp'], 'signup_verified');
       metrics.signupsVerified.inc();
       ctx.logger.info({ event: 'verified', userId: user.id, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'email verified, account created');
       return { user, session };

@@ -6,7 +6,8 @@ import { TOPICS, DB_PROCESSOR_GROUP } from './topics';
  * Who a process is to Kafka. Each role has its own SASL/SCRAM user, `cfd-<role>`, and the broker's
  * ACLs (granted by scripts/ensure-topics.ts as `cfd-admin`) let it do only its part:
  *   api, worker    write requests; read replies in groups `auth-replies.*`
- *   db-processor   read requests in its group; write replies and dead letters
+ *   db-processor   read requests in its group; write replies and dead letters; write auth events
+ *                  (the outbox relay) and their dead letters
  *   admin          super user: creates topics and ACLs (set-up and tests only, never a service)
  */
 export const KAFKA_ROLES = ['api', 'worker', 'db-processor', 'admin'] as const;
@@ -34,7 +35,7 @@ export function kafkaSasl(config: Config, role: KafkaRole): SASLOptions | undefi
 export const ROLE_TOPICS: Record<KafkaRole, readonly string[]> = {
   api: [TOPICS.dbRequests, TOPICS.dbReplies],
   worker: [TOPICS.dbRequests, TOPICS.dbReplies],
-  'db-processor': [TOPICS.dbRequests, TOPICS.dbReplies, TOPICS.dbDeadLetter],
+  'db-processor': [TOPICS.dbRequests, TOPICS.dbReplies, TOPICS.dbDeadLetter, TOPICS.authEvents, TOPICS.authEventsDeadLetter],
   admin: Object.values(TOPICS),
 };
 
@@ -65,4 +66,6 @@ export const ACL_GRANTS: readonly AclGrant[] = [
   { role: 'db-processor', resource: 'group', name: DB_PROCESSOR_GROUP, operations: ['READ', 'DESCRIBE'] },
   { role: 'db-processor', resource: 'topic', name: TOPICS.dbReplies, operations: ['WRITE', 'DESCRIBE'] },
   { role: 'db-processor', resource: 'topic', name: TOPICS.dbDeadLetter, operations: ['WRITE', 'DESCRIBE'] },
+  { role: 'db-processor', resource: 'topic', name: TOPICS.authEvents, operations: ['WRITE', 'DESCRIBE'] },
+  { role: 'db-processor', resource: 'topic', name: TOPICS.authEventsDeadLetter, operations: ['WRITE', 'DESCRIBE'] },
 ];

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ReplyErrorCode } from '../errors';
+import { AuditEntry } from '../events/audit';
+import { AuthEvent } from '../events/auth-events';
 
 /**
  * Wire format of the DB processor's request/reply protocol. Version 2: the routing fields travel in
@@ -37,14 +39,17 @@ export const REQUESTS = {
     payload: z.object({ signupRef: z.string().min(1).max(200), email, name: z.string().min(1).max(100), passwordSealed: sealed }).strict(),
     result: z.object({ user: PublicUser }),
   },
-  /** A password reset or change: the hash is sealed for this user (SealContext.newPasswordHashForUser). */
+  /**
+   * A password reset or change: the hash is sealed for this user (SealContext.newPasswordHashForUser).
+   * `cause` names the auth event (absent from workers older than the events: `change`).
+   */
   'user.set-password': {
-    payload: z.object({ userId: z.string().uuid(), passwordSealed: sealed }).strict(),
+    payload: z.object({ userId: z.string().uuid(), passwordSealed: sealed, cause: z.enum(['reset', 'change']).optional() }).strict(),
     result: z.object({ updated: z.boolean() }),
   },
   /** An email change or its undo: moves the account from one address to another (the unique index decides). */
   'user.change-email': {
-    payload: z.object({ userId: z.string().uuid(), fromEmail: email, toEmail: email }).strict(),
+    payload: z.object({ userId: z.string().uuid(), fromEmail: email, toEmail: email, undo: z.boolean().optional() }).strict(),
     result: z.object({ user: PublicUser }),
   },
   /** Account closure: `closed` is false only when no such account exists. Idempotent. */
@@ -61,6 +66,14 @@ export const REQUESTS = {
   'user.erase': {
     payload: z.object({ userId: z.string().uuid() }).strict(),
     result: z.object({ erased: z.boolean() }),
+  },
+  /**
+   * An audit entry of the API (and the auth event it implies, e.g. session.created), written in one
+   * transaction. Both carry ids made by the sender, so a retry writes nothing twice.
+   */
+  'audit.record': {
+    payload: z.object({ entry: AuditEntry, event: AuthEvent.optional() }).strict(),
+    result: z.object({ recorded: z.literal(true) }),
   },
 } as const;
 

@@ -3,6 +3,10 @@ export const TOPICS = {
   dbRequests: 'auth.db.requests.v1',
   dbReplies: 'auth.db.replies.v1',
   dbDeadLetter: 'auth.db.requests.dlq.v1',
+  /** Auth events for other services (common/events/auth-events.ts), keyed by user id. */
+  authEvents: 'auth.events.v1',
+  /** Outbox rows the relay could not publish as an auth event (never expected: reason in `x-dlq-reason`). */
+  authEventsDeadLetter: 'auth.events.dlq.v1',
 } as const;
 
 const HOUR_MS = 3_600_000;
@@ -18,6 +22,9 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
   { topic: TOPICS.dbRequests, numPartitions: 6, retentionMs: HOUR_MS },
   { topic: TOPICS.dbReplies, numPartitions: 6, retentionMs: HOUR_MS },
   { topic: TOPICS.dbDeadLetter, numPartitions: 1, retentionMs: 7 * 24 * HOUR_MS },
+  // Consumers are other services: give a consumer that was down a month to catch up.
+  { topic: TOPICS.authEvents, numPartitions: 6, retentionMs: 30 * 24 * HOUR_MS },
+  { topic: TOPICS.authEventsDeadLetter, numPartitions: 1, retentionMs: 30 * 24 * HOUR_MS },
 ];
 
 export const DB_PROCESSOR_GROUP = 'auth-db-processor';

@@ -101,15 +101,21 @@ describe('Kafka ACLs: each service may do only its part', () => {
 
     expect(await produce(kafka, TOPICS.dbReplies)).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await produce(kafka, TOPICS.dbDeadLetter)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    // Only the DB processor's relay publishes auth events.
+    expect(await produce(kafka, TOPICS.authEvents)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await produce(kafka, TOPICS.authEventsDeadLetter)).toBe('TOPIC_AUTHORIZATION_FAILED');
     // Reading requests, in the DB processor's group or in one of its own.
     expect(await consume(kafka, TOPICS.dbRequests, DB_PROCESSOR_GROUP)).toBe('GROUP_AUTHORIZATION_FAILED');
     expect(await consume(kafka, TOPICS.dbRequests, replyGroup())).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
 
-  it('db-processor reads requests and writes replies and dead letters, and nothing else', async () => {
+  it('db-processor reads requests and writes replies, dead letters and auth events, and nothing else', async () => {
     const kafka = as('db-processor');
     expect(await produce(kafka, TOPICS.dbReplies)).toBe('ok');
     expect(await produce(kafka, TOPICS.dbDeadLetter)).toBe('ok');
+    // An unsigned message: every consumer drops it (README "Auth events": verify before reading).
+    expect(await produce(kafka, TOPICS.authEvents)).toBe('ok');
+    expect(await produce(kafka, TOPICS.authEventsDeadLetter)).toBe('ok');
 
     expect(await produce(kafka, TOPICS.dbRequests)).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await consume(kafka, TOPICS.dbReplies, replyGroup())).toBe('GROUP_AUTHORIZATION_FAILED');

@@ -175,6 +175,15 @@ describe('Prometheus metrics on every process (real stack)', () => {
     expect(dbAfter.filter((s) => s.name === 'cfd_kafka_consumer_lag_messages')).toEqual([
       { name: 'cfd_kafka_consumer_lag_messages', labels: { group: 'auth-db-processor', topic: TOPICS.dbRequests }, value: expect.any(Number) },
     ]);
+    // The verified signup's events (user.registered, session.created) went out through the outbox relay.
+    const dbEvents = await eventually(async () => {
+      const s = await scrape(endpoints.dbProcessor);
+      return delta(before.db, s, 'cfd_auth_events_published_total') >= 2 ? s : undefined;
+    }, 20_000, 'the auth events to be counted');
+    expect(dbEvents.filter((s) => s.name.startsWith('cfd_auth_events_outbox_')).map((s) => ({ name: s.name, value: typeof s.value }))).toEqual([
+      { name: 'cfd_auth_events_outbox_unsent', value: 'number' },
+      { name: 'cfd_auth_events_outbox_oldest_unsent_seconds', value: 'number' },
+    ]);
 
     // The Temporal SDK's worker metrics and the Temporal server's.
     const sdk = await scrape(sdkMetricsUrl);
