@@ -18,6 +18,8 @@ import type { PasswordUseCases } from './use-cases/password.use-case';
 import type { SessionUseCases } from './use-cases/sessions.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
+import { mfaRoutes } from './mfa/mfa.routes';
+import type { MfaUseCases } from './mfa/mfa.use-case';
 
 export interface AppDeps {
   config: Config;
@@ -27,6 +29,7 @@ export interface AppDeps {
   password: PasswordUseCases;
   email: EmailUseCases;
   closure: ClosureUseCases;
+  mfa: MfaUseCases;
   sessions: SessionStore;
   sessionUseCases: SessionUseCases;
   readinessChecks: Record<string, ReadinessCheck>;
@@ -41,7 +44,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('json escape', true);
 
   const auth = { sessions: deps.sessions, tokens: tokenConfig(config), sessionCookie: cookieNames(config).session };
-  const routes = authRoutes({ ...deps, ...auth });
+  const routes = [...authRoutes({ ...deps, ...auth }), ...mfaRoutes(deps)];
   const openapi = buildOpenApi(routes);
 
   app.use(httpMetrics);
@@ -73,7 +76,8 @@ export function createApp(deps: AppDeps): Express {
   const router = express.Router();
   // Only a route that declares a body reads one.
   const jsonBody = [express.json({ limit: '16kb', strict: true, type: 'application/json' }), requireObjectBody];
-  for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, auth));
+  const guard = { ...auth, reauthWindowMs: config.REAUTH_WINDOW_S * 1000 };
+  for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, guard));
   app.use(API_BASE, router);
 
   app.use(notFound);

@@ -16,6 +16,23 @@ export interface SessionMeta {
   ip?: string;
 }
 
+/**
+ * How a session was authenticated. `amr`: the methods (RFC 8176: `pwd`, `otp`), `authTime`: when
+ * the user last proved them (ms; a sign-in or a /reauth). `partial`: the password was right and the
+ * second factor is still owed; such a session can only finish the sign-in (POST /signin/mfa).
+ */
+export interface SessionAuth {
+  amr: string[];
+  authTime: number;
+  partial: boolean;
+}
+
+export interface LoadedSession {
+  uid: string;
+  profile: SessionProfile;
+  auth: SessionAuth;
+}
+
 export interface SessionInfo {
   id: string;
   createdAt: string;
@@ -33,7 +50,7 @@ const userKey = (uid: string) => `usess:${uid}`;
  * ARGV: now, idleMs, touchEveryMs. Returns {uid, profile} or nil.
  */
 const LOAD = `
-local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt')
+local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt', 'createdAt', 'authTime', 'amr', 'stage')
 if not v[1] then return nil end
 local now = tonumber(ARGV[1])
 local absExp = tonumber(v[3])
@@ -45,7 +62,14 @@ if now - tonumber(v[4]) >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
   redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), absExp - now))
 end
-return {v[1], v[2]}`;
+return {v[1], v[2], v[6] or v[5], v[7] or '', v[8] or ''}`;
+
+/** Records a new authentication time on a session that exists (and is not partial). ARGV: uid, now. */
+const REAUTH = `
+local v = redis.call('HMGET', KEYS[1], 'uid', 'stage')
+if v[1] ~= ARGV[1] or v[2] == 'mfa' then return 0 end
+redis.call('HSET', KEYS[1], 'authTime', ARGV[2])
+return 1`;
 
 /** Deletes one session only if it belongs to the given user. */
 const REVOKE = `
@@ -57,7 +81,8 @@ return 1`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string] | null, Context>;
+    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string, string, string, string] | null, Context>;
+    sessionReauth(key: string, uid: string, now: number): Result<number, Context>;
     sessionRevoke(key: string, index: string, uid: string, sid: string): Result<number, Context>;
   }
 }
@@ -85,13 +110,18 @@ export class SessionStore {
   ) {
     redis.defineCommand('sessionLoad', { numberOfKeys: 1, lua: LOAD });
     redis.defineCommand('sessionRevoke', { numberOfKeys: 2, lua: REVOKE });
+    redis.defineCommand('sessionReauth', { numberOfKeys: 1, lua: REAUTH });
   }
 
-  /** A new 256-bit id from the CSPRNG at every signin and verify. */
-  async create(profile: SessionProfile, meta: SessionMeta): Promise<{ sid: string; expiresAt: number }> {
+  /**
+   * A new 256-bit id from the CSPRNG at every signin and verify. `auth`: how it was authenticated
+   * (default: a password, now); a partial session lives `absoluteMs` of its own (the second step's window).
+   */
+  async create(profile: SessionProfile, meta: SessionMeta, auth: { amr?: string[]; partial?: boolean; absoluteMs?: number } = {}): Promise<{ sid: string; expiresAt: number }> {
     const sid = randomBytes(32).toString('base64url');
     const now = Date.now();
-    const absExp = now + this.opts.absoluteMs;
+    const absoluteMs = auth.absoluteMs ?? this.opts.absoluteMs;
+    const absExp = now + absoluteMs;
     await fromRedis(() => this.redis
       .multi()
       .hset(sessKey(sid), {
@@ -102,8 +132,11 @@ export class SessionStore {
         absExp,
         ua: (meta.userAgent ?? '').slice(0, 256),
         ip: meta.ip ?? '',
+        authTime: now,
+        amr: (auth.amr ?? ['pwd']).join(' '),
+        stage: auth.partial ? 'mfa' : 'full',
       })
-      .pexpire(sessKey(sid), Math.min(this.opts.idleMs, this.opts.absoluteMs))
+      .pexpire(sessKey(sid), Math.min(this.opts.idleMs, absoluteMs))
       .zadd(userKey(profile.id), now, sid)
       .zremrangebyscore(userKey(profile.id), '-inf', now - this.opts.absoluteMs)
       .pexpire(userKey(profile.id), this.opts.absoluteMs)
@@ -112,10 +145,17 @@ export class SessionStore {
     return { sid, expiresAt: absExp };
   }
 
-  async load(sid: string): Promise<{ uid: string; profile: SessionProfile } | undefined> {
+  /** Sessions made before amr existed were password sign-ins, authenticated when they were created. */
+  async load(sid: string): Promise<LoadedSession | undefined> {
     const row = await fromRedis(() => this.redis.sessionLoad(sessKey(sid), Date.now(), this.opts.idleMs, this.opts.touchEveryMs ?? 60_000));
     if (!row) return undefined;
-    return { uid: row[0], profile: JSON.parse(row[1]) as SessionProfile };
+    const [uid, profile, authTime, amr, stage] = row;
+    return { uid, profile: JSON.parse(profile) as SessionProfile, auth: { authTime: Number(authTime), amr: amr ? amr.split(' ') : ['pwd'], partial: stage === 'mfa' } };
+  }
+
+  /** The user proved it again (POST /reauth): sensitive actions are open for the re-authentication window. */
+  async markAuthenticated(uid: string, sid: string): Promise<boolean> {
+    return (await fromRedis(() => this.redis.sessionReauth(sessKey(sid), uid, Date.now()))) === 1;
   }
 
   async list(uid: string): Promise<SessionInfo[]> {

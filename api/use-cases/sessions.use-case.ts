@@ -25,11 +25,16 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
   const { sessions, config } = deps;
   const tokens = tokenConfig(config);
   return {
-    /** The one place a session starts (signin and verify). */
-    async issue(profile: SessionProfile, ctx: RequestContext): Promise<IssuedSession> {
-      const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip });
-      const token = signSessionToken(tokens, { sub: profile.id, sid }, config.SESSION_ABSOLUTE_TTL_S);
-      return { sid, token, maxAgeMs: config.SESSION_ABSOLUTE_TTL_S * 1000 };
+    /**
+     * The one place a session starts (signin, verify, reset, second step). `amr`: the methods the
+     * user just proved (default a password). A `partial` session (password right, second factor
+     * owed) lives MFA_PARTIAL_TTL_S and can only finish the sign-in.
+     */
+    async issue(profile: SessionProfile, ctx: RequestContext, opts: { amr?: string[]; partial?: boolean } = {}): Promise<IssuedSession> {
+      const ttlS = opts.partial ? Math.min(config.MFA_PARTIAL_TTL_S, config.SESSION_ABSOLUTE_TTL_S) : config.SESSION_ABSOLUTE_TTL_S;
+      const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip }, { amr: opts.amr, partial: opts.partial, absoluteMs: ttlS * 1000 });
+      const token = signSessionToken(tokens, { sub: profile.id, sid }, ttlS);
+      return { sid, token, maxAgeMs: ttlS * 1000 };
     },
 
     /** Ends the caller's session, when there is one (logout is idempotent). */

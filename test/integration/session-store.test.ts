@@ -23,7 +23,7 @@ describe('session store on real Redis', () => {
     const b = await s.create(p, {});
     expect(a.sid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(b.sid).not.toBe(a.sid);
-    expect(await s.load(a.sid)).toEqual({ uid: p.id, profile: p });
+    expect(await s.load(a.sid)).toEqual({ uid: p.id, profile: p, auth: { amr: ['pwd'], authTime: expect.any(Number), partial: false } });
     expect(await s.load('no-such-session')).toBeUndefined();
   });
 
