@@ -289,7 +289,7 @@ export interface components {
              * @example VALIDATION_FAILED
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
             message: string;
             errors?: {
                 path: string;
@@ -345,6 +345,16 @@ export interface components {
              */
             name: string;
         };
+        SigninResponse: components["schemas"]["UserResponse"] | components["schemas"]["MfaRequiredResponse"];
+        /** @description The password was right; the auth_token cookie holds a partial session (5 minutes) that can only call POST /signin/mfa. */
+        MfaRequiredResponse: {
+            /** @enum {boolean} */
+            mfaRequired: true;
+            methods: components["schemas"]["MfaMethod"][];
+            message: string;
+        };
+        /** @enum {string} */
+        MfaMethod: "totp" | "recovery_code";
         SigninBody: {
             /**
              * @description An address with a dot-atom local part and a host name; spaces around it are dropped and it is lower-cased before anything else.
@@ -850,7 +860,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in; auth_token cookie set */
+            /** @description Signed in (UserResponse; auth_token cookie set), or, for an account with a second factor, the password was right (MfaRequiredResponse; auth_token holds a partial session for POST /signin/mfa) */
             200: {
                 headers: {
                     /** @description The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict). */
@@ -858,7 +868,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["SigninResponse"];
                 };
             };
             /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
@@ -1088,7 +1098,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Password changed; every other session revoked; auth_token cookie set */
+            /** @description Password changed; every other session revoked; auth_token cookie set. An account with a second factor gets MfaRequiredResponse and a partial session: the reset never skips the second factor. */
             200: {
                 headers: {
                     /** @description The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict). */
@@ -1096,7 +1106,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["SigninResponse"];
                 };
             };
             /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_CODE: The code is not valid. | WEAK_PASSWORD: The password is not acceptable. */
@@ -1245,7 +1255,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1253,7 +1263,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
@@ -1369,7 +1379,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1377,7 +1387,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
@@ -1495,7 +1505,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1503,7 +1513,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -1741,7 +1751,7 @@ export interface operations {
                     "application/json": components["schemas"]["MeResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1749,7 +1759,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -1817,7 +1827,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1825,7 +1835,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
@@ -2139,7 +2149,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2147,7 +2157,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2233,7 +2243,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2241,7 +2251,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2303,7 +2313,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2311,7 +2321,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2370,4 +2380,4 @@ export interface operations {
 }
 
 /** Every `code` an error answer can carry (ErrorResponse.code), for checks at run time. */
-export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CREDENTIALS","UNAUTHENTICATED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
+export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
