@@ -114,6 +114,9 @@ export const TotpSetupResponse = z
 export const RecoveryCodesResponse = z
   .object({ recoveryCodes: z.array(z.string()).length(10).meta({ description: 'Ten single-use codes, shown this once.' }) })
   .meta({ id: 'RecoveryCodesResponse' });
+export const MfaStatusResponse = z
+  .object({ totp: z.boolean(), recoveryCodesLeft: z.number().int().min(0) })
+  .meta({ id: 'MfaStatusResponse' });
 export const MeResponse = z.object({ user: Me }).meta({ id: 'MeResponse' });
 export const Session = z
   .object({

@@ -10,6 +10,13 @@ export function mfaRoutes(deps: { mfa: MfaUseCases; config: Config }): RouteSpec
   const { setSession, setDevice, deviceOf } = cookiePolicy(config);
   return [
     {
+      method: 'get', path: '/mfa', summary: "The signed-in account's second factor: whether TOTP is on and how many recovery codes are left (for the account page).", auth: true,
+      responses: { 200: { description: 'The second factor', schema: S.MfaStatusResponse } },
+      handler: async (_req, res, auth) => {
+        res.status(200).json(await mfa.status(auth!));
+      },
+    },
+    {
       method: 'post', path: '/mfa/totp/setup', summary: 'Start adding an authenticator app: a new secret and its QR code. Nothing is active until POST /mfa/totp/enable. No body, an empty body or {}.',
       body: S.EmptyBody, bodyOptional: true, auth: true, recentAuth: true,
       responses: { 200: { description: 'The secret to scan or type; it waits 10 minutes to be enabled', schema: S.TotpSetupResponse, links: { enable: { operationId: 'postMfaTotpEnable' } } } },

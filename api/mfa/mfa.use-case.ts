@@ -148,6 +148,12 @@ export function createMfaUseCases(deps: MfaDeps) {
   }
 
   return {
+    /** GET /mfa: whether the account has a second factor, and its recovery codes left. */
+    async status(auth: Auth): Promise<{ totp: boolean; recoveryCodesLeft: number }> {
+      const s = await status(auth.uid);
+      return { totp: s.totp !== null, recoveryCodesLeft: s.recoveryCodesLeft };
+    },
+
     /** POST /mfa/totp/setup: a new secret waits (sealed, in Redis) to be confirmed; nothing changes until then. */
     async setup(auth: Auth, ctx: RequestContext): Promise<{ secret: string; otpauthUrl: string; qrSvg: string }> {
       if ((await status(auth.uid)).totp) throw new AppError('MFA_ALREADY_ENABLED');

@@ -48,6 +48,7 @@ describe('second factor: TOTP, recovery codes, the sign-in second step and step-
 
   it('setup answers a secret, its otpauth URL and a QR code, and turns nothing on until a code confirms it', async () => {
     const owner = await createAccount(sys.apiUrl, 'mfa-setup', PASSWORD);
+    expect((await owner.client.get('/mfa')).body).toEqual({ totp: false, recoveryCodesLeft: 0 });
     const setup = await owner.client.post('/mfa/totp/setup');
     expect(setup.status).toBe(200);
     expect(setup.body.secret).toMatch(/^[A-Z2-7]{32}$/);
@@ -63,6 +64,7 @@ describe('second factor: TOTP, recovery codes, the sign-in second step and step-
     expect(enabled.status).toBe(200);
     expect(enabled.body.recoveryCodes).toHaveLength(10);
     expect(new Set(enabled.body.recoveryCodes).size).toBe(10);
+    expect((await owner.client.get('/mfa')).body).toEqual({ totp: true, recoveryCodesLeft: 10 });
     for (const c of enabled.body.recoveryCodes) expect(c).toMatch(/^[0-9a-z]{5}-[0-9a-z]{5}$/);
     await mailWithSubject(owner.email, ENABLED_SUBJECT);
     expect((await passwordStep(sys, owner.email)).answer.body).toMatchObject({ mfaRequired: true, methods: ['totp', 'recovery_code'] });
