@@ -9,7 +9,8 @@ import type { Logger } from '../common/logger';
 import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
 import { API_BASE, buildOpenApi } from './openapi';
 import { cookieNames } from './http/cookies';
-import { authRoutes, toHandler } from './routes/auth.routes';
+import { toHandler } from './routes/auth.routes';
+import { apiRoutes } from './routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
 import type { ClosureUseCases } from './use-cases/closure.use-case';
@@ -18,7 +19,6 @@ import type { PasswordUseCases } from './use-cases/password.use-case';
 import type { SessionUseCases } from './use-cases/sessions.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
-import { mfaRoutes } from './mfa/mfa.routes';
 import type { MfaUseCases } from './mfa/mfa.use-case';
 
 export interface AppDeps {
@@ -44,7 +44,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('json escape', true);
 
   const auth = { sessions: deps.sessions, tokens: tokenConfig(config), sessionCookie: cookieNames(config).session };
-  const routes = [...authRoutes({ ...deps, ...auth }), ...mfaRoutes(deps)];
+  const routes = apiRoutes({ ...deps, ...auth });
   const openapi = buildOpenApi(routes);
 
   app.use(httpMetrics);

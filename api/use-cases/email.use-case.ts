@@ -40,7 +40,7 @@ export function createEmailUseCases(deps: EmailDeps) {
   const flowLimits = emailChangeLimits(config);
   const bounded = <T>(ms: number, fn: () => Promise<T>) => boundedCall(temporal, ms, fn);
   const { checkCurrentPassword } = createAccountLookups({ requester, keys, limits });
-  type Auth = { uid: string; sid: string; profile: SessionProfile };
+  type Auth = { uid: string; sid: string; profile: SessionProfile; session?: { amr: string[] } };
 
   return {
     /**
@@ -132,7 +132,8 @@ export function createEmailUseCases(deps: EmailDeps) {
       // The session kept its old profile: it is replaced by one that carries the new address.
       async function renew(user: SessionProfile, event: string) {
         await sessions.revoke(auth.uid, auth.sid);
-        const session = await issueSession(user, ctx);
+        // The renewed session keeps the factors the old one was signed in with.
+        const session = await issueSession(user, ctx, { amr: auth.session?.amr });
         ctx.logger.info({ event, userId: auth.uid, ip: ctx.ip, workflowId }, 'email changed, other sessions revoked');
         return { user, session };
       }
