@@ -7,6 +7,7 @@ import { undoSecretKey } from './account.activities';
 import type { Mailer } from '../common/mailer';
 import { metrics } from '../common/metrics';
 import { mailboxKey } from './code.activities';
+import type { MfaNoticeEvent } from '../workflows/mfa-notice.contract';
 
 /** 5xx replies and refused recipients will not get better by retrying. */
 function isPermanent(err: unknown): boolean {
@@ -70,6 +71,21 @@ function accountClosingMail(restoreUrl: string, grace: string) {
   return { subject: 'Your CFD Broker account was closed', text, html };
 }
 
+const MFA_WORDING: Record<MfaNoticeEvent, { subject: string; lead: string }> = {
+  totp_enabled: { subject: 'Two-step sign-in is on for your CFD Broker account', lead: 'An authenticator app was added to your CFD Broker account: signing in now asks for its code too.' },
+  totp_disabled: { subject: 'Two-step sign-in is off for your CFD Broker account', lead: 'The authenticator app was removed from your CFD Broker account: signing in now asks for the password only.' },
+  recovery_codes_replaced: { subject: 'New recovery codes for your CFD Broker account', lead: 'New recovery codes were made for your CFD Broker account; the old ones no longer work.' },
+};
+
+function mfaNoticeMail(event: MfaNoticeEvent, at: string) {
+  const { subject, lead } = MFA_WORDING[event];
+  const when = `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const warn = 'If this was not you, reset your password now and contact support.';
+  const text = [`${lead} (${when})`, '', warn].join('\n');
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#111"><p>${lead} (${when})</p><p>${warn}</p></body></html>`;
+  return { subject, text, html };
+}
+
 const escapeHtml = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Where and how: the sign-in's time (UTC), IP and browser. The user agent is the client's word: shortened and escaped. */
@@ -109,7 +125,7 @@ function attempt(): number {
 }
 
 /** The mail label of cfd_mail_send_attempts_total and cfd_mail_send_duration_seconds. */
-type MailKind = `code_${CodePurpose}` | 'existing_account_notice' | 'email_changed_notice' | 'account_closing_notice' | 'signin_notice' | 'password_changed_notice';
+type MailKind = `code_${CodePurpose}` | 'existing_account_notice' | 'email_changed_notice' | 'account_closing_notice' | 'signin_notice' | 'password_changed_notice' | 'mfa_notice';
 
 /** How long a send may hold its lock: longer than the activity's start-to-close timeout (30 s). */
 const SEND_LOCK_MS = 45_000;
@@ -207,6 +223,14 @@ export function createEmailActivities(deps: { redis: Redis; mailer: Mailer; keys
       const { ip, userAgent } = JSON.parse(unseal(keys, input.detailsSealed, SealContext.signinDetails(input.flowId))) as { ip: string; userAgent?: string };
       const sent = await sendOnce('signin_notice', `signin-notice-sent:${input.flowId}`, 24 * 3_600_000, to, newSigninMail(input.at, ip, userAgent));
       log.info('new sign-in notice sent', { event: 'signin_notice_sent', flowId: input.flowId });
+      return sent;
+    },
+
+    /** "Your second factor changed", once per change (`flowId` is keyed by the request). */
+    async sendMfaNotice(input: { flowId: string; emailSealed: string; event: MfaNoticeEvent; at: string }): Promise<{ attempts: number }> {
+      const to = unseal(keys, input.emailSealed, SealContext.email(input.flowId));
+      const sent = await sendOnce('mfa_notice', `mfa-notice-sent:${input.flowId}`, 24 * 3_600_000, to, mfaNoticeMail(input.event, input.at));
+      log.info('second-factor notice sent', { event: 'mfa_notice_sent', flowId: input.flowId, change: input.event });
       return sent;
     },
 

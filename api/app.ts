@@ -9,7 +9,8 @@ import type { Logger } from '../common/logger';
 import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
 import { API_BASE, JWKS_PATH, buildOpenApi } from './openapi';
 import { cookieNames } from './http/cookies';
-import { authRoutes, toHandler } from './routes/auth.routes';
+import { toHandler } from './routes/auth.routes';
+import { apiRoutes } from './routes';
 import type { SessionStore } from './sessions/session.store';
 import { tokenConfig } from './sessions/token';
 import type { AccessTokens } from './tokens/access-token';
@@ -22,6 +23,7 @@ import type { PasswordUseCases } from './use-cases/password.use-case';
 import type { SessionUseCases } from './use-cases/sessions.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
+import type { MfaUseCases } from './mfa/mfa.use-case';
 
 export interface AppDeps {
   config: Config;
@@ -32,6 +34,7 @@ export interface AppDeps {
   password: PasswordUseCases;
   email: EmailUseCases;
   closure: ClosureUseCases;
+  mfa: MfaUseCases;
   sessions: SessionStore;
   sessionUseCases: SessionUseCases;
   accessTokens: AccessTokens;
@@ -48,7 +51,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('json escape', true);
 
   const auth = { sessions: deps.sessions, tokens: tokenConfig(config), sessionCookie: cookieNames(config).session };
-  const routes = authRoutes({ ...deps, ...auth });
+  const routes = apiRoutes({ ...deps, ...auth });
   const openapi = buildOpenApi(routes);
 
   app.use(httpMetrics);
@@ -87,7 +90,8 @@ export function createApp(deps: AppDeps): Express {
   const router = express.Router();
   // Only a route that declares a body reads one.
   const jsonBody = [express.json({ limit: '16kb', strict: true, type: 'application/json' }), requireObjectBody];
-  for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, auth));
+  const guard = { ...auth, reauthWindowMs: config.REAUTH_WINDOW_S * 1000 };
+  for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, guard));
   app.use(API_BASE, router);
 
   app.use(notFound);

@@ -32,6 +32,7 @@ import { commonPasswords } from './security/password-policy';
 import { SessionStore } from './sessions/session.store';
 import { createClosureUseCases } from './use-cases/closure.use-case';
 import { createSigninNotices } from './use-cases/signin-notice';
+import { createMfaUseCases } from './mfa/mfa.use-case';
 import { createEmailUseCases } from './use-cases/email.use-case';
 import { createPasswordUseCases } from './use-cases/password.use-case';
 import { createSessionUseCases } from './use-cases/sessions.use-case';
@@ -96,6 +97,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   };
   const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
   const flowQueue = opts.taskQueue ?? taskQueue(config, TASK_QUEUE);
+  const devices = createDeviceCookies(config);
+  const notices = createSigninNotices({ temporal, taskQueue: flowQueue, config, keys });
   const app = createApp({
     config,
     logger,
@@ -108,11 +111,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     password: createPasswordUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, issueSession }),
     email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
     closure: createClosureUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions }),
-    signin: createSigninUseCases({
-      requester, keys, limits, issueSession, dummyHash,
-      devices: createDeviceCookies(config),
-      notices: createSigninNotices({ temporal, taskQueue: flowQueue, config, keys }),
-    }),
+    signin: createSigninUseCases({ requester, keys, limits, issueSession, dummyHash, devices, notices }),
+    mfa: createMfaUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, redis, sessions, issueSession, devices, notices }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

@@ -29,6 +29,8 @@ export function shapeErrors(r: RouteSpec): ErrorCode[] {
   if (r.params) codes.push('VALIDATION_FAILED');
   if (STATE_CHANGING.has(r.method)) codes.push('FORBIDDEN_ORIGIN');
   if (r.auth) codes.push('UNAUTHENTICATED');
+  if (r.auth && r.session !== 'partial') codes.push('MFA_REQUIRED');
+  if (r.recentAuth) codes.push('REAUTH_REQUIRED');
   return codes;
 }
 

@@ -86,6 +86,19 @@ export const TokenBody = z.object({ audience: z.string().regex(/^[a-z0-9][a-z0-9
  * TokenBody, so a well-formed unknown audience answers UNKNOWN_AUDIENCE instead of VALIDATION_FAILED.
  */
 export const documentedTokenBody = (audiences: readonly string[]) => z.object({ audience: z.enum(audiences as [string, ...string[]]) }).strict();
+export const TotpCode = z.string().regex(/^[0-9]{6}$/, 'the code is 6 digits').meta({ description: 'The 6-digit code your authenticator app shows now.', example: '123456' });
+export const RecoveryCodeInput = z
+  .string()
+  .regex(/^[0-9A-Za-z -]{10,16}$/, 'a recovery code is 10 letters and digits')
+  .meta({ description: 'One of the recovery codes shown when the second factor was enabled (`xxxxx-xxxxx`; case, dash and spaces do not matter). Each works once.', example: 'ab12c-de34f' });
+/** A TOTP code or, when the phone is lost, a recovery code. */
+const AnyFactorCode = z.string().regex(/^[0-9A-Za-z -]{6,16}$/, 'a 6-digit code or a recovery code').meta({ description: 'The 6-digit code from the authenticator app, or a recovery code.', example: '123456' });
+export const EnableTotpBody = z.object({ code: TotpCode }).strict().meta({ id: 'EnableTotpBody' });
+export const DisableTotpBody = z.object({ password: SigninPassword, code: AnyFactorCode }).strict().meta({ id: 'DisableTotpBody' });
+export const SigninMfaBody = z
+  .union([z.object({ code: TotpCode }).strict(), z.object({ recoveryCode: RecoveryCodeInput }).strict()])
+  .meta({ id: 'SigninMfaBody', description: 'Either `code` (authenticator app) or `recoveryCode`.' });
+export const ReauthBody = z.object({ password: SigninPassword, code: AnyFactorCode.optional() }).strict().meta({ id: 'ReauthBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 
@@ -94,6 +107,24 @@ export const Me = User.extend({ createdAt: z.string().meta({ format: 'date-time'
 
 export const MessageResponse = z.object({ message: z.string() }).meta({ id: 'MessageResponse' });
 export const UserResponse = z.object({ message: z.string(), user: User }).meta({ id: 'UserResponse' });
+export const MfaMethod = z.enum(['totp', 'recovery_code']).meta({ id: 'MfaMethod' });
+export const MfaRequiredResponse = z
+  .object({ mfaRequired: z.literal(true), methods: z.array(MfaMethod), message: z.string() })
+  .meta({ id: 'MfaRequiredResponse', description: 'The password was right; the auth_token cookie holds a partial session (5 minutes) that can only call POST /signin/mfa.' });
+export const SigninResponse = z.union([UserResponse, MfaRequiredResponse]).meta({ id: 'SigninResponse' });
+export const TotpSetupResponse = z
+  .object({
+    secret: z.string().meta({ description: 'The base32 secret, for typing into an app by hand.' }),
+    otpauthUrl: z.string().meta({ description: 'The otpauth:// URI the QR code holds.' }),
+    qrSvg: z.string().meta({ description: 'The QR code as an SVG document.' }),
+  })
+  .meta({ id: 'TotpSetupResponse' });
+export const RecoveryCodesResponse = z
+  .object({ recoveryCodes: z.array(z.string()).length(10).meta({ description: 'Ten single-use codes, shown this once.' }) })
+  .meta({ id: 'RecoveryCodesResponse' });
+export const MfaStatusResponse = z
+  .object({ totp: z.boolean(), recoveryCodesLeft: z.number().int().min(0) })
+  .meta({ id: 'MfaStatusResponse' });
 export const MeResponse = z.object({ user: Me }).meta({ id: 'MeResponse' });
 export const Session = z
   .object({

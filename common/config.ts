@@ -94,6 +94,14 @@ const schema = z.object({
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
   SESSION_ABSOLUTE_TTL_S: seconds(7 * 24 * 3600),
   SESSION_IDLE_TTL_S: seconds(24 * 3600),
+  /** A sign-in whose password was right waits this long for its second factor (the partial session). */
+  MFA_PARTIAL_TTL_S: seconds(5 * 60),
+  /** A session counts as recently authenticated (sensitive actions allowed) this long after its last sign-in or /reauth. */
+  REAUTH_WINDOW_S: seconds(10 * 60),
+  /** A TOTP secret from /mfa/totp/setup waits this long to be enabled. */
+  MFA_SETUP_TTL_S: seconds(10 * 60),
+  /** The issuer an authenticator app shows next to the account. */
+  TOTP_ISSUER: z.string().min(1).max(64).default('CFD Broker'),
 
   CODE_TTL_S: seconds(600),
   SIGNUP_WINDOW_S: seconds(24 * 3600),
@@ -117,6 +125,7 @@ const schema = z.object({
   RATE_SIGNUP_PER_IP_HOUR: z.coerce.number().int().positive().default(30),
   RATE_SIGNUP_PER_EMAIL_HOUR: z.coerce.number().int().positive().default(10),
   RATE_VERIFY_PER_IP_15MIN: z.coerce.number().int().positive().default(60),
+  RATE_MFA_FAIL_PER_USER_15MIN: z.coerce.number().int().positive().default(5),
   RATE_LIMITS_ENABLED: bool(true),
   RATE_LIMIT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/).default('rl'),
 

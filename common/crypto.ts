@@ -3,6 +3,7 @@ import { EMAIL_CHANGE_WORKFLOW_ID_PREFIX, EMAIL_UNDO_WORKFLOW_ID_PREFIX, PASSWOR
 import { SIGNUP_WORKFLOW_ID_PREFIX } from '../temporal-config';
 import { ACCOUNT_CLOSURE_WORKFLOW_ID_PREFIX } from '../temporal-config/account-closure';
 import { SIGNIN_NOTICE_WORKFLOW_ID_PREFIX } from '../temporal-config/signin-notice';
+import { MFA_NOTICE_WORKFLOW_ID_PREFIX } from '../temporal-config/mfa-notice';
 
 /** Subkeys derived from one configured secret, so one secret never serves two purposes. */
 function deriveKey(secret: string, label: string): Buffer {
@@ -119,6 +120,11 @@ export function signinNoticeWorkflowId(keys: Keys, sessionId: string): string {
   return SIGNIN_NOTICE_WORKFLOW_ID_PREFIX + hmacHex(keys.emailId, `session:${sessionId}`).slice(0, 32);
 }
 
+/** The notice of one change of a user's second factor: keyed by the user and a random request id. */
+export function mfaNoticeWorkflowId(keys: Keys, userId: string, requestId: string): string {
+  return `${MFA_NOTICE_WORKFLOW_ID_PREFIX}${userHash(keys, userId)}-${requestId}`;
+}
+
 /** The undo window of one applied email change (its id travels in the undo link). */
 export function emailUndoWorkflowId(keys: Keys, userId: string, requestId: string): string {
   return `${EMAIL_UNDO_WORKFLOW_ID_PREFIX}${userHash(keys, userId)}-${requestId}`;
@@ -138,6 +144,16 @@ export function digestsEqual(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Keyed digest of a recovery code, bound to its user: only these digests are stored. */
+export function recoveryCodeDigest(keys: Keys, userId: string, normalisedCode: string): string {
+  return hmacHex(keys.code, `recovery:${userId}:${normalisedCode}`);
+}
+
+/** Keyed handle of a TOTP secret (for its replay marker's key: a new secret starts with no used step). */
+export function totpSecretHandle(keys: Keys, userId: string, secret: string): string {
+  return hmacHex(keys.code, `totp:${userId}:${secret}`).slice(0, 32);
 }
 
 /** Six decimal digits from a CSPRNG, without modulo bias. */
@@ -233,4 +249,8 @@ export const SealContext = {
   newPasswordHashForUser: (userId: string) => `password-hash:set:${userId}`,
   /** A token signing key's private half in Postgres: bound to its kid. */
   signingKey: (kid: string) => `signing-key:${kid}`,
+  /** An enabled TOTP secret: sealed by the API, carried over Kafka and kept at rest as is (the DB processor never opens it). */
+  totpSecretForUser: (userId: string) => `totp-secret:user:${userId}`,
+  /** A TOTP secret between /mfa/totp/setup and /mfa/totp/enable, kept in Redis. */
+  totpPendingForUser: (userId: string) => `totp-secret:pending:${userId}`,
 } as const;

@@ -1,7 +1,9 @@
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { Code, type ReplyErrorCode } from '../common/errors';
 import { deriveKeys, SealContext, seal, unseal, type Keys } from '../common/crypto';
 import type { PublicUser, RequestPayload, RequestResult, RequestType } from '../common/kafka/messages';
+import { RecoveryCode } from '../entities/recovery-code.entity';
 import { User } from '../entities/user.entity';
 import { appendAudit, appendEvent, recordChange } from './outbox';
 
@@ -14,6 +16,12 @@ export class HandlerError extends Error {
 
 const toPublic = (u: User): PublicUser => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt.toISOString() });
 
+async function replaceCodes(em: EntityManager, userId: string, digests: string[]): Promise<void> {
+  await em.nativeDelete(RecoveryCode, { userId });
+  const now = new Date();
+  await em.insertMany(RecoveryCode, [...new Set(digests)].map((digest) => ({ id: randomUUID(), userId, digest, createdAt: now, updatedAt: now })));
+}
+
 export type Handlers = { [T in RequestType]: (em: EntityManager, payload: RequestPayload<T>) => Promise<RequestResult<T>> };
 
 export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: string }): Handlers {
@@ -25,7 +33,7 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
     'user.find': async (em, { email }) => {
       const user = await em.findOne(User, { email, closedAt: null });
       if (!user) return { user: null };
-      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)) } };
+      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)), totp: Boolean(user.totpSecretSealed) } };
     },
 
     'user.get': async (em, { id }) => {
@@ -94,6 +102,50 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
         if (reopened > 0) await recordChange(tx, { type: 'account.restored', userId, data: {} }, 'user');
         return { reopened: reopened > 0 || (await tx.count(User, { id: userId })) > 0 };
       }),
+
+    'user.mfa-get': async (em, { userId }) => {
+      const user = await em.findOne(User, { id: userId, closedAt: null });
+      if (!user?.totpSecretSealed) return { totp: null, recoveryCodesLeft: 0 };
+      return { totp: { secretSealed: user.totpSecretSealed }, recoveryCodesLeft: await em.count(RecoveryCode, { userId }) };
+    },
+
+    // The compare-and-set on the secret column decides between two enables at once; the codes follow in the same transaction.
+    'user.mfa-enable': async (em, { userId, secretSealed, recoveryCodeDigests }) =>
+      em.transactional(async (tx) => {
+        // The row lock decides between two enables at once; a retry of the same enable (same secret)
+        // rewrites the same codes and publishes no second event.
+        const user = await tx.findOne(User, { id: userId, closedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!user || (user.totpSecretSealed !== null && user.totpSecretSealed !== undefined && user.totpSecretSealed !== secretSealed)) return { enabled: false };
+        const first = !user.totpSecretSealed;
+        if (first) {
+          await tx.nativeUpdate(User, { id: userId }, { totpSecretSealed: secretSealed, totpEnabledAt: new Date(), updatedAt: new Date() } as Partial<User>);
+        }
+        await replaceCodes(tx, userId, recoveryCodeDigests);
+        if (first) await recordChange(tx, { type: 'mfa.enabled', userId, data: { method: 'totp' } }, 'user');
+        return { enabled: true };
+      }),
+
+    'user.mfa-disable': async (em, { userId }) =>
+      em.transactional(async (tx) => {
+        const cleared = await tx.nativeUpdate(User, { id: userId, totpSecretSealed: { $ne: null } }, { totpSecretSealed: null, totpEnabledAt: null, updatedAt: new Date() } as Partial<User>);
+        await tx.nativeDelete(RecoveryCode, { userId });
+        if (cleared > 0) await recordChange(tx, { type: 'mfa.disabled', userId, data: { method: 'totp' } }, 'user');
+        return { disabled: cleared > 0 };
+      }),
+
+    'user.mfa-recovery-codes': async (em, { userId, recoveryCodeDigests }) =>
+      em.transactional(async (tx) => {
+        // Locks the row: a disable running at the same time waits, so codes never outlive their factor.
+        const user = await tx.findOne(User, { id: userId, totpSecretSealed: { $ne: null } }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!user) return { replaced: false };
+        await replaceCodes(tx, userId, recoveryCodeDigests);
+        await recordChange(tx, { type: 'mfa.recovery_codes_renewed', userId, data: {} }, 'user');
+        return { replaced: true };
+      }),
+
+    // One DELETE: of any number of concurrent requests with the same code, exactly one removes the row.
+    'user.mfa-use-recovery-code': async (em, { userId, digest }) => ({ used: (await em.nativeDelete(RecoveryCode, { userId, digest })) === 1 }),
+
 
     // Personal data leaves with the row; the address can sign up again. The event keeps only the id.
     'user.erase': async (em, { userId }) =>

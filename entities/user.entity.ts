@@ -11,6 +11,9 @@ export class User extends BaseEntity {
   signupRef!: string;
   /** Set while the account waits out its closure's grace period (sign-in does not find it); the row is then deleted. */
   closedAt?: Date | null;
+  /** The TOTP secret, sealed by the API for this user; null: no second factor. */
+  totpSecretSealed?: string | null;
+  totpEnabledAt?: Date | null;
 }
 
 export const UserSchema = new EntitySchema<User, BaseEntity>({
@@ -24,5 +27,7 @@ export const UserSchema = new EntitySchema<User, BaseEntity>({
     emailVerifiedAt: { type: 'Date', fieldName: 'email_verified_at', columnType: 'timestamptz' },
     signupRef: { type: 'string', fieldName: 'signup_ref', length: 200 },
     closedAt: { type: 'Date', fieldName: 'closed_at', columnType: 'timestamptz', nullable: true },
+    totpSecretSealed: { type: 'string', fieldName: 'totp_secret_sealed', length: 1024, nullable: true },
+    totpEnabledAt: { type: 'Date', fieldName: 'totp_enabled_at', columnType: 'timestamptz', nullable: true },
   },
 });

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { Authenticator } from '../testkit/totp';
 import { deriveKeys, emailChangeWorkflowId, passwordResetWorkflowId, signinNoticeWorkflowId, signupWorkflowId } from '../common/crypto';
 import { PATCHES } from '../temporal-config';
 import { withDb } from '../testkit/db';
@@ -323,6 +324,21 @@ async function recordSigninNotice({ sys, save }: Recording): Promise<void> {
   save('happy', signinNoticeWorkflowId(deriveKeys(sys.config), sid), 'completed');
 }
 
+/** TOTP turned on, then off: the notice flows of both changes. */
+async function recordMfaNotice({ sys, save }: Recording): Promise<void> {
+  const owner = await createAccount(sys.apiUrl, 'history-mfa-notice', PASSWORD);
+  const setup = await owner.client.post('/mfa/totp/setup');
+  const authenticator = new Authenticator(setup.body.secret);
+  const enabled = await owner.client.post('/mfa/totp/enable', { code: await authenticator.code() });
+  if (enabled.status !== 200) throw new Error(`enable answered ${enabled.status}: ${enabled.text}`);
+  const flows = await eventually(async () => {
+    const ids: string[] = [];
+    for await (const w of sys.temporal.workflow.list({ query: `WorkflowType = 'mfaNoticeWorkflow' AND TaskQueue = '${sys.taskQueue}' AND ExecutionStatus = 'Completed'` })) ids.push(w.workflowId);
+    return ids.length > 0 ? ids : undefined;
+  }, 30_000, 'the mfa notice flow');
+  save('happy', flows[0], 'completed');
+}
+
 const RECORDERS: Record<WorkflowTypeName, (r: Recording) => Promise<void>> = {
   signup: recordSignup,
   'password-reset': recordPasswordReset,
@@ -331,6 +347,7 @@ const RECORDERS: Record<WorkflowTypeName, (r: Recording) => Promise<void>> = {
   'email-undo': (r) => recordEmailChange(r, true),
   'account-closure': recordAccountClosure,
   'signin-notice': recordSigninNotice,
+  'mfa-notice': recordMfaNotice,
 };
 
 main(process.argv.slice(2)).catch((err) => {

@@ -4,3 +4,4 @@ export { passwordChangeWorkflow } from './password-change.workflow';
 export { emailChangeWorkflow, emailUndoWorkflow } from './email-change.workflow';
 export { accountClosureWorkflow } from './account-closure.workflow';
 export { signinNoticeWorkflow } from './signin-notice.workflow';
+export { mfaNoticeWorkflow } from './mfa-notice.workflow';

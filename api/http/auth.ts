@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { AuthMethod, SessionStore } from '../sessions/session.store';
+import type { SessionAuth, SessionStore } from '../sessions/session.store';
 import { verifySessionToken, type TokenConfig } from '../sessions/token';
 
 export interface AuthDeps {
@@ -14,10 +14,8 @@ export interface Auth {
   uid: string;
   sid: string;
   profile: { id: string; email: string; name: string; createdAt: string };
-  /** How the session was authenticated (empty for sessions made before this was recorded). */
-  amr: AuthMethod[];
-  /** When the session was authenticated, ms since the epoch. */
-  authTime: number;
+  /** How and when the session was authenticated; `partial` sessions only finish a sign-in. */
+  session: SessionAuth;
 }
 
 function tokenOf(req: Request, cookieName: string): string | undefined {
@@ -38,5 +36,5 @@ export async function authenticate(req: Request, deps: AuthDeps): Promise<Auth |
   if (!claims) return undefined;
   const session = await deps.sessions.load(claims.sid);
   if (!session || session.uid !== claims.sub) return undefined;
-  return { uid: session.uid, sid: claims.sid, profile: session.profile, amr: session.amr, authTime: session.authTime };
+  return { uid: session.uid, sid: claims.sid, profile: session.profile, session: session.auth };
 }

@@ -6,6 +6,7 @@ import * as S from '../schemas';
 import { authenticate, type Auth, type AuthDeps } from '../http/auth';
 import { cookiePolicy } from '../http/cookies';
 import type { AccessTokens } from '../tokens/access-token';
+import { MFA_METHODS } from '../mfa/mfa.use-case';
 import type { ClosureUseCases } from '../use-cases/closure.use-case';
 import type { EmailUseCases } from '../use-cases/email.use-case';
 import type { PasswordUseCases } from '../use-cases/password.use-case';
@@ -33,6 +34,14 @@ export interface RouteSpec {
   bodyOptional?: boolean;
   params?: z.ZodObject;
   auth?: boolean;
+  /**
+   * `partial`: the route is the second step of a sign-in and takes only a partial session (a full
+   * one, or none, is 401 UNAUTHENTICATED). Every other `auth` route refuses a partial session with
+   * 401 MFA_REQUIRED.
+   */
+  session?: 'partial';
+  /** A sensitive action: 401 REAUTH_REQUIRED unless the session authenticated within REAUTH_WINDOW_S. */
+  recentAuth?: boolean;
   /** The success answers. Error answers come from `errors` and from the route's shape (see openapi.ts). */
   responses: Record<number, SuccessResponse>;
   /** The error codes the use-case behind the route can answer, beyond those its shape implies. */
@@ -49,6 +58,8 @@ export function operationId(spec: Pick<RouteSpec, 'method' | 'path'>): string {
 const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict).' } };
 const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
 const sameEmail = { email: '$request.body#/email' };
+/** The answer of a password step (sign-in, reset) for an account with a second factor. */
+export const mfaRequired = { mfaRequired: true as const, methods: [...MFA_METHODS], message: 'Enter the code from your authenticator app, or a recovery code.' };
 
 export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; closure: ClosureUseCases; sessionUseCases: SessionUseCases; accessTokens: AccessTokens; config: Config } & AuthDeps): RouteSpec[] {
   const { signup, signin, password, email, closure, sessionUseCases, accessTokens, config } = deps;
@@ -101,16 +112,22 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       method: 'post', path: '/signin', summary: 'Sign in with email and password.', body: S.SigninBody,
       responses: {
         200: {
-          description: 'Signed in; auth_token cookie set', schema: S.UserResponse, headers: sessionCookieSet,
-          links: { me: { operationId: 'getMe' }, sessions: { operationId: 'getSessions' } },
+          description: 'Signed in (UserResponse; auth_token cookie set), or, for an account with a second factor, the password was right (MfaRequiredResponse; auth_token holds a partial session for POST /signin/mfa)',
+          schema: S.SigninResponse, headers: sessionCookieSet,
+          links: { me: { operationId: 'getMe' }, sessions: { operationId: 'getSessions' }, mfa: { operationId: 'postSigninMfa' } },
         },
       },
       errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.SigninBody.parse(req.body);
-        const { user, session, deviceCookie } = await signin.signin(body, res.locals.ctx, deviceOf(req));
-        setSession(res, session);
-        setDevice(res, deviceCookie);
+        const result = await signin.signin(body, res.locals.ctx, deviceOf(req));
+        setSession(res, result.session);
+        if (result.mfaRequired) {
+          res.status(200).json(mfaRequired);
+          return;
+        }
+        setDevice(res, result.deviceCookie);
+        const { user } = result;
         res.status(200).json({ message: 'Signed in.', user: { id: user.id, email: user.email, name: user.name } });
       },
     },
@@ -128,21 +145,28 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     {
       method: 'post', path: '/password/reset', summary: 'Set a new password with the emailed code; revokes every session and starts a fresh one.', body: S.ResetPasswordBody,
       responses: {
-        200: { description: 'Password changed; every other session revoked; auth_token cookie set', schema: S.UserResponse, headers: sessionCookieSet, links: { me: { operationId: 'getMe' } } },
+        200: {
+          description: 'Password changed; every other session revoked; auth_token cookie set. An account with a second factor gets MfaRequiredResponse and a partial session: the reset never skips the second factor.',
+          schema: S.SigninResponse, headers: sessionCookieSet, links: { me: { operationId: 'getMe' }, mfa: { operationId: 'postSigninMfa' } },
+        },
       },
       // INVALID_CODE carries attemptsLeft; PASSWORD_ALREADY_RESET answers a retried code that already reset the password.
       errors: ['INVALID_CODE', 'WEAK_PASSWORD', 'PASSWORD_ALREADY_RESET', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.ResetPasswordBody.parse(req.body);
-        const { user, session } = await password.reset(body, res.locals.ctx);
+        const { user, session, mfaRequired: partial } = await password.reset(body, res.locals.ctx);
         setSession(res, session);
+        if (partial) {
+          res.status(200).json({ ...mfaRequired, message: 'Your password was changed and every other session was signed out. Enter your second factor to sign in.' });
+          return;
+        }
         // Proving the mailbox is proving the account, as at signup: this device is trusted.
         setDevice(res, signin.deviceCookieFor(body.email));
         res.status(200).json({ message: 'Your password was changed. Every other session was signed out.', user: { id: user.id, email: user.email, name: user.name } });
       },
     },
     {
-      method: 'post', path: '/password/change', summary: 'Change the password of the signed-in user; every other session is revoked.', body: S.ChangePasswordBody, auth: true,
+      method: 'post', path: '/password/change', summary: 'Change the password of the signed-in user; every other session is revoked.', body: S.ChangePasswordBody, auth: true, recentAuth: true,
       responses: { 204: { description: 'Changed; other sessions revoked; a notice is mailed' } },
       // Wrong current passwords count against the sign-in limits (RATE_LIMITED).
       errors: ['INVALID_CURRENT_PASSWORD', 'WEAK_PASSWORD', 'RATE_LIMITED'],
@@ -153,7 +177,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       },
     },
     {
-      method: 'post', path: '/email/change', summary: 'Ask to move the account to a new address: a code goes there (same answer when the address is taken).', body: S.ChangeEmailBody, auth: true,
+      method: 'post', path: '/email/change', summary: 'Ask to move the account to a new address: a code goes there (same answer when the address is taken).', body: S.ChangeEmailBody, auth: true, recentAuth: true,
       responses: { 202: { description: 'Accepted', schema: S.MessageResponse, links: { verify: { operationId: 'postEmailVerify' } } } },
       // Wrong passwords count against the sign-in limits (RATE_LIMITED).
       errors: ['INVALID_CURRENT_PASSWORD', 'RATE_LIMITED'],
@@ -193,7 +217,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       },
     },
     {
-      method: 'delete', path: '/me', summary: 'Close the account: every session ends now; after the grace period (7 days) its personal data is erased. A mailed link restores it until then.', body: S.CloseAccountBody, auth: true,
+      method: 'delete', path: '/me', summary: 'Close the account: every session ends now; after the grace period (7 days) its personal data is erased. A mailed link restores it until then.', body: S.CloseAccountBody, auth: true, recentAuth: true,
       responses: { 202: { description: 'Closed; every session revoked; the restore link is mailed', schema: S.MessageResponse, headers: sessionCookieCleared } },
       // Wrong passwords count against the sign-in limits (RATE_LIMITED).
       errors: ['INVALID_CURRENT_PASSWORD', 'RATE_LIMITED'],
@@ -265,11 +289,17 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
   ];
 }
 
-/** Mounts a spec as an Express handler: authentication first when the route needs it. */
-export function toHandler(spec: RouteSpec, deps: AuthDeps): RequestHandler {
+/**
+ * Mounts a spec as an Express handler: authentication first when the route needs it, then the
+ * session's stage (a partial session reaches only the second step) and, for a sensitive action,
+ * how recently it authenticated.
+ */
+export function toHandler(spec: RouteSpec, deps: AuthDeps & { reauthWindowMs: number }): RequestHandler {
   return async (req, res) => {
     const auth = spec.auth ? await authenticate(req, deps) : undefined;
     if (spec.auth && !auth) throw new AppError('UNAUTHENTICATED');
+    if (auth && auth.session.partial !== (spec.session === 'partial')) throw new AppError(auth.session.partial ? 'MFA_REQUIRED' : 'UNAUTHENTICATED');
+    if (auth && spec.recentAuth && !(Date.now() - auth.session.authTime <= deps.reauthWindowMs)) throw new AppError('REAUTH_REQUIRED');
     if (auth) res.locals.ctx.audit = { ...res.locals.ctx.audit, userId: auth.uid };
     await spec.handler(req, res, auth);
   };

@@ -64,6 +64,7 @@ export class RateLimits {
   private readonly verifyIp: RateLimiterRedis;
   private readonly verifyMiss: RateLimiterRedis;
   private readonly verifyEmail: RateLimiterRedis;
+  private readonly secondFactor: RateLimiterRedis;
 
   constructor(redis: Redis, private readonly config: Config) {
     const make = (keyPrefix: string, points: number, duration: number) =>
@@ -80,6 +81,7 @@ export class RateLimits {
     this.verifyIp = make('verify-ip', config.RATE_VERIFY_PER_IP_15MIN, 15 * MINUTE);
     this.verifyMiss = make('verify-miss', config.MAX_CODE_ATTEMPTS, config.LOCKOUT_S);
     this.verifyEmail = make('verify-email', config.RATE_VERIFY_PER_EMAIL_DAY, DAY);
+    this.secondFactor = make('mfa-user', config.RATE_MFA_FAIL_PER_USER_15MIN, 15 * MINUTE);
   }
 
   // Stryker restore StringLiteral
@@ -172,6 +174,21 @@ export class RateLimits {
 
   private async refund(items: [RateLimiterRedis, string][]): Promise<void> {
     await Promise.all(items.map(([limiter, key]) => limiter.reward(key, 1))).catch(redisDown);
+  }
+
+  /**
+   * A second-factor attempt (TOTP or recovery code) of one account, wherever it comes from: the
+   * point is taken before the code is checked, so parallel guesses cannot all reach the check; a
+   * right code starts the count over, a check that never ran gives the point back.
+   */
+  async reserveSecondFactor(userId: string): Promise<SigninReservation> {
+    if (!this.enabled) return NOOP_RESERVATION;
+    await this.consumeAll([[this.secondFactor, userId]], 'mfa');
+    return {
+      succeeded: () => this.secondFactor.delete(userId).then(() => undefined, redisDown),
+      failed: async () => undefined,
+      cancel: () => this.refund([[this.secondFactor, userId]]),
+    };
   }
 
   /** Signup and resend each send an email: the costly calls. */

@@ -11,24 +11,30 @@ export interface SessionProfile {
   createdAt: string;
 }
 
-/** How the user proved who they are when the session started (RFC 8176 `amr` values). */
-export type AuthMethod = 'pwd' | 'otp';
-
 export interface SessionMeta {
   userAgent?: string;
   ip?: string;
-  /** Recorded with the session for access tokens' `amr` claim. */
-  amr?: readonly AuthMethod[];
 }
 
-/** A live session as a request sees it. */
+/**
+ * How a session was authenticated. `amr`: the methods (RFC 8176: `pwd`, `otp`), `authTime`: when
+ * the user last proved them (ms; a sign-in or a /reauth). `partial`: the password was right and the
+ * second factor is still owed; such a session can only finish the sign-in (POST /signin/mfa).
+ */
+/** How the user proved who they are (RFC 8176 `amr` values; `rc`: a recovery code of the second factor). */
+export type AuthMethod = 'pwd' | 'otp' | 'rc';
+
+export interface SessionAuth {
+  /** Empty for sessions made before it was recorded (how they were authenticated is unknown). */
+  amr: AuthMethod[];
+  authTime: number;
+  partial: boolean;
+}
+
 export interface LoadedSession {
   uid: string;
   profile: SessionProfile;
-  /** Empty for sessions created before methods were recorded. */
-  amr: AuthMethod[];
-  /** When the user authenticated (the session's creation), ms since the epoch. */
-  authTime: number;
+  auth: SessionAuth;
 }
 
 export interface SessionInfo {
@@ -45,11 +51,10 @@ const userKey = (uid: string) => `usess:${uid}`;
 /**
  * Reads a session and keeps it alive in one round trip. lastSeenAt and the idle TTL are refreshed
  * at most once per `touchEveryMs`, so the hot path (`/me`) is a read almost always.
- * ARGV: now, idleMs, touchEveryMs. Returns {uid, profile, amr, createdAt} or nil (amr '' when the
- * session predates it).
+ * ARGV: now, idleMs, touchEveryMs. Returns {uid, profile} or nil.
  */
 const LOAD = `
-local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt', 'amr', 'createdAt')
+local v = redis.call('HMGET', KEYS[1], 'uid', 'profile', 'absExp', 'lastSeenAt', 'createdAt', 'authTime', 'amr', 'stage')
 if not v[1] then return nil end
 local now = tonumber(ARGV[1])
 local absExp = tonumber(v[3])
@@ -61,7 +66,14 @@ if now - tonumber(v[4]) >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
   redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), absExp - now))
 end
-return {v[1], v[2], v[5] or '', v[6] or ''}`;
+return {v[1], v[2], v[6] or v[5], v[7] or '', v[8] or ''}`;
+
+/** Records a new authentication time on a session that exists (and is not partial). ARGV: uid, now. */
+const REAUTH = `
+local v = redis.call('HMGET', KEYS[1], 'uid', 'stage')
+if v[1] ~= ARGV[1] or v[2] == 'mfa' then return 0 end
+redis.call('HSET', KEYS[1], 'authTime', ARGV[2])
+return 1`;
 
 /** Deletes one session only if it belongs to the given user. */
 const REVOKE = `
@@ -73,7 +85,8 @@ return 1`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string, string, string] | null, Context>;
+    sessionLoad(key: string, now: number, idleMs: number, touchEveryMs: number): Result<[string, string, string, string, string] | null, Context>;
+    sessionReauth(key: string, uid: string, now: number): Result<number, Context>;
     sessionRevoke(key: string, index: string, uid: string, sid: string): Result<number, Context>;
   }
 }
@@ -101,13 +114,18 @@ export class SessionStore {
   ) {
     redis.defineCommand('sessionLoad', { numberOfKeys: 1, lua: LOAD });
     redis.defineCommand('sessionRevoke', { numberOfKeys: 2, lua: REVOKE });
+    redis.defineCommand('sessionReauth', { numberOfKeys: 1, lua: REAUTH });
   }
 
-  /** A new 256-bit id from the CSPRNG at every signin and verify. */
-  async create(profile: SessionProfile, meta: SessionMeta): Promise<{ sid: string; expiresAt: number }> {
+  /**
+   * A new 256-bit id from the CSPRNG at every signin and verify. `auth`: how it was authenticated
+   * (default: a password, now); a partial session lives `absoluteMs` of its own (the second step's window).
+   */
+  async create(profile: SessionProfile, meta: SessionMeta, auth: { amr?: readonly AuthMethod[]; partial?: boolean; absoluteMs?: number } = {}): Promise<{ sid: string; expiresAt: number }> {
     const sid = randomBytes(32).toString('base64url');
     const now = Date.now();
-    const absExp = now + this.opts.absoluteMs;
+    const absoluteMs = auth.absoluteMs ?? this.opts.absoluteMs;
+    const absExp = now + absoluteMs;
     await fromRedis(() => this.redis
       .multi()
       .hset(sessKey(sid), {
@@ -118,9 +136,11 @@ export class SessionStore {
         absExp,
         ua: (meta.userAgent ?? '').slice(0, 256),
         ip: meta.ip ?? '',
-        amr: (meta.amr ?? []).join(' '),
+        authTime: now,
+        amr: (auth.amr ?? []).join(' '),
+        stage: auth.partial ? 'mfa' : 'full',
       })
-      .pexpire(sessKey(sid), Math.min(this.opts.idleMs, this.opts.absoluteMs))
+      .pexpire(sessKey(sid), Math.min(this.opts.idleMs, absoluteMs))
       .zadd(userKey(profile.id), now, sid)
       .zremrangebyscore(userKey(profile.id), '-inf', now - this.opts.absoluteMs)
       .pexpire(userKey(profile.id), this.opts.absoluteMs)
@@ -129,15 +149,17 @@ export class SessionStore {
     return { sid, expiresAt: absExp };
   }
 
+  /** Sessions made before amr existed: amr unknown (empty), authenticated when they were created. */
   async load(sid: string): Promise<LoadedSession | undefined> {
     const row = await fromRedis(() => this.redis.sessionLoad(sessKey(sid), Date.now(), this.opts.idleMs, this.opts.touchEveryMs ?? 60_000));
     if (!row) return undefined;
-    return {
-      uid: row[0],
-      profile: JSON.parse(row[1]) as SessionProfile,
-      amr: row[2] ? (row[2].split(' ') as AuthMethod[]) : [],
-      authTime: Number(row[3]),
-    };
+    const [uid, profile, authTime, amr, stage] = row;
+    return { uid, profile: JSON.parse(profile) as SessionProfile, auth: { authTime: Number(authTime), amr: amr ? (amr.split(' ') as AuthMethod[]) : [], partial: stage === 'mfa' } };
+  }
+
+  /** The user proved it again (POST /reauth): sensitive actions are open for the re-authentication window. */
+  async markAuthenticated(uid: string, sid: string): Promise<boolean> {
+    return (await fromRedis(() => this.redis.sessionReauth(sessKey(sid), uid, Date.now()))) === 1;
   }
 
   async list(uid: string): Promise<SessionInfo[]> {

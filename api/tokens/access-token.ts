@@ -44,8 +44,8 @@ export function createAccessTokens(deps: { config: Config; keys: Keys; signingKe
         exp: iat + config.ACCESS_TOKEN_TTL_S,
         jti: randomUUID(),
         sid: publicSessionId(keys, auth.sid),
-        amr: auth.amr,
-        auth_time: Math.floor(auth.authTime / 1000),
+        amr: auth.session.amr,
+        auth_time: Math.floor(auth.session.authTime / 1000),
         // Accounts exist only once their address answered a code (signup, and every email change).
         email_verified: true,
       };

@@ -7,7 +7,7 @@ import { AccountFlowStatusKey, AccountFlowStatusSinceKey, EMAIL_UNDO_WORKFLOW_ID
 import { undoEmailChangeUpdate, verifyEmailChangeUpdate, type EmailChangeLimits } from '../../workflows/email-change.contract';
 import type { emailChangeWorkflow } from '../../workflows/email-change.workflow';
 import { sourceKey } from '../security/source-key';
-import type { SessionProfile, SessionStore } from '../sessions/session.store';
+import type { AuthMethod, SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
 import type { IssuedSession } from './sessions.use-case';
@@ -40,7 +40,7 @@ export function createEmailUseCases(deps: EmailDeps) {
   const flowLimits = emailChangeLimits(config);
   const bounded = <T>(ms: number, fn: () => Promise<T>) => boundedCall(temporal, ms, fn);
   const { checkCurrentPassword } = createAccountLookups({ requester, keys, limits });
-  type Auth = { uid: string; sid: string; profile: SessionProfile };
+  type Auth = { uid: string; sid: string; profile: SessionProfile; session?: { amr: string[] } };
 
   return {
     /**
@@ -133,8 +133,9 @@ export function createEmailUseCases(deps: EmailDeps) {
       // The session kept its old profile: it is replaced by one that carries the new address.
       async function renew(user: SessionProfile, event: string) {
         await sessions.revoke(auth.uid, auth.sid);
-        // The change asked for the password, and the code proved the new mailbox.
-        const session = await issueSession(user, ctx, ['pwd', 'otp'], 'email_change');
+        // The change asked for the password and the code proved the new mailbox; the renewed session
+        // also keeps the factors the old one was signed in with.
+        const session = await issueSession(user, ctx, { amr: [...new Set<AuthMethod>([...((auth.session?.amr ?? []) as AuthMethod[]), 'pwd', 'otp'])], origin: 'email_change' });
         ctx.logger.info({ event, userId: auth.uid, ip: ctx.ip, workflowId }, 'email changed, other sessions revoked');
         return { user, session };
       }

@@ -87,7 +87,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
     },
 
     /** POST /password/reset: the code (as a keyed digest) and the sealed new hash go to the reset workflow. */
-    async reset(input: { email: string; code: string; password: string }, ctx: RequestContext): Promise<{ user: SessionProfile; session: IssuedSession }> {
+    async reset(input: { email: string; code: string; password: string }, ctx: RequestContext): Promise<{ user: SessionProfile; session: IssuedSession; mfaRequired: boolean }> {
       const eh = emailHash(keys, input.email);
       ctx.audit = { ...ctx.audit, emailHash: eh };
       await limits.consumeVerifySource(ctx.ip);
@@ -116,9 +116,10 @@ export function createPasswordUseCases(deps: PasswordDeps) {
       // Every session of the user was revoked by the workflow; this one starts after that.
       const found = await findUser(input.email);
       if (!found || found.profile.id !== result.userId) throw unavailable('db-processor');
-      const session = await issueSession(found.profile, ctx, ['otp'], 'password_reset');
-      ctx.logger.info({ event: 'password_reset', userId: result.userId, ip: ctx.ip, workflowId }, 'password reset, other sessions revoked');
-      return { user: found.profile, session };
+      // The mailbox proves the email, not the second factor: an account with one gets the partial session.
+      const session = await issueSession(found.profile, ctx, { amr: ['otp'], origin: 'password_reset', partial: found.totp });
+      ctx.logger.info({ event: 'password_reset', userId: result.userId, ip: ctx.ip, workflowId, mfaRequired: found.totp }, 'password reset, other sessions revoked');
+      return { user: found.profile, session, mfaRequired: found.totp };
     },
 
     /**

@@ -27,12 +27,18 @@ export function createSessionUseCases(deps: { sessions: SessionStore; config: Co
   const { sessions, config } = deps;
   const tokens = tokenConfig(config);
   return {
-    /** The one place a session starts (signin, verify, password reset, email change). */
-    async issue(profile: SessionProfile, ctx: RequestContext, amr: readonly AuthMethod[], origin: z.infer<typeof SessionOrigin>): Promise<IssuedSession> {
-      const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip, amr });
-      ctx.trail.record(ctx, { action: 'session.created', actor: 'user', userId: profile.id, outcome: 'success' }, { type: 'session.created', userId: profile.id, data: { origin } });
-      const token = signSessionToken(tokens, { sub: profile.id, sid }, config.SESSION_ABSOLUTE_TTL_S);
-      return { sid, token, maxAgeMs: config.SESSION_ABSOLUTE_TTL_S * 1000 };
+    /**
+     * The one place a session starts (signin, verify, password reset, email change, second step).
+     * `amr`: the methods the user just proved (RFC 8176; recorded for access tokens and step-up).
+     * A `partial` session (password right, second factor owed) lives MFA_PARTIAL_TTL_S, can only
+     * finish the sign-in, and is no `session.created` event: the full session that replaces it is.
+     */
+    async issue(profile: SessionProfile, ctx: RequestContext, opts: { amr: readonly AuthMethod[]; origin: z.infer<typeof SessionOrigin>; partial?: boolean }): Promise<IssuedSession> {
+      const ttlS = opts.partial ? Math.min(config.MFA_PARTIAL_TTL_S, config.SESSION_ABSOLUTE_TTL_S) : config.SESSION_ABSOLUTE_TTL_S;
+      const { sid } = await sessions.create(profile, { userAgent: ctx.userAgent, ip: ctx.ip }, { amr: opts.amr, partial: opts.partial, absoluteMs: ttlS * 1000 });
+      if (!opts.partial) ctx.trail.record(ctx, { action: 'session.created', actor: 'user', userId: profile.id, outcome: 'success' }, { type: 'session.created', userId: profile.id, data: { origin: opts.origin } });
+      const token = signSessionToken(tokens, { sub: profile.id, sid }, ttlS);
+      return { sid, token, maxAgeMs: ttlS * 1000 };
     },
 
     /** Ends the caller's session, when there is one (logout is idempotent). */

@@ -67,10 +67,16 @@ export function createSigninUseCases(deps: SigninDeps) {
       }
       await reservation.succeeded();
       const user = { id: found.id, email: found.email, name: found.name, createdAt: found.createdAt };
-      const session: IssuedSession = await issueSession(user, ctx, ['pwd'], 'signin');
+      if (found.totp) {
+        // The password is half of it: a partial session that can only finish with the second factor.
+        const session = await issueSession(user, ctx, { amr: ['pwd'], origin: 'signin', partial: true });
+        ctx.logger.info({ event: 'signin_mfa_required', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'password accepted, second factor required');
+        return { mfaRequired: true as const, session };
+      }
+      const session: IssuedSession = await issueSession(user, ctx, { amr: ['pwd'], origin: 'signin' });
       ctx.logger.info({ event: 'signin_succeeded', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'signed in');
       if (deviceId === undefined) notices.newDevice(user.email, session.sid, ctx);
-      return { user, session, deviceCookie: devices.issue(emailDigest) };
+      return { mfaRequired: false as const, user, session, deviceCookie: devices.issue(emailDigest) };
     },
 
     /** A device cookie for an account that just proved itself another way (a verified signup). */

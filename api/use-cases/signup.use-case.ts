@@ -109,7 +109,7 @@ export function createSignupUseCases(deps: SignupDeps) {
       // The workflow answers with ids only; the profile comes from what this request carried.
       const user = { id: result.user.id, email: input.email, name: input.name, createdAt: result.user.createdAt };
       // The emailed code proved the mailbox; the password was only set here.
-      const session = await issueSession(user, ctx, ['otp'], 'signup_verified');
+      const session = await issueSession(user, ctx, { amr: ['otp'], origin: 'signup_verified' });
       metrics.signupsVerified.inc();
       ctx.logger.info({ event: 'verified', userId: user.id, emailHash: emailDigest, ip: ctx.ip, workflowId }, 'email verified, account created');
       return { user, session };

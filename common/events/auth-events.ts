@@ -36,6 +36,11 @@ export const AUTH_EVENT_DATA = {
   'account.restored': z.object({}).strict(),
   /** The grace period ended: the row (email, name, password hash) is deleted. */
   'account.closed': z.object({}).strict(),
+  /** A second factor (TOTP) was turned on, with a new set of recovery codes. */
+  'mfa.enabled': z.object({ method: z.enum(['totp']) }).strict(),
+  'mfa.disabled': z.object({ method: z.enum(['totp']) }).strict(),
+  /** New recovery codes replaced the old ones. */
+  'mfa.recovery_codes_renewed': z.object({}).strict(),
 } as const;
 
 export type AuthEventType = keyof typeof AUTH_EVENT_DATA;

@@ -13,6 +13,10 @@ export const MESSAGE_VERSION = 2;
 
 const email = z.string().min(3).max(254);
 const sealed = z.string().min(10).max(1024);
+/** A keyed digest (HMAC-SHA256, hex). */
+const digest = z.string().regex(/^[0-9a-f]{64}$/);
+/** Recovery codes issued at a time. */
+export const RECOVERY_CODE_COUNT = 10;
 
 export const PublicUser = z.object({
   id: z.string().uuid(),
@@ -27,9 +31,10 @@ export const REQUESTS = {
     payload: z.object({ email }).strict(),
     result: z.object({ exists: z.boolean() }),
   },
+  /** `totp`: the account has a second factor (a sign-in then needs it); absent in replies of older processors. */
   'user.find': {
     payload: z.object({ email }).strict(),
-    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed }).nullable() }),
+    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed, totp: z.boolean().optional() }).nullable() }),
   },
   'user.get': {
     payload: z.object({ id: z.string().uuid() }).strict(),
@@ -74,6 +79,37 @@ export const REQUESTS = {
   'audit.record': {
     payload: z.object({ entry: AuditEntry, event: AuthEvent.optional() }).strict(),
     result: z.object({ recorded: z.literal(true) }),
+  },
+  /**
+   * The second factor of an account: its TOTP secret sealed for this user (SealContext.totpSecretForUser,
+   * kept at rest as it travels) and how many recovery codes are left. `totp` null: no second factor.
+   */
+  'user.mfa-get': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({ totp: z.object({ secretSealed: sealed }).nullable(), recoveryCodesLeft: z.number().int().min(0) }),
+  },
+  /**
+   * Turns TOTP on with its recovery codes (keyed digests only). `enabled` false: the account already
+   * has another secret (two enables at once: the first wins). Idempotent for the same secret.
+   */
+  'user.mfa-enable': {
+    payload: z.object({ userId: z.string().uuid(), secretSealed: sealed, recoveryCodeDigests: z.array(digest).length(RECOVERY_CODE_COUNT) }).strict(),
+    result: z.object({ enabled: z.boolean() }),
+  },
+  /** Turns the second factor off and drops its recovery codes. `disabled` false: there was none. Idempotent. */
+  'user.mfa-disable': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({ disabled: z.boolean() }),
+  },
+  /** Replaces every recovery code at once (the old ones stop working). `replaced` false: no second factor. */
+  'user.mfa-recovery-codes': {
+    payload: z.object({ userId: z.string().uuid(), recoveryCodeDigests: z.array(digest).length(RECOVERY_CODE_COUNT) }).strict(),
+    result: z.object({ replaced: z.boolean() }),
+  },
+  /** Spends one recovery code: `used` true for exactly one of any number of concurrent requests with the same code. */
+  'user.mfa-use-recovery-code': {
+    payload: z.object({ userId: z.string().uuid(), digest }).strict(),
+    result: z.object({ used: z.boolean() }),
   },
 } as const;
 

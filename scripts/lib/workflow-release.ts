@@ -34,6 +34,7 @@ export const WORKFLOW_TYPES = {
   'email-change': { workflow: 'emailChangeWorkflow', entry: 'workflows/email-change.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'email-change'), probeScenario: 'happy' },
   'email-undo': { workflow: 'emailUndoWorkflow', entry: 'workflows/email-change.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'email-undo'), probeScenario: 'undone' },
   'signin-notice': { workflow: 'signinNoticeWorkflow', entry: 'workflows/signin-notice.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'signin-notice'), probeScenario: 'happy' },
+  'mfa-notice': { workflow: 'mfaNoticeWorkflow', entry: 'workflows/mfa-notice.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'mfa-notice'), probeScenario: 'happy' },
   'account-closure': { workflow: 'accountClosureWorkflow', entry: 'workflows/account-closure.workflow.ts', historiesDir: path.join(HISTORIES_DIR, 'account-closure'), probeScenario: 'restored' },
 } as const satisfies Record<string, WorkflowType>;
 export type WorkflowTypeName = keyof typeof WORKFLOW_TYPES;

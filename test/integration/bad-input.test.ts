@@ -108,7 +108,8 @@ describe('OpenAPI document', () => {
     const documented = Object.entries(doc.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore', 'POST /token'];
+    const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore', 'POST /token',
+      'GET /mfa', 'POST /mfa/totp/setup', 'POST /mfa/totp/enable', 'POST /mfa/totp/disable', 'POST /mfa/recovery-codes', 'POST /signin/mfa', 'POST /reauth'];
     expect(documented.sort()).toEqual([...expected.map((e) => e.replace(' /', ' /api/v1/auth/')), 'GET /.well-known/jwks.json'].sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
@@ -130,6 +131,13 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/token': [(await c.post('/token', { audience: 'trading' })).status, (await c.post('/token', 'x', { 'content-type': 'text/plain' })).status],
       'GET /.well-known/jwks.json': [(await new ApiClient(sys.api.url).get('/.well-known/jwks.json')).status],
       'POST /api/v1/auth/me/restore': [(await c.post('/me/restore', { token: 'account-closure-x.y' })).status, (await c.post('/me/restore', { token: 1 })).status],
+      'GET /api/v1/auth/mfa': [(await c.get('/mfa')).status],
+      'POST /api/v1/auth/mfa/totp/setup': [(await c.post('/mfa/totp/setup')).status, (await c.post('/mfa/totp/setup', { x: 1 })).status],
+      'POST /api/v1/auth/mfa/totp/enable': [(await c.post('/mfa/totp/enable', { code: '123456' })).status, (await c.post('/mfa/totp/enable', { code: '12' })).status],
+      'POST /api/v1/auth/mfa/totp/disable': [(await c.post('/mfa/totp/disable', { password: 'p', code: '123456' })).status],
+      'POST /api/v1/auth/mfa/recovery-codes': [(await c.post('/mfa/recovery-codes')).status],
+      'POST /api/v1/auth/signin/mfa': [(await c.post('/signin/mfa', { code: '123456' })).status, (await c.post('/signin/mfa', { code: '123456', recoveryCode: 'abcde-fghij' })).status],
+      'POST /api/v1/auth/reauth': [(await c.post('/reauth', { password: 'p' })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {
       const [method, p] = route.split(' ');

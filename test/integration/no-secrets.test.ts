@@ -11,6 +11,7 @@ import { ApiClient, fromNewSource } from '../../testkit/http';
 import { waitForCode, waitForMail } from '../../testkit/maildev';
 import { createAccount } from '../../testkit/accounts';
 import { startSystem, type System } from '../../testkit/system';
+import { Authenticator } from '../../testkit/totp';
 
 describe('secrets stay out of logs and Kafka payloads', () => {
   const lines: string[] = [];
@@ -103,5 +104,48 @@ describe('secrets stay out of logs and Kafka payloads', () => {
     expect(kafkaMessages.length).toBeGreaterThan(kafkaFrom);
     for (const secret of [resetPassword, changedPassword, code, hash, email]) expect(kafkaText).not.toContain(secret);
     expect(kafkaText).not.toMatch(/\$2[aby]\$\d\d\$/);
+  });
+  it('a second factor turned on, used, renewed and turned off: no TOTP secret, code or recovery code in logs, or in Kafka payloads even decrypted', async () => {
+    const { client, email, password } = await createAccount(sys.apiUrl, 'nosecret-mfa', 'the quiet second factor passphrase');
+    const from = lines.length;
+    const kafkaFrom = kafkaMessages.length;
+    const setup = await client.post('/mfa/totp/setup');
+    const secret: string = setup.body.secret;
+    const authenticator = new Authenticator(secret);
+    const enableCode = await authenticator.code();
+    const enabled = await client.post('/mfa/totp/enable', { code: enableCode });
+    expect(enabled.status).toBe(200);
+    const signin = fromNewSource(sys.apiUrl);
+    expect((await signin.post('/signin', { email, password })).body.mfaRequired).toBe(true);
+    const partialToken = signin.cookie!.split('=')[1];
+    const signinCode = await authenticator.code();
+    expect((await signin.post('/signin/mfa', { code: signinCode })).status).toBe(200);
+    const recovery = fromNewSource(sys.apiUrl);
+    await recovery.post('/signin', { email, password });
+    expect((await recovery.post('/signin/mfa', { recoveryCode: enabled.body.recoveryCodes[0] })).status).toBe(200);
+    const renewed = await client.post('/mfa/recovery-codes');
+    expect(renewed.status).toBe(200);
+    expect((await client.post('/mfa/totp/disable', { password, code: renewed.body.recoveryCodes[0] })).status).toBe(204);
+    await eventually(async () => (lines.slice(from).some((l) => l.includes('"event":"totp_disabled"')) ? true : undefined), 10_000, 'the disable log line');
+
+    const secrets = [secret, enableCode, signinCode, partialToken, signin.cookie!.split('=')[1], email, password, ...enabled.body.recoveryCodes, ...renewed.body.recoveryCodes];
+    const compact = (c: string) => c.replace('-', '');
+    const withCompact = [...secrets, ...[...enabled.body.recoveryCodes, ...renewed.body.recoveryCodes].map(compact)];
+    const logText = lines.slice(from).join('\n');
+    for (const s of withCompact) expect(logText).not.toContain(s);
+    const events = lines.slice(from).map((l) => JSON.parse(l).event).filter(Boolean);
+    for (const e of ['totp_setup_started', 'totp_enabled', 'signin_mfa_required', 'signin_succeeded', 'recovery_codes_replaced', 'totp_disabled']) expect(events).toContain(e);
+
+    // Every request and reply of the journey, opened with the payload keys: the secret travels sealed for its user.
+    await eventually(async () => (kafkaMessages.length >= kafkaFrom + 12 ? true : undefined), 10_000, 'the journey’s messages on the tap');
+    const security = EnvelopeSecurity.fromConfig(sys.config);
+    const opened = kafkaMessages.slice(kafkaFrom).map((raw) => {
+      const m = JSON.parse(raw);
+      if ('payload' in m) return JSON.stringify(security.openRequestPayload(m));
+      return m.ok ? JSON.stringify(security.openReplyResult(m)) : raw;
+    });
+    expect(opened.some((o) => o.includes('secretSealed'))).toBe(true);
+    const kafkaText = [...kafkaMessages.slice(kafkaFrom), ...opened].join('\n');
+    for (const s of withCompact.filter((x) => x !== email)) expect(kafkaText).not.toContain(s);
   });
 });

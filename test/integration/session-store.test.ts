@@ -20,14 +20,15 @@ describe('session store on real Redis', () => {
     const s = store();
     const p = profile();
     const before = Date.now();
-    const a = await s.create(p, { userAgent: 'ua', ip: '10.0.0.1', amr: ['pwd', 'otp'] });
+    const a = await s.create(p, { userAgent: 'ua', ip: '10.0.0.1' }, { amr: ['pwd', 'otp'] });
     const b = await s.create(p, {});
     expect(a.sid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(b.sid).not.toBe(a.sid);
     const loaded = await s.load(a.sid);
-    expect(loaded).toEqual({ uid: p.id, profile: p, amr: ['pwd', 'otp'], authTime: expect.any(Number) });
-    expect(loaded!.authTime).toBeGreaterThanOrEqual(before);
-    expect(await s.load(b.sid)).toEqual({ uid: p.id, profile: p, amr: [], authTime: expect.any(Number) });
+    expect(loaded).toEqual({ uid: p.id, profile: p, auth: { amr: ['pwd', 'otp'], authTime: expect.any(Number), partial: false } });
+    expect(loaded!.auth.authTime).toBeGreaterThanOrEqual(before);
+    // Made without amr (as sessions from before it was recorded): unknown, so empty.
+    expect(await s.load(b.sid)).toEqual({ uid: p.id, profile: p, auth: { amr: [], authTime: expect.any(Number), partial: false } });
     expect(await s.load('no-such-session')).toBeUndefined();
   });
 

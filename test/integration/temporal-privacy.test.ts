@@ -10,6 +10,9 @@ import { ApiClient } from '../../testkit/http';
 import { canary, findCanaries } from '../support/leaks';
 import { waitForCode } from '../../testkit/maildev';
 import { startSystem, type System } from '../../testkit/system';
+import { createAccount } from '../../testkit/accounts';
+import { Authenticator } from '../../testkit/totp';
+import { eventually } from '../../testkit/wait';
 
 /**
  * What someone who can read Temporal (its UI, its CLI, its database) sees of a signup: raw
@@ -47,6 +50,39 @@ describe('Temporal history holds no personal data or secret', () => {
     // Every payload in it is ciphertext (search attributes are not payloads of ours: checked above).
     const encodings = findCanaries(history, [ENCRYPTED_ENCODING]).length;
     expect(encodings).toBeGreaterThan(5);
+  });
+
+  it('a second factor turned on and off leaves no address, TOTP secret, code or recovery code in its notice flows, raw or decoded', async () => {
+    const password = `canary passphrase ${randomUUID()}`;
+    const owner = await createAccount(sys.apiUrl, 'history-mfa', password);
+    const setup = await owner.client.post('/mfa/totp/setup');
+    const authenticator = new Authenticator(setup.body.secret);
+    const code = await authenticator.code();
+    const enabled = await owner.client.post('/mfa/totp/enable', { code });
+    expect(enabled.status).toBe(200);
+    expect((await owner.client.post('/mfa/totp/disable', { password, code: enabled.body.recoveryCodes[0] })).status).toBe(204);
+    const ids = await eventually(async () => {
+      const found: string[] = [];
+      for await (const w of sys.temporal.workflow.list({ query: `WorkflowType = 'mfaNoticeWorkflow' AND TaskQueue = '${sys.taskQueue}' AND ExecutionStatus = 'Completed'` })) found.push(w.workflowId);
+      return found.length >= 2 ? found : undefined;
+    }, 30_000, 'both notice flows completed');
+    const secrets = [owner.email, owner.email.split('@')[0], setup.body.secret, code, password, ...enabled.body.recoveryCodes, ...enabled.body.recoveryCodes.map((c: string) => c.replace('-', ''))];
+    for (const id of ids) {
+      const history = await rawHistory(id);
+      expect(findCanaries(history, secrets)).toEqual([]);
+      // Decoded as an operator holding the payload keys sees it: the address is still sealed.
+      const payloads = history.events.flatMap((e: Record<string, { input?: { payloads: unknown[] }; result?: { payloads: unknown[] } }>) =>
+        Object.values(e).flatMap((a) => (a && typeof a === 'object' ? [a.input, a.result].filter(Boolean) : [])),
+      );
+      expect(payloads.length).toBeGreaterThan(0);
+      for (const p of payloads) {
+        const res = await fetch(`${codecServer.url}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-namespace': sys.config.TEMPORAL_NAMESPACE }, body: JSON.stringify(p) });
+        expect(res.status).toBe(200);
+        const decoded = (await res.json()) as { payloads: { data: string }[] };
+        const text = decoded.payloads.map((d) => Buffer.from(d.data, 'base64').toString('utf8')).join('\n');
+        expect(findCanaries(text, secrets)).toEqual([]);
+      }
+    }
   });
 
   it('the scanner finds a planted leak: a workflow started without the codec shows its input', async () => {

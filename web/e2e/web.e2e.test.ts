@@ -19,6 +19,8 @@ import { codeOf, mailsTo, mailWithSubject, waitForCode, type Mail } from '../../
 import { REPO_ROOT, freePort } from '../../testkit/supervisor';
 import { startSystem } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
+import { Authenticator, totpCode } from '../../testkit/totp';
+import Redis from 'ioredis';
 import { startBuiltWeb, type RunningWeb } from '../../testkit/web';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
@@ -595,5 +597,84 @@ describe('web client in a browser', () => {
       await again.getByRole('link', { name: 'Go to sign in' }).waitFor();
     }),
     150_000,
+  );
+  it(
+    'turns on two-step sign-in (QR, confirm, recovery codes), signs in with the app, gets in with a recovery code after losing the phone, and re-authenticates for a sensitive change',
+    browserTest('two-step', async (pages) => {
+      const account = await createAccount(apiUrl, 'web-mfa', PASSWORD);
+      const page = await pages.open();
+      await signIn(page, account.email);
+      await openSecurity(page);
+
+      // Set up: QR code and key, then the app's code turns it on; the recovery codes are shown once.
+      const section = page.getByTestId('two-step');
+      await section.getByRole('button', { name: 'Set up authenticator app' }).click();
+      await page.getByTestId('totp-qr').waitFor();
+      expect(await page.getByTestId('totp-qr').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+      const secret = await textOf(page.getByTestId('totp-secret'));
+      const authenticator = new Authenticator(secret);
+      await page.getByLabel('Code from the app').fill(await authenticator.code());
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await page.getByTestId('recovery-codes').waitFor();
+      const codes = (await page.getByTestId('recovery-codes').locator('li').allTextContents()).map((c) => c.trim());
+      expect(codes).toHaveLength(10);
+      for (const c of codes) expect(c).toMatch(/^[0-9a-z]{5}-[0-9a-z]{5}$/);
+      await page.getByRole('button', { name: 'I saved them' }).click();
+      expect(await textOf(page.getByTestId('two-step-on'))).toBe('On. 10 recovery codes left.');
+
+      // Signing in now asks for the app's code after the password.
+      const other = await pages.open();
+      await other.goto(`${webUrl}/signin`);
+      await other.getByLabel('Email').fill(account.email);
+      await other.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await other.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await other.waitForURL(`${webUrl}/signin/mfa`);
+      // The partial session shows nothing of the account: /account sends it back to the second step.
+      await other.goto(`${webUrl}/account`);
+      await other.waitForURL(`${webUrl}/signin/mfa`);
+      await other.getByLabel('Authentication code').fill([-1, 0, 1].some((d) => totpCode(secret, d) === '000000') ? '000001' : '000000');
+      await other.getByRole('button', { name: 'Continue' }).click();
+      expect(await alertText(other, /wrong/)).toMatch(/That code is wrong/);
+      await other.getByLabel('Authentication code').fill(await authenticator.code());
+      await other.getByRole('button', { name: 'Continue' }).click();
+      await other.waitForURL(`${webUrl}/account`);
+      expect(await textOf(other.getByTestId('profile-email'))).toBe(account.email);
+
+      // The phone is lost: a recovery code gets in, once.
+      const lost = await pages.open();
+      await lost.goto(`${webUrl}/signin`);
+      await lost.getByLabel('Email').fill(account.email);
+      await lost.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await lost.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await lost.waitForURL(`${webUrl}/signin/mfa`);
+      await lost.getByRole('button', { name: 'Lost your phone? Use a recovery code' }).click();
+      await lost.getByLabel('Recovery code').fill(codes[0]!);
+      await lost.getByRole('button', { name: 'Continue' }).click();
+      await lost.waitForURL(`${webUrl}/account`);
+      await openSecurity(lost);
+      expect(await textOf(lost.getByTestId('two-step-on'))).toBe('On. 9 recovery codes left.');
+
+      // Ten minutes later (the session's authentication time moved back), a sensitive change asks to confirm first.
+      const redis = new Redis(system!.config.REDIS_URL);
+      try {
+        const token = (await lost.context().cookies()).find((c) => c.name === 'auth_token')!.value;
+        const { sid } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string };
+        await redis.hset(`sess:${sid}`, 'authTime', String(Date.now() - 11 * 60_000));
+      } finally {
+        redis.disconnect();
+      }
+      await lost.getByRole('button', { name: 'Make new recovery codes' }).click();
+      await lost.getByTestId('reauth-prompt').waitFor();
+      expect(await alertText(lost, /confirm it is you/i)).toBe('For your security, confirm it is you before this change.');
+      const prompt = lost.getByTestId('reauth-prompt');
+      await prompt.getByLabel('Your password', { exact: true }).fill(PASSWORD);
+      await prompt.getByLabel('Authentication code').fill(await authenticator.code());
+      await lost.getByRole('button', { name: 'Confirm' }).click();
+      await textOf(lost.getByRole('status').filter({ hasText: 'Confirmed' }));
+      await lost.getByRole('button', { name: 'Make new recovery codes' }).click();
+      await lost.getByTestId('recovery-codes').waitFor();
+      expect(await lost.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+    }),
+    180_000,
   );
 });

@@ -294,6 +294,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account's second factor: whether TOTP is on and how many recovery codes are left (for the account page). */
+        get: operations["getMfa"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start adding an authenticator app: a new secret and its QR code. Nothing is active until POST /mfa/totp/enable. No body, an empty body or {}. */
+        post: operations["postMfaTotpSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm the authenticator with its current code: the second factor is on; ten recovery codes are shown this once; a notice is mailed. */
+        post: operations["postMfaTotpEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn the second factor off with the password and a code (authenticator or recovery); a notice is mailed. */
+        post: operations["postMfaTotpDisable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ten new recovery codes; the old ones stop working; a notice is mailed. No body, an empty body or {}. */
+        post: operations["postMfaRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/signin/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The second step of a sign-in: the partial session from POST /signin (or /password/reset) and a code, or a recovery code, give the full session. */
+        post: operations["postSigninMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/reauth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Prove it is you again (password, and the code when a second factor is on): sensitive actions are open for 10 minutes. */
+        post: operations["postReauth"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -323,7 +442,7 @@ export interface components {
              * @example VALIDATION_FAILED
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
             message: string;
             errors?: {
                 path: string;
@@ -379,6 +498,16 @@ export interface components {
              */
             name: string;
         };
+        SigninResponse: components["schemas"]["UserResponse"] | components["schemas"]["MfaRequiredResponse"];
+        /** @description The password was right; the auth_token cookie holds a partial session (5 minutes) that can only call POST /signin/mfa. */
+        MfaRequiredResponse: {
+            /** @enum {boolean} */
+            mfaRequired: true;
+            methods: components["schemas"]["MfaMethod"][];
+            message: string;
+        };
+        /** @enum {string} */
+        MfaMethod: "totp" | "recovery_code";
         SigninBody: {
             /**
              * @description An address with a dot-atom local part and a host name; spaces around it are dropped and it is lower-cased before anything else.
@@ -495,6 +624,69 @@ export interface components {
             userAgent: string | null;
             ip: string | null;
             current: boolean;
+        };
+        MfaStatusResponse: {
+            totp: boolean;
+            recoveryCodesLeft: number;
+        };
+        TotpSetupResponse: {
+            /** @description The base32 secret, for typing into an app by hand. */
+            secret: string;
+            /** @description The otpauth:// URI the QR code holds. */
+            otpauthUrl: string;
+            /** @description The QR code as an SVG document. */
+            qrSvg: string;
+        };
+        RecoveryCodesResponse: {
+            /** @description Ten single-use codes, shown this once. */
+            recoveryCodes: string[];
+        };
+        EnableTotpBody: {
+            /**
+             * @description The 6-digit code your authenticator app shows now.
+             * @example 123456
+             */
+            code: string;
+        };
+        DisableTotpBody: {
+            /**
+             * Format: password
+             * @description 1 to 72 characters, at most 72 bytes in UTF-8 (x-maxUtf8Bytes).
+             * @example correct horse battery staple
+             */
+            password: string;
+            /**
+             * @description The 6-digit code from the authenticator app, or a recovery code.
+             * @example 123456
+             */
+            code: string;
+        };
+        /** @description Either `code` (authenticator app) or `recoveryCode`. */
+        SigninMfaBody: {
+            /**
+             * @description The 6-digit code your authenticator app shows now.
+             * @example 123456
+             */
+            code: string;
+        } | {
+            /**
+             * @description One of the recovery codes shown when the second factor was enabled (`xxxxx-xxxxx`; case, dash and spaces do not matter). Each works once.
+             * @example ab12c-de34f
+             */
+            recoveryCode: string;
+        };
+        ReauthBody: {
+            /**
+             * Format: password
+             * @description 1 to 72 characters, at most 72 bytes in UTF-8 (x-maxUtf8Bytes).
+             * @example correct horse battery staple
+             */
+            password: string;
+            /**
+             * @description The 6-digit code from the authenticator app, or a recovery code.
+             * @example 123456
+             */
+            code?: string;
         };
         JwksResponse: {
             keys: components["schemas"]["Jwk"][];
@@ -908,7 +1100,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in; auth_token cookie set */
+            /** @description Signed in (UserResponse; auth_token cookie set), or, for an account with a second factor, the password was right (MfaRequiredResponse; auth_token holds a partial session for POST /signin/mfa) */
             200: {
                 headers: {
                     /** @description The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict). */
@@ -916,7 +1108,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["SigninResponse"];
                 };
             };
             /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
@@ -1146,7 +1338,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Password changed; every other session revoked; auth_token cookie set */
+            /** @description Password changed; every other session revoked; auth_token cookie set. An account with a second factor gets MfaRequiredResponse and a partial session: the reset never skips the second factor. */
             200: {
                 headers: {
                     /** @description The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict). */
@@ -1154,7 +1346,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["SigninResponse"];
                 };
             };
             /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_CODE: The code is not valid. | WEAK_PASSWORD: The password is not acceptable. */
@@ -1303,7 +1495,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1311,7 +1503,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
@@ -1427,7 +1619,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1435,7 +1627,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
@@ -1553,7 +1745,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1561,7 +1753,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -1799,7 +1991,7 @@ export interface operations {
                     "application/json": components["schemas"]["MeResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1807,7 +1999,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -1875,7 +2067,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1883,7 +2075,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
@@ -2197,7 +2389,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2205,7 +2397,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2310,7 +2502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2318,7 +2510,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2404,7 +2596,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2412,7 +2604,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2474,7 +2666,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2482,7 +2674,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
                     };
                 };
             };
@@ -2507,6 +2699,838 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
                         code: "SESSION_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    getMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The second factor */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatusResponse"];
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postMfaTotpSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description The secret to scan or type; it waits 10 minutes to be enabled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpSetupResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description MFA_ALREADY_ENABLED: A second factor is already enabled on this account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "MFA_ALREADY_ENABLED";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postMfaTotpEnable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnableTotpBody"];
+            };
+        };
+        responses: {
+            /** @description Enabled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_MFA_CODE: The authentication code is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_MFA_CODE";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description MFA_ALREADY_ENABLED: A second factor is already enabled on this account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "MFA_ALREADY_ENABLED";
+                    };
+                };
+            };
+            /** @description MFA_SETUP_EXPIRED: The authenticator setup expired. Start it again. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "MFA_SETUP_EXPIRED";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description RATE_LIMITED: Too many requests. Try again later. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postMfaTotpDisable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisableTotpBody"];
+            };
+        };
+        responses: {
+            /** @description Disabled; the recovery codes are gone */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_CURRENT_PASSWORD: The current password is not correct. | INVALID_MFA_CODE: The authentication code is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CURRENT_PASSWORD" | "INVALID_MFA_CODE";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description MFA_NOT_ENABLED: No second factor is enabled on this account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "MFA_NOT_ENABLED";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description RATE_LIMITED: Too many requests. Try again later. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postMfaRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description The new codes, shown this once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description MFA_NOT_ENABLED: No second factor is enabled on this account. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "MFA_NOT_ENABLED";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postSigninMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SigninMfaBody"];
+            };
+        };
+        responses: {
+            /** @description Signed in with both factors; auth_token cookie replaced by the full session */
+            200: {
+                headers: {
+                    /** @description The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict). */
+                    "Set-Cookie": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_MFA_CODE: The authentication code is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_MFA_CODE";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description RATE_LIMITED: Too many requests. Try again later. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postReauth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReauthBody"];
+            };
+        };
+        responses: {
+            /** @description The session is recently authenticated */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | INVALID_CURRENT_PASSWORD: The current password is not correct. | INVALID_MFA_CODE: The authentication code is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CURRENT_PASSWORD" | "INVALID_MFA_CODE";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description RATE_LIMITED: Too many requests. Try again later. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "RATE_LIMITED";
                     };
                 };
             };
@@ -2589,4 +3613,4 @@ export interface operations {
 }
 
 /** Every `code` an error answer can carry (ErrorResponse.code), for checks at run time. */
-export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
+export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];

@@ -21,6 +21,13 @@ type Schemas = components['schemas'];
 export type User = Schemas['User'];
 export type Me = Schemas['Me'];
 export type Session = Schemas['Session'];
+export type MfaStatus = Schemas['MfaStatusResponse'];
+export type TotpSetup = Schemas['TotpSetupResponse'];
+
+/** The answer of a password step (sign-in, reset) for an account with a second factor: the partial session is in the cookie. */
+export function needsSecondFactor(answer: unknown): boolean {
+  return typeof answer === 'object' && answer !== null && (answer as { mfaRequired?: unknown }).mfaRequired === true;
+}
 
 export interface FieldError {
   /** The field the message is about (`email`, `otp`, `password`, `name`, `currentPassword`, …), or '' for the whole request. */
@@ -134,6 +141,20 @@ export function humanMessage(
       return 'This link is not valid or has expired. It may have been used already.';
     case 'PASSWORD_ALREADY_RESET':
       return 'This code already reset your password. Sign in with the new password.';
+    case 'INVALID_MFA_CODE':
+      return details.serverMessage && details.serverMessage !== 'The authentication code is not valid.'
+        ? details.serverMessage
+        : 'That code is wrong. Check your authenticator app (or the recovery code) and try again.';
+    case 'MFA_REQUIRED':
+      return 'Enter the code from your authenticator app to finish signing in.';
+    case 'REAUTH_REQUIRED':
+      return 'For your security, confirm it is you before this change.';
+    case 'MFA_ALREADY_ENABLED':
+      return 'Two-step sign-in is already on.';
+    case 'MFA_NOT_ENABLED':
+      return 'Two-step sign-in is not on.';
+    case 'MFA_SETUP_EXPIRED':
+      return 'The setup took too long. Start it again.';
     case 'NETWORK':
       return NETWORK_MESSAGE;
     default:
@@ -153,6 +174,7 @@ const FIELD_LABELS: Record<string, string> = {
   newPassword: 'New password',
   newEmail: 'New email',
   token: 'Link',
+  recoveryCode: 'Recovery code',
 };
 
 function sentence(text: string): string {
@@ -295,6 +317,20 @@ export const api = {
   restoreAccount: (token: string) => call((o) => client.POST('/api/v1/auth/me/restore', { ...o, body: { token } })),
   sessions: async () => (await call((o) => client.GET('/api/v1/auth/sessions', o))).sessions,
   revokeSession: (id: string) => call((o) => client.DELETE('/api/v1/auth/sessions/{id}', { ...o, params: { path: { id } } })),
+  /** Whether two-step sign-in (TOTP) is on, and how many recovery codes are left. */
+  mfaStatus: () => call((o) => client.GET('/api/v1/auth/mfa', o)),
+  /** A new authenticator secret and its QR code; nothing is on until {@link api.totpEnable}. */
+  totpSetup: () => call((o) => client.POST('/api/v1/auth/mfa/totp/setup', { ...o, body: {} })),
+  /** Turns two-step sign-in on with the app's current code; answers the recovery codes, shown once. */
+  totpEnable: (code: string) => call((o) => client.POST('/api/v1/auth/mfa/totp/enable', { ...o, body: { code } })),
+  /** Turns two-step sign-in off (password and a code from the app, or a recovery code). */
+  totpDisable: (input: { password: string; code: string }) => call((o) => client.POST('/api/v1/auth/mfa/totp/disable', { ...o, body: input })),
+  /** Ten new recovery codes; the old ones stop working. */
+  regenerateRecoveryCodes: () => call((o) => client.POST('/api/v1/auth/mfa/recovery-codes', { ...o, body: {} })),
+  /** The second step of a sign-in: an app code, or a recovery code. */
+  signinMfa: (input: { code: string } | { recoveryCode: string }) => call((o) => client.POST('/api/v1/auth/signin/mfa', { ...o, body: input })),
+  /** Proves it is you again (password, and a code when two-step sign-in is on): sensitive changes open for 10 minutes. */
+  reauth: (input: { password: string; code?: string }) => call((o) => client.POST('/api/v1/auth/reauth', { ...o, body: input })),
   /** Ends this browser's session. */
   logout: () => call((o) => client.POST('/api/v1/auth/logout', { ...o, body: {} })),
   /** Ends every session of the signed-in user, this one included. */

@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
 import type { AccountClosureInput, AccountClosureOutcome } from '../../../workflows/account-closure.contract';
 import type { SigninNoticeInput, SigninNoticeOutcome } from '../../../workflows/signin-notice.contract';
+import type { MfaNoticeInput, MfaNoticeOutcome } from '../../../workflows/mfa-notice.contract';
 import type { EmailChangeInput, EmailChangeOutcome, EmailUndoInput, EmailUndoOutcome } from '../../../workflows/email-change.contract';
 import type { PasswordChangeInput, PasswordChangeOutcome } from '../../../workflows/password-change.contract';
 import type { PasswordResetInput, PasswordResetOutcome } from '../../../workflows/password-reset.contract';
@@ -50,6 +51,12 @@ export async function accountClosureWorkflow(input: AccountClosureInput): Promis
 
 /** A broken sign-in notice: it looks an account up before mailing. */
 export async function signinNoticeWorkflow(input: SigninNoticeInput): Promise<SigninNoticeOutcome> {
+  await acts.findAccount({ flowId: 'x', emailSealed: input.emailSealed });
+  return { status: 'completed' };
+}
+
+/** A broken second-factor notice: it looks an account up before mailing. */
+export async function mfaNoticeWorkflow(input: MfaNoticeInput): Promise<MfaNoticeOutcome> {
   await acts.findAccount({ flowId: 'x', emailSealed: input.emailSealed });
   return { status: 'completed' };
 }

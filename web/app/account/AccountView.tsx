@@ -32,9 +32,11 @@ export function AccountView() {
     } catch (err) {
       const e = asApiError(err);
       if (e.code === 'UNAUTHENTICATED') return signedOut('expired');
+      // A partial session (password right, second factor owed) finishes signing in first.
+      if (e.code === 'MFA_REQUIRED') return router.replace('/signin/mfa');
       setLoad({ state: 'failed', error: e });
     }
-  }, [signedOut]);
+  }, [signedOut, router]);
 
   useEffect(() => {
     void refresh();

@@ -8,7 +8,7 @@ import { CodeField } from '@/components/CodeField';
 import { FormAlert } from '@/components/FormAlert';
 import { NewPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
-import { api } from '@/lib/api';
+import { api, needsSecondFactor } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
 import { codeProblem, newPasswordProblem, problems } from '@/lib/validate';
 
@@ -41,8 +41,9 @@ export function ResetForm() {
     clear();
     setBusy(true);
     try {
-      await api.resetPassword({ email, code: code.trim(), password });
-      router.replace('/account');
+      const answer = await api.resetPassword({ email, code: code.trim(), password });
+      // A reset never skips the second factor: the account with one finishes on the second step.
+      router.replace(needsSecondFactor(answer) ? '/signin/mfa' : '/account');
     } catch (err) {
       const e = fail(err);
       if (e.code === 'INVALID_CODE' || e.code === 'TOO_MANY_ATTEMPTS' || e.code === 'CODE_EXPIRED') setCode('');

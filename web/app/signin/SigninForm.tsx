@@ -8,7 +8,7 @@ import { EmailField } from '@/components/EmailField';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
 import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
-import { api } from '@/lib/api';
+import { api, needsSecondFactor } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
 import { emailProblem, passwordProblem, problems } from '@/lib/validate';
 
@@ -38,8 +38,8 @@ export function SigninForm() {
     clear();
     setBusy(true);
     try {
-      await api.signin({ email: value, password });
-      router.replace('/account');
+      const answer = await api.signin({ email: value, password });
+      router.replace(needsSecondFactor(answer) ? '/signin/mfa' : '/account');
     } catch (err) {
       const e = fail(err);
       if (e.code === 'INVALID_CREDENTIALS') setPassword('');

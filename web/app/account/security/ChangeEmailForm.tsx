@@ -8,6 +8,7 @@ import { CurrentPasswordField } from '@/components/PasswordField';
 import { Button, SubmitButton } from '@/components/Button';
 import { api, asApiError, type ApiError } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
+import { useReauth } from './Reauth';
 import { codeProblem, emailProblem, passwordProblem, problems } from '@/lib/validate';
 
 type Step = { step: 'ask' } | { step: 'code'; newEmail: string; sent: string };
@@ -32,11 +33,13 @@ export function ChangeEmailForm({
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const { alert, fields, clear, fail, invalid, retryIn } = useFormErrors();
+  const requireReauth = useReauth();
   const headingRef = useRef<HTMLHeadingElement>(null);
 
   /** A failure of either step: a lost session goes to sign-in, anything else is shown. */
   function failed(e: ApiError, opts: Parameters<typeof fail>[1] = {}) {
     if (e.code === 'UNAUTHENTICATED') return onSignedOut();
+    if (e.code === 'REAUTH_REQUIRED') requireReauth();
     fail(e, opts);
   }
 

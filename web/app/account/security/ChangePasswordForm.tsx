@@ -6,6 +6,7 @@ import { CurrentPasswordField, NewPasswordField } from '@/components/PasswordFie
 import { SubmitButton } from '@/components/Button';
 import { api, asApiError } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
+import { useReauth } from './Reauth';
 import { currentPasswordProblem, newPasswordProblem, problems } from '@/lib/validate';
 
 export const PASSWORD_CHANGED = 'Your password was changed. Every other device was signed out; this one stays signed in.';
@@ -17,6 +18,7 @@ export function ChangePasswordForm({ onSignedOut }: { onSignedOut: () => void })
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const { alert, fields, clear, fail, invalid, retryIn } = useFormErrors();
+  const requireReauth = useReauth();
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -35,6 +37,7 @@ export function ChangePasswordForm({ onSignedOut }: { onSignedOut: () => void })
     } catch (err) {
       const e = asApiError(err);
       if (e.code === 'UNAUTHENTICATED') return onSignedOut();
+      if (e.code === 'REAUTH_REQUIRED') requireReauth();
       if (e.code === 'INVALID_CURRENT_PASSWORD') {
         setCurrentPassword('');
         fail(e, { field: 'currentPassword' });

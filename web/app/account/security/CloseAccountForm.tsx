@@ -7,6 +7,7 @@ import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
 import { api, asApiError } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
+import { useReauth } from './Reauth';
 import { passwordProblem, problems } from '@/lib/validate';
 
 /**
@@ -18,6 +19,7 @@ export function CloseAccountForm({ onClosed, onSignedOut }: { onClosed: (message
   const [understood, setUnderstood] = useState(false);
   const [busy, setBusy] = useState(false);
   const { alert, fields, clear, fail, invalid, retryIn } = useFormErrors();
+  const requireReauth = useReauth();
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -37,6 +39,7 @@ export function CloseAccountForm({ onClosed, onSignedOut }: { onClosed: (message
       const e = asApiError(err);
       setBusy(false);
       if (e.code === 'UNAUTHENTICATED') return onSignedOut();
+      if (e.code === 'REAUTH_REQUIRED') requireReauth();
       if (e.code === 'INVALID_CURRENT_PASSWORD') setPassword('');
       fail(e, e.code === 'INVALID_CURRENT_PASSWORD' ? { field: 'password' } : {});
     }

@@ -11,6 +11,8 @@ import { api, asApiError, type ApiError, type Me } from '@/lib/api';
 import { ChangeEmailForm } from './ChangeEmailForm';
 import { CloseAccountForm } from './CloseAccountForm';
 import { ChangePasswordForm } from './ChangePasswordForm';
+import { ReauthContext, ReauthPrompt } from './Reauth';
+import { TwoStepSection } from './TwoStepSection';
 
 type Load =
   | { state: 'loading' }
@@ -24,6 +26,9 @@ export function SecurityView() {
   const router = useRouter();
   const [load, setLoad] = useState<Load>({ state: 'loading' });
   const headingRef = useRef<HTMLHeadingElement>(null);
+  const [reauth, setReauth] = useState<'none' | 'asked' | 'done'>('none');
+  const [mfaOn, setMfaOn] = useState(false);
+  const requireReauth = useCallback(() => setReauth('asked'), []);
 
   const signedOut = useCallback(() => router.replace('/signin?reason=expired'), [router]);
 
@@ -33,9 +38,10 @@ export function SecurityView() {
     } catch (err) {
       const e = asApiError(err);
       if (e.code === 'UNAUTHENTICATED') return signedOut();
+      if (e.code === 'MFA_REQUIRED') return router.replace('/signin/mfa');
       setLoad({ state: 'failed', error: e });
     }
-  }, [signedOut]);
+  }, [signedOut, router]);
 
   useEffect(() => {
     void refresh();
@@ -93,6 +99,10 @@ export function SecurityView() {
         </div>
       </div>
 
+      {reauth === 'asked' ? <ReauthPrompt mfaOn={mfaOn} onSignedOut={signedOut} onDone={() => setReauth('done')} /> : null}
+      {reauth === 'done' ? <StatusMessage message="Confirmed. Make the change again: you have 10 minutes." /> : null}
+      <ReauthContext.Provider value={requireReauth}>
+      <TwoStepSection onSignedOut={signedOut} onStatus={setMfaOn} />
       <ChangePasswordForm onSignedOut={signedOut} />
       <ChangeEmailForm
         currentEmail={me.email}
@@ -100,6 +110,7 @@ export function SecurityView() {
         onChanged={(email) => setLoad((l) => (l.state === 'ready' ? { state: 'ready', me: { ...l.me, email } } : l))}
       />
       <CloseAccountForm onSignedOut={signedOut} onClosed={(message) => setLoad({ state: 'closed', message })} />
+      </ReauthContext.Provider>
     </div>
   );
 }
