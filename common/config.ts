@@ -87,6 +87,8 @@ const schema = z.object({
   // cached a quarter of that; the API re-reads the keys every SIGNING_KEY_REFRESH_MS.
   ACCESS_TOKEN_TTL_S: seconds(300),
   ACCESS_TOKEN_AUDIENCES: list('trading,payments,kyc'),
+  /** Audiences whose tokens are a sensitive action: only for a session authenticated within REAUTH_WINDOW_S. */
+  ACCESS_TOKEN_STEP_UP_AUDIENCES: list('trading'),
   ACCESS_TOKEN_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(600).default(60),
   SIGNING_KEY_PUBLISH_LEAD_S: z.coerce.number().int().min(4).default(1200),
   SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).default(60_000),

@@ -260,9 +260,11 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
     {
       method: 'post', path: '/token', summary: "An access token for one of the broker's services (ES256 JWT, verified with /.well-known/jwks.json), for the signed-in session.", body: S.documentedTokenBody(config.ACCESS_TOKEN_AUDIENCES), auth: true,
       responses: { 200: { description: 'A token for that audience; none once the session has ended (401)', schema: S.TokenResponse } },
-      errors: ['UNKNOWN_AUDIENCE'],
+      // A token for a step-up audience (trading) moves money: a sensitive action like a password change.
+      errors: ['UNKNOWN_AUDIENCE', 'REAUTH_REQUIRED'],
       handler: async (req, res, auth) => {
         const { audience } = S.TokenBody.parse(req.body);
+        if (config.ACCESS_TOKEN_STEP_UP_AUDIENCES.includes(audience) && !(Date.now() - auth!.session.authTime <= config.REAUTH_WINDOW_S * 1000)) throw new AppError('REAUTH_REQUIRED');
         res.status(200).json(accessTokens.mint(auth!, audience, res.locals.ctx));
       },
     },

@@ -20,6 +20,7 @@ import { quietLogger, uniqueEmail } from '../../testkit/env';
 import { codeOf, mailWithSubject } from '../../testkit/maildev';
 import { fromNewSource } from '../../testkit/http';
 import { useSystem, type System } from '../../testkit/system';
+import { Authenticator } from '../../testkit/totp';
 import { eventually } from '../../testkit/wait';
 import { rawKafka, tap, type Seen } from '../support/kafka';
 
@@ -120,6 +121,32 @@ describe('auth events on auth.events.v1 and the audit trail', () => {
       const raw = seen.value!.toString('utf8').toLowerCase();
       for (const secret of [owner.email, newEmail, owner.user.name]) expect(raw).not.toContain(secret.toLowerCase());
     }
+  });
+
+  it('turning the second factor on, renewing its recovery codes and turning it off publish mfa.enabled, mfa.recovery_codes_renewed and mfa.disabled once each', async () => {
+    const owner = await createAccount(sys.apiUrl, 'events-mfa', PASSWORD);
+    const uid = owner.user.id;
+    const setup = await owner.client.post('/mfa/totp/setup');
+    expect(setup.status).toBe(200);
+    const authenticator = new Authenticator(setup.body.secret);
+    expect((await owner.client.post('/mfa/totp/enable', { code: await authenticator.code() })).status).toBe(200);
+    // A second enable of the same secret changes nothing (409 or 400): no second event.
+    expect((await owner.client.post('/mfa/totp/enable', { code: await authenticator.code() })).status).toBeGreaterThanOrEqual(400);
+    expect((await owner.client.post('/mfa/recovery-codes')).status).toBe(200);
+    expect((await owner.client.post('/mfa/totp/disable', { password: PASSWORD, code: await authenticator.code() })).status).toBe(204);
+    const expected = ['mfa.disabled', 'mfa.enabled', 'mfa.recovery_codes_renewed', 'session.created', 'user.registered'];
+    await eventually(async () => (typesOf(uid).length >= expected.length ? true : undefined), 60_000, `events of ${uid}: ${typesOf(uid).join(', ')}`);
+    expect(typesOf(uid)).toEqual(expected);
+    const byType = (t: string) => eventsOf(uid).filter((e) => e.event.type === t).map((e) => e.event);
+    expect(byType('mfa.enabled')[0].data).toEqual({ method: 'totp' });
+    expect(byType('mfa.disabled')[0].data).toEqual({ method: 'totp' });
+    const raw = eventsOf(uid).map((e) => e.seen.value!.toString('utf8')).join(' ');
+    expect(raw).not.toContain(setup.body.secret);
+    const rows = await eventually(async () => {
+      const r = await sql("select action from audit_event where subject_user_id = ? and action like 'mfa.%'", [uid]);
+      return r.length >= 3 ? r : undefined;
+    }, 30_000, 'mfa audit rows');
+    expect(rows.map((r) => r.action).sort()).toEqual(['mfa.disabled', 'mfa.enabled', 'mfa.recovery_codes_renewed']);
   });
 
   it('a closure restored within the grace period publishes account.closure_requested and account.restored, and no account.closed', async () => {

@@ -253,10 +253,14 @@ describe('short windows: the partial session and the re-authentication expire', 
     ] as const) {
       expect({ path, answer: await owner.client.call(method, path, body) }).toMatchObject({ path, answer: { status: 401, body: { code: 'REAUTH_REQUIRED' } } });
     }
+    // A token for trading moves money: step-up too; one for payments does not ask for it.
+    expect(await owner.client.post('/token', { audience: 'trading' })).toMatchObject({ status: 401, body: { code: 'REAUTH_REQUIRED' } });
+    expect((await owner.client.post('/token', { audience: 'payments' })).status).toBe(200);
     // Not sensitive: still answered.
     expect((await owner.client.get('/me')).status).toBe(200);
     expect(await owner.client.post('/reauth', { password: 'not the password' })).toMatchObject({ status: 400, body: { code: 'INVALID_CURRENT_PASSWORD' } });
     expect((await owner.client.post('/reauth', { password: PASSWORD })).status).toBe(204);
     expect((await owner.client.post('/mfa/totp/setup')).status).toBe(200);
+    expect((await owner.client.post('/token', { audience: 'trading' })).status).toBe(200);
   });
 });

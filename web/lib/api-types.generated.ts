@@ -2502,7 +2502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2510,7 +2510,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
                     };
                 };
             };
