@@ -52,6 +52,17 @@ async function step(ctx: Bench, what: string, needS: number, fn: () => Promise<v
   await fn();
 }
 
+/** The safety net of a run: past ctx.plan.hardS every process it started is killed and it exits 3. */
+function armHardStop(ctx: Bench): NodeJS.Timeout {
+  const hardStop = setTimeout(() => {
+    ctx.log(`hard time bound of ${ctx.plan.hardS} s reached: stopping every process this run started`);
+    killAllSupervised();
+    process.exit(3);
+  }, ctx.plan.hardS * 1000);
+  hardStop.unref();
+  return hardStop;
+}
+
 async function cleanMain(ctx: Bench): Promise<void> {
   ctx.log('clean: removing what benchmark runs left on this stack');
   for (const line of await cleanBench(ctx)) ctx.log(`clean: ${line}`);
@@ -60,12 +71,7 @@ async function cleanMain(ctx: Bench): Promise<void> {
 async function soakMain(ctx: Bench): Promise<void> {
   const minutes = Number(process.env.SOAK_MINUTES || 10);
   ctx.plan.hardS = minutes * 60 + 360;
-  const hardStop = setTimeout(() => {
-    ctx.log(`hard time bound of ${ctx.plan.hardS} s reached: stopping every process this run started`);
-    killAllSupervised();
-    process.exit(3);
-  }, ctx.plan.hardS * 1000);
-  hardStop.unref();
+  const hardStop = armHardStop(ctx);
   await ensureStack(ctx);
   const [ours] = makeSuts(ctx);
   await startAll(ctx, [ours]);
@@ -94,12 +100,7 @@ async function main(ctx: Bench): Promise<void> {
   if (ctx.soak) return soakMain(ctx);
   // Building the server topology (minutes, once per machine) is not part of the run's time bound.
   if (!ctx.noTopology) await buildServerTopology(ctx);
-  const hardStop = setTimeout(() => {
-    ctx.log(`hard time bound of ${ctx.plan.hardS} s reached: stopping every process this run started`);
-    killAllSupervised();
-    process.exit(3);
-  }, ctx.plan.hardS * 1000);
-  hardStop.unref();
+  const hardStop = armHardStop(ctx);
 
   ctx.log(`run ${ctx.run} (${ctx.quick ? 'quick' : 'default'}, bound ${ctx.plan.hardS} s), bcrypt cost ${ctx.cost}, logs in ${path.relative(REPO_ROOT, ctx.tmp)}`);
   const load0 = os.loadavg();

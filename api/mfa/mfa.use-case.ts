@@ -18,6 +18,7 @@ import { createAccountLookups } from '../use-cases/current-password';
 import type { IssuedSession, SessionIssuer } from '../use-cases/sessions.use-case';
 import type { SigninNotices } from '../use-cases/signin-notice';
 import { boundedCall } from '../use-cases/temporal-calls';
+import type { AccountFlowDeps } from '../use-cases/password.use-case';
 import { matchingStep, newRecoveryCode, newTotpSecret, normaliseRecoveryCode, totp, TotpReplayGuard } from './totp';
 
 /** The second factors a partial session can finish with (the answer of POST /signin names them). */
@@ -26,13 +27,7 @@ export const MFA_METHODS = ['totp', 'recovery_code'] as const;
 /** The `amr` values (RFC 8176) a full session records for each way of finishing. */
 const AMR = { totp: ['pwd', 'otp'], recovery: ['pwd', 'rc'] } as const;
 
-export interface MfaDeps {
-  temporal: Client;
-  taskQueue: string;
-  config: Config;
-  keys: Keys;
-  limits: RateLimits;
-  requester: KafkaRequester;
+export interface MfaDeps extends AccountFlowDeps {
   redis: Redis;
   sessions: SessionStore;
   issueSession: SessionIssuer;

@@ -1,6 +1,7 @@
 import { OtlpSink } from '../../testkit/otlp-sink';
 import type { SupervisedProcess } from '../../testkit/supervisor';
 import type { Bench } from '../context';
+import { startTwin, twinReady } from '../lib/twin';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import type { Sut } from '../systems';
 
@@ -28,37 +29,20 @@ const median = (xs: (number | null)[]) => {
 };
 const round = (x: number | null, d = 3) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
+const obsPorts = (ctx: Bench) => ({ api: ctx.ports.obsApi, worker: ctx.ports.obsWorker, dbp: ctx.ports.obsDbp });
+
 export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Promise<{ procs: SupervisedProcess[]; exporter: string; sink?: OtlpSink }> {
   const jaeger = `http://127.0.0.1:${process.env.JAEGER_OTLP_PORT ?? 4318}`;
   const jaegerUi = `http://127.0.0.1:${process.env.JAEGER_UI_PORT ?? 16686}/`;
   const jaegerUp = process.env.JAEGER_SKIP !== '1' && (await fetch(jaegerUi, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false));
   const sink = jaegerUp ? undefined : await OtlpSink.start();
   const endpoint = sink ? sink.url : jaeger;
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`,
-    API_PORT: String(ctx.ports.obsApi),
-    API_METRICS_PORT: String(ctx.ports.obsMetrics),
-    WORKER_HEALTH_PORT: String(ctx.ports.obsWorker),
-    DB_PROCESSOR_HEALTH_PORT: String(ctx.ports.obsDbp),
-  };
-  const procs = [
-    ctx.startTsx('db-processor-obs', 'db-processor/main.ts', env),
-    ctx.startTsx('worker-obs', 'workflows/worker.ts', env),
-    ctx.startTsx('api-obs', 'api/main.ts', env),
-  ];
-  ctx.procs.push(...procs);
+  const { procs } = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
   return { procs, exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
 }
 
 export async function waitObserved(ctx: Bench, procs: SupervisedProcess[]): Promise<void> {
-  const [dbp, worker, api] = procs;
-  await Promise.all([
-    dbp.waitReady(180_000, `http://127.0.0.1:${ctx.ports.obsDbp}/health/ready`),
-    worker.waitReady(180_000, `http://127.0.0.1:${ctx.ports.obsWorker}/health/ready`),
-    api.waitReady(180_000, `http://127.0.0.1:${ctx.ports.obsApi}/health/ready`),
-  ]);
+  await twinReady(procs, obsPorts(ctx));
 }
 
 /** Signup p50 at one connection and /me throughput at 50, off and on, alternated. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { runToEnd, type SupervisedProcess } from '../../testkit/supervisor';
 import type { Bench } from '../context';
+import { startTwin } from '../lib/twin';
 import { terminateBenchWorkflows } from '../infra';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import type { Sut } from '../systems';
@@ -83,26 +84,9 @@ export async function startServerTopology(ctx: Bench, baseEnv: NodeJS.ProcessEnv
     return undefined;
   }
   const address = `127.0.0.1:${env.TEMPORAL_PORT}`;
-  const ours: NodeJS.ProcessEnv = {
-    ...baseEnv,
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_TASK_QUEUE: `${ctx.queue}-srv`,
-    API_PORT: String(ctx.ports.srvApi),
-    WORKER_HEALTH_PORT: String(ctx.ports.srvWorker),
-    DB_PROCESSOR_HEALTH_PORT: String(ctx.ports.srvDbp),
-  };
-  const procs = [
-    ctx.startTsx('db-processor-srv', 'db-processor/main.ts', ours),
-    ctx.startTsx('worker-srv', 'workflows/worker.ts', ours),
-    ctx.startTsx('api-srv', 'api/main.ts', ours),
-  ];
-  ctx.procs.push(...procs);
-  const [dbp, worker, api] = procs;
-  await Promise.all([
-    dbp.waitReady(180_000, `http://127.0.0.1:${ctx.ports.srvDbp}/health/ready`),
-    worker.waitReady(180_000, `http://127.0.0.1:${ctx.ports.srvWorker}/health/ready`),
-    api.waitReady(180_000, `http://127.0.0.1:${ctx.ports.srvApi}/health/ready`),
-  ]);
+  const ports = { api: ctx.ports.srvApi, worker: ctx.ports.srvWorker, dbp: ctx.ports.srvDbp };
+  const { procs, ready } = startTwin(ctx, 'srv', { ...baseEnv, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: `${ctx.queue}-srv` }, ports);
+  await ready();
   return {
     procs,
     address,
