@@ -56,3 +56,15 @@ export function uniqueIp(): string {
   const b = () => Math.floor(Math.random() * 254) + 1;
   return `10.${b()}.${b()}.${b()}`;
 }
+
+/**
+ * Limits of every test system: test traffic must not use up the limits of a locally running
+ * `npm start` (same Redis), and one suite's signups from 127.0.0.1 must not throttle the next.
+ */
+export const TEST_RATE_LIMITS = {
+  RATE_LIMIT_KEY_PREFIX: 'rl-test',
+  RATE_SIGNUP_PER_IP_HOUR: '100000',
+  RATE_SIGNUP_PER_EMAIL_HOUR: '1000',
+  RATE_VERIFY_PER_IP_15MIN: '100000',
+  RATE_SIGNIN_FAIL_PER_IP_DAY: '100000',
+};

@@ -7,7 +7,7 @@ import { start as startDbProcessor, type DbProcessor } from '../db-processor/mai
 import { start as startWorker, type WorkerHandle } from '../workflows/worker';
 import { connectionOptions } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
-import { BUNDLE_PATH, installQuietRuntime, quietLogger, testConfig } from './env';
+import { BUNDLE_PATH, installQuietRuntime, quietLogger, testConfig, TEST_RATE_LIMITS } from './env';
 import { ApiClient } from './http';
 
 export interface System {
@@ -46,15 +46,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   installQuietRuntime();
   const env = { ...opts.env };
   if (opts.webOrigins) env.WEB_ORIGINS = opts.webOrigins.join(',');
-  const overrides = {
-    // Test traffic must not use up the limits of a locally running `npm start` (same Redis).
-    RATE_LIMIT_KEY_PREFIX: 'rl-test',
-    RATE_SIGNUP_PER_IP_HOUR: '100000',
-    RATE_SIGNUP_PER_EMAIL_HOUR: '1000',
-    RATE_VERIFY_PER_IP_15MIN: '100000',
-    RATE_SIGNIN_FAIL_PER_IP_DAY: '100000',
-    ...env,
-  };
+  const overrides = { ...TEST_RATE_LIMITS, ...env };
   const config = testConfig(overrides);
   const taskQueue = `test-${randomUUID()}`;
   const logger = opts.logger ?? quietLogger();

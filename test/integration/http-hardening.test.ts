@@ -115,6 +115,7 @@ describe('cookies in production', () => {
       env: {
         NODE_ENV: 'production', JWT_SECRET: strong(), HMAC_KEY: strong(), SEALING_KEY: strong(), TEMPORAL_PAYLOAD_KEYS: `prod-test:${strong()}`,
         KAFKA_REQUEST_MAC_KEYS: `k1:${strong()}`, KAFKA_REPLY_MAC_KEYS: `k1:${strong()}`, KAFKA_PAYLOAD_KEYS: `k1:${strong()}`,
+        KAFKA_EVENT_SIGNING_KEYS: `k1:${randomBytes(32).toString('base64url')}`,
         // Production needs an explicit Kafka identity; the in-process API, worker and DB processor
         // share one here: the local broker's admin (a production deployment gives each its own).
         KAFKA_SASL_USERNAME: kafkaUsername('admin'), KAFKA_SASL_PASSWORD: devKafkaPassword('admin'),

@@ -11,6 +11,7 @@
  * a receiver in this test's memory (testkit/otlp-sink.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { TEST_RATE_LIMITS } from '../../testkit/env';
 import path from 'node:path';
 import { TOPICS } from '../../common/kafka/topics';
 import { uniqueEmail } from '../../testkit/env';
@@ -44,7 +45,7 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
       DB_PROCESSOR_HEALTH_PORT: String(dbPort),
       API_METRICS_PORT: '0',
       WORKER_TEMPORAL_METRICS_PORT: '0',
-      RATE_LIMIT_KEY_PREFIX: 'rl-test',
+      ...TEST_RATE_LIMITS,
       BCRYPT_COST: '10',
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_BSP_SCHEDULE_DELAY: '100',
