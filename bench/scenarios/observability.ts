@@ -85,8 +85,8 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   ctx.observability = {
     exporter,
     scrape_interval_s: scrapeS,
-    signup_c1: { off_p50_ms: offP50, on_p50_ms: onP50, ratio: offP50 && onP50 !== null ? round(onP50 / offP50) : null },
-    me_c50: { off_rps: offRps, on_rps: onRps, ratio: offRps > 0 ? round(onRps / offRps) : null },
+    signup_c1: { off_p50_ms: round(offP50, 2), on_p50_ms: round(onP50, 2), ratio: offP50 && onP50 !== null ? round(onP50 / offP50) : null },
+    me_c50: { off_rps: round(offRps, 1) ?? 0, on_rps: round(onRps, 1) ?? 0, ratio: offRps > 0 ? round(onRps / offRps) : null },
     goal: 'signup p50 on ÷ off ≤ 1.05; /me req/s on ÷ off ≥ 0.95',
     runs,
   };
