@@ -21,7 +21,7 @@ import { measureBcrypt, medianCompare, medianHash, parallelCompares } from './li
 import type { System } from './lib/load';
 import { buildOutput, markdown, writeResults, writeSoak } from './output';
 import { scenarioMe, scenarioLogout, scenarioSignin } from './scenarios/sessions';
-import { scenarioObservability } from './scenarios/observability';
+import { OBSERVABILITY_RUNS as MODES_RUNS, scenarioObservability } from './scenarios/observability';
 import { scenarioSignup, scenarioThroughput, type Throughput } from './scenarios/signup';
 import { preparePending, scenarioSignupToVerified, scenarioVerify, type PendingSignup } from './scenarios/verify';
 import { buildServerTopology, scenarioTopology, startServerTopology } from './scenarios/temporal-topology';
@@ -146,7 +146,7 @@ async function main(ctx: Bench): Promise<void> {
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `me ${sut.system} c=${c}`, (c === 1 ? ctx.plan.c1S : ctx.plan.cNS) + slack, () => scenarioMe(ctx, sut, c));
   if (ctx.observed) {
     const obs = ctx.observed;
-    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', 2 * (ctx.plan.c1S + ctx.plan.cNS) * 2 + 4 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
+    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', MODES_RUNS * (ctx.plan.c1S + ctx.plan.cNS) + 6 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
   }
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `logout ${sut.system} c=${c}`, 2, () => scenarioLogout(ctx, sut, c));
 

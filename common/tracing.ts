@@ -1,14 +1,21 @@
 import type { IncomingMessage } from 'node:http';
 import { trace, type Span, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { applyDotenv } from './env-file';
 
@@ -19,6 +26,16 @@ import { applyDotenv } from './env-file';
  *
  * It must run before express, pg, ioredis and kafkajs are first required (the instrumentations
  * patch modules as they load): each entry imports its `tracing.ts` first.
+ *
+ * Sampled by the standard `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, read here (not left to
+ * the SDK) so the default is ours: `parentbased_traceidratio` at 0.05. A request entering the API is
+ * kept with that probability, and everything it causes (workflow, activities, Kafka, DB processor)
+ * follows its decision through the propagated trace flags, so kept traces are whole. `npm start`,
+ * compose and the tests set `parentbased_always_on` to see every request.
+ *
+ * No Express instrumentation: it made a span per middleware layer (a dozen per request, most of the
+ * cost of tracing a cheap call like /me); the route template names the HTTP server span instead
+ * (api/http/middleware.ts).
  *
  * No personal data in attributes: HTTP spans keep the path without its query string and record no
  * headers (cookies never), Redis spans name the command only (keys hold hashes of emails, but the
@@ -53,17 +70,41 @@ export function scrubSql(sql: string): string {
   return sql.replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$|\b[Ee]'(?:[^'\\]|''|\\[\s\S])*'|'(?:[^']|'')*'/g, "'?'");
 }
 
+export const DEFAULT_TRACE_RATIO = 0.05;
+
+/** The sampler `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` name (the specification's six values). */
+export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
+  const name = env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_traceidratio';
+  const argText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const arg = argText ? Number(argText) : DEFAULT_TRACE_RATIO;
+  const ratio = () => {
+    if (!Number.isFinite(arg) || arg < 0 || arg > 1) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got "${argText}"`);
+    return new TraceIdRatioBasedSampler(arg);
+  };
+  switch (name) {
+    case 'always_on': return new AlwaysOnSampler();
+    case 'always_off': return new AlwaysOffSampler();
+    case 'traceidratio': return ratio();
+    case 'parentbased_always_on': return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio() });
+    default: throw new Error(`OTEL_TRACES_SAMPLER "${name}" is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio`);
+  }
+}
+
 export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
   if (active) return active;
   // Before loadConfig runs: the checkout's .env counts here as it does for the config.
   if (env === process.env) applyDotenv();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return undefined;
+  const sampler = samplerFromEnv(env);
   const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }));
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
+    sampler,
     spanProcessors: [spanProcessor],
     instrumentations: [
       new HttpInstrumentation({
@@ -77,7 +118,6 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
           }
         },
       }),
-      new ExpressInstrumentation(),
       // MikroORM sends its statements with the values inlined: string literals (emails, names,
       // password hashes) become '?' before the statement is recorded.
       new PgInstrumentation({

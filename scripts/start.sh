@@ -18,6 +18,8 @@ export WORKER_HEALTH_PORT DB_PROCESSOR_HEALTH_PORT
 # Traces: every app process exports to the local Jaeger (unless JAEGER_SKIP=1 or an endpoint is set).
 if [[ "${JAEGER_SKIP:-0}" != 1 && -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]]; then
   export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_PORT"
+  # The local Jaeger shows every request (the code's default keeps 5 %: common/tracing.ts).
+  export OTEL_TRACES_SAMPLER="${OTEL_TRACES_SAMPLER:-parentbased_always_on}"
 fi
 
 PGIDS=()

@@ -49,6 +49,8 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
       BCRYPT_COST: '10',
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      // Every request: the production default keeps 5 % of them.
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
     };
     const logs = path.join(REPO_ROOT, '.data', 'test', 'traces');
     procs.push(

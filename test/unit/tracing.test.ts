@@ -1,4 +1,6 @@
-import { scrubSql } from '../../common/tracing';
+import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
+import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
+import { DEFAULT_TRACE_RATIO, samplerFromEnv, scrubSql } from '../../common/tracing';
 
 describe('scrubSql (pg span statements)', () => {
   it('replaces every string literal MikroORM inlines, quoted quotes, E-strings and dollar quotes included', () => {
@@ -10,5 +12,42 @@ describe('scrubSql (pg span statements)', () => {
 
   it('leaves identifiers, placeholders and numbers', () => {
     expect(scrubSql('select "u0".* from "users" as "u0" where "u0"."id" = $1 limit 1')).toBe('select "u0".* from "users" as "u0" where "u0"."id" = $1 limit 1');
+  });
+});
+
+describe('samplerFromEnv (OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG)', () => {
+  const traceId = (n: number) => n.toString(16).padStart(32, '0');
+  const decide = (sampler: Sampler, id: string, parent?: { sampled: boolean }) => {
+    const ctx = parent
+      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: id, spanId: '1'.padStart(16, '0'), traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true })
+      : ROOT_CONTEXT;
+    return sampler.shouldSample(ctx, id, 'span', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED;
+  };
+  // Trace ids spread over the id space (the ratio sampler reads the id's low bits).
+  const ids = Array.from({ length: 2000 }, (_, i) => traceId(Math.floor((i * 2 ** 32) / 2000) + 1));
+
+  it('keeps about 5 % of new traces by default, and always follows a parent: kept traces stay whole', () => {
+    const sampler = samplerFromEnv({});
+    const kept = ids.filter((id) => decide(sampler, id)).length / ids.length;
+    expect(DEFAULT_TRACE_RATIO).toBe(0.05);
+    expect(kept).toBeGreaterThan(0.03);
+    expect(kept).toBeLessThan(0.07);
+    expect(ids.every((id) => decide(sampler, id, { sampled: true }))).toBe(true);
+    expect(ids.some((id) => decide(sampler, id, { sampled: false }))).toBe(false);
+  });
+
+  it('takes the ratio from OTEL_TRACES_SAMPLER_ARG and the standard sampler names', () => {
+    expect(ids.filter((id) => decide(samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '0' }), id))).toHaveLength(0);
+    expect(ids.every((id) => decide(samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '1' }), id))).toBe(true);
+    expect(ids.every((id) => decide(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }), id))).toBe(true);
+    expect(decide(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }), ids[0], { sampled: false })).toBe(false);
+    expect(decide(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_on' }), ids[0], { sampled: false })).toBe(true);
+    expect(ids.some((id) => decide(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }), id))).toBe(false);
+  });
+
+  it('refuses an unknown sampler or a ratio outside [0, 1] at start', () => {
+    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER "sometimes"/);
+    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '5' })).toThrow(/between 0 and 1/);
+    expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: 'half' })).toThrow(/between 0 and 1/);
   });
 });
