@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { trace, type Span, type Tracer } from '@opentelemetry/api';
+import { context, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -62,6 +63,14 @@ export function tracer(): Tracer {
   return trace.getTracer('cfd-auth');
 }
 
+/**
+ * Runs `fn` with tracing suppressed: background polling (the outbox relay's turn every second, the
+ * gauges' queries at each scrape) would otherwise start a root trace per turn and bury the requests.
+ */
+export function untraced<T>(fn: () => T): T {
+  return context.with(suppressTracing(context.active()), fn);
+}
+
 const withoutQuery = (url: string) => url.split('?')[0];
 
 /** A SQL statement without its string literals ('…', E'…', $tag$…$tag$): each becomes '?'. */
@@ -122,6 +131,8 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
       // password hashes) become '?' before the statement is recorded.
       new PgInstrumentation({
         enhancedDatabaseReporting: false,
+        // SQL only inside a trace (a request's): pool and background queries start none of their own.
+        requireParentSpan: true,
         requestHook: (span, { query }) => span.setAttribute('db.statement', scrubSql(query.text)),
       }),
       new IORedisInstrumentation({ dbStatementSerializer: (command: string) => command }),

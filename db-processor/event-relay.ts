@@ -5,6 +5,7 @@ import type { EventSigner } from '../common/events/event-signing';
 import type { Logger } from '../common/logger';
 import { metrics } from '../common/metrics';
 import { TOPICS } from '../common/kafka/topics';
+import { untraced } from '../common/tracing';
 import { safeDbError } from './safe-db-error';
 
 /** The advisory lock one relay holds while it publishes a batch (any constant of this table's own). */
@@ -49,7 +50,8 @@ export class EventRelay {
   ) {}
 
   start(): void {
-    const tick = async () => {
+    // Not traced: an idle turn every second would be a root trace of its own (common/tracing.ts).
+    const tick = () => untraced(async () => {
       let published = 0;
       try {
         published = await this.relayOnce();
@@ -60,7 +62,7 @@ export class EventRelay {
       if (this.stopped) return;
       // A full batch means more may be waiting: go again at once.
       this.timer = setTimeout(() => (this.running = tick()), published >= this.opts.batch ? 0 : this.opts.intervalMs);
-    };
+    });
     this.running = tick();
   }
 

@@ -9,7 +9,7 @@ import { SealError } from '../common/crypto';
 import { exitWhenNotLive, startHealthServer } from '../common/health';
 import { createKafka, requireTopics } from '../common/kafka/client';
 import { EnvelopeSecurity, TRACE_HEADERS, traceContextOf, type Verified } from '../common/kafka/envelope-security';
-import { tracer } from '../common/tracing';
+import { tracer, untraced } from '../common/tracing';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/supervised-consumer';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
 import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
@@ -77,7 +77,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
     sentRetentionS: config.OUTBOX_SENT_RETENTION_S,
   });
   relay.start();
-  reportOutbox(() => relay.backlog());
+  reportOutbox(() => untraced(() => relay.backlog()));
   await consumer.connect();
   await consumer.subscribe({ topic: TOPICS.dbRequests, fromBeginning: false });
   await consumer.run({

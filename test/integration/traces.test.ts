@@ -150,4 +150,29 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     }
     expect(exported).not.toMatch(/auth_token|cookie/i);
   }, 180_000);
+
+  it('a request the entry does not sample leaves no span in any service (the decision travels with the trace), and background work starts no trace', async () => {
+    const names: [string, string][] = [[WORKER, 'RunActivity:isEmailRegistered'], [WORKER, 'RunActivity:sendCodeEmail'], [WORKER, 'kafka request user.exists'], [DB, `${TOPICS.dbRequests} handle`]];
+    const counted = (s: ReceivedSpan) => names.some(([svc, name]) => s.service === svc && s.name === name);
+    const from = sink.spans.length;
+    const traceparent = (traceId: string, flags: '00' | '01') => ({ traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}` });
+    // A caller that decided not to sample (W3C flags 00): the parent-based sampler follows it.
+    const dropped = randomBytes(16).toString('hex');
+    const quiet = uniqueEmail('trace-unsampled');
+    expect((await new ApiClient(api.base).post('/signup', { email: quiet }, traceparent(dropped, '00'))).status).toBe(202);
+    await waitForCode(quiet, 1, 60_000);
+    // A sampled signup after it: once its worker and DB processor spans are in, the unsampled one's would be.
+    const kept = randomBytes(16).toString('hex');
+    const loud = uniqueEmail('trace-sampled');
+    expect((await new ApiClient(api.base).post('/signup', { email: loud }, traceparent(kept, '01'))).status).toBe(202);
+    await waitForCode(loud, 1, 60_000);
+    await eventually(async () => names.every(([svc, name]) => sink.spans.slice(from).some((s) => s.traceId === kept && s.service === svc && s.name === name)) || undefined, 60_000, 'the sampled signup\'s spans').catch((e) => { throw new Error(`${e.message}; kept trace has: ${sink.spans.filter((s) => s.traceId === kept).map((s) => `${s.service} ${s.name}`).join('; ')}`); });
+    expect(sink.spans.filter((s) => s.traceId === dropped).map((s) => `${s.service} ${s.name}`)).toEqual([]);
+    // Nor a root of its own anywhere: every new worker and DB processor span of these kinds is the sampled signup's.
+    expect(sink.spans.slice(from).filter((s) => counted(s) && s.traceId !== kept).map((s) => `${s.service} ${s.name} ${s.traceId}`)).toEqual([]);
+    // Background work (the outbox relay's turn every second, the gauges' queries) starts no trace:
+    // every DB processor span in this window belongs to a trace a request started at the API.
+    const fromApi = new Set(sink.spans.filter((s) => s.service === API).map((s) => s.traceId));
+    expect(sink.spans.slice(from).filter((s) => s.service === DB && !fromApi.has(s.traceId)).map((s) => `${s.name} ${s.traceId}`)).toEqual([]);
+  }, 180_000);
 });
