@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { context, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import { context, trace, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -101,19 +101,52 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
   }
 }
 
-export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
+/**
+ * The propagator of a process that callers on the internet reach (the API): it writes trace context
+ * into what it sends (Temporal headers, Kafka messages) but reads none from what it receives, so a
+ * caller can neither pick our trace ids nor force every one of its requests to be sampled (the full
+ * cost of tracing, on demand). `TRACE_INCOMING_CONTEXT=follow` trusts callers (behind a gateway that
+ * starts the traces).
+ */
+export class InjectOnlyPropagator implements TextMapPropagator {
+  private readonly inner = new W3CTraceContextPropagator();
+  inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
+    this.inner.inject(ctx, carrier, setter);
+  }
+  extract(ctx: Context, _carrier: unknown, _getter: TextMapGetter): Context {
+    return ctx;
+  }
+  fields(): string[] {
+    return this.inner.fields();
+  }
+}
+
+export function incomingContextFromEnv(env: NodeJS.ProcessEnv): 'ignore' | 'follow' {
+  const v = env.TRACE_INCOMING_CONTEXT?.trim() || 'ignore';
+  if (v !== 'ignore' && v !== 'follow') throw new Error(`TRACE_INCOMING_CONTEXT must be ignore or follow, got "${v}"`);
+  return v;
+}
+
+/**
+ * `entry`: this process answers callers from outside (the API): their trace context is ignored
+ * unless TRACE_INCOMING_CONTEXT=follow. The worker and the DB processor follow the context our own
+ * processes send them (Temporal headers, the MAC-covered Kafka headers).
+ */
+export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env, opts: { entry?: boolean } = {}): Tracing | undefined {
   if (active) return active;
   // Before loadConfig runs: the checkout's .env counts here as it does for the config.
   if (env === process.env) applyDotenv();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return undefined;
   const sampler = samplerFromEnv(env);
+  const textMapPropagator = opts.entry && incomingContextFromEnv(env) === 'ignore' ? new InjectOnlyPropagator() : new W3CTraceContextPropagator();
   const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }));
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
     sampler,
+    textMapPropagator,
     spanProcessors: [spanProcessor],
     instrumentations: [
       new HttpInstrumentation({

@@ -15,7 +15,7 @@ import type { Sut } from '../systems';
  * prom-client counts in both: recording cannot be turned off, so "off" means not scraped.
  *
  * The same twin also runs with every request traced: the load sends a sampled W3C `traceparent`,
- * which the parent-based sampler follows, so the full cost is measured without a third process set.
+ * which the parent-based sampler follows (the twin trusts callers: TRACE_INCOMING_CONTEXT=follow), so the full cost is measured without a third process set.
  * Same stack, same sessions (Redis is shared); runs alternated off, sampled, all, all, sampled, off
  * so a drift of the shared machine falls on every side.
  */
@@ -49,7 +49,7 @@ export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Pro
   const jaegerUp = process.env.JAEGER_SKIP !== '1' && (await fetch(jaegerUi, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false));
   const sink = jaegerUp ? undefined : await OtlpSink.start();
   const endpoint = sink ? sink.url : jaeger;
-  const { procs } = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
+  const { procs } = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
   return { procs, exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
 }
 

@@ -30,11 +30,13 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
   let sink: OtlpSink;
   const procs: SupervisedProcess[] = [];
   let api: ApiClient;
+  let edgePort: number;
 
   beforeAll(async () => {
     sink = await OtlpSink.start();
     const queue = `traces-${randomBytes(4).toString('hex')}`;
     const [apiPort, workerPort, dbPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    edgePort = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'test',
@@ -51,12 +53,16 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
       OTEL_BSP_SCHEDULE_DELAY: '100',
       // Every request: the production default keeps 5 % of them.
       OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      // As behind a gateway that starts the traces: the unsampled-caller case below needs it.
+      TRACE_INCOMING_CONTEXT: 'follow',
     };
     const logs = path.join(REPO_ROOT, '.data', 'test', 'traces');
     procs.push(
       tsxProcess('db-processor', 'db-processor/main.ts', env, path.join(logs, `${queue}.db-processor.log`), { healthUrl: `http://127.0.0.1:${dbPort}/health/ready` }),
       tsxProcess('worker', 'workflows/worker.ts', env, path.join(logs, `${queue}.worker.log`), { healthUrl: `http://127.0.0.1:${workerPort}/health/ready` }),
       tsxProcess('api', 'api/main.ts', env, path.join(logs, `${queue}.api.log`), { healthUrl: `http://127.0.0.1:${apiPort}/health/ready` }),
+      // A second API as deployed by default, facing callers it does not trust with its traces.
+      tsxProcess('edge-api', 'api/main.ts', { ...env, API_PORT: String(edgePort), TRACE_INCOMING_CONTEXT: undefined }, path.join(logs, `${queue}.edge-api.log`), { healthUrl: `http://127.0.0.1:${edgePort}/health/ready` }),
     );
     for (const p of procs) p.start();
     await Promise.all(procs.map((p) => p.waitReady(240_000)));
@@ -175,4 +181,18 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     const fromApi = new Set(sink.spans.filter((s) => s.service === API).map((s) => s.traceId));
     expect(sink.spans.slice(from).filter((s) => s.service === DB && !fromApi.has(s.traceId)).map((s) => `${s.name} ${s.traceId}`)).toEqual([]);
   }, 180_000);
+
+  it('by default the API ignores a caller\'s trace context: a caller can neither pick the trace id nor force sampling', async () => {
+    const forced = randomBytes(16).toString('hex');
+    const res = await new ApiClient(`http://127.0.0.1:${edgePort}/api/v1/auth`).get('/me', { traceparent: `00-${forced}-${randomBytes(8).toString('hex')}-01` });
+    expect(res.status).toBe(401);
+    const span = await eventually(
+      async () => sink.spans.find((s) => s.service === API && s.kind === SERVER && s.attributes['http.target'] === '/api/v1/auth/me' && Number(s.attributes['net.host.port']) === edgePort),
+      30_000,
+      'the edge API\'s /me span',
+    );
+    expect(span.traceId).not.toBe(forced);
+    expect(span.parentSpanId ?? '').toBe('');
+    expect(sink.spans.filter((s) => s.traceId === forced)).toEqual([]);
+  }, 60_000);
 });

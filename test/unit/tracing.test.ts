@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
-import { DEFAULT_TRACE_RATIO, samplerFromEnv, scrubSql } from '../../common/tracing';
+import { DEFAULT_TRACE_RATIO, incomingContextFromEnv, InjectOnlyPropagator, samplerFromEnv, scrubSql } from '../../common/tracing';
 
 describe('scrubSql (pg span statements)', () => {
   it('replaces every string literal MikroORM inlines, quoted quotes, E-strings and dollar quotes included', () => {
@@ -49,5 +49,26 @@ describe('samplerFromEnv (OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG)', () =>
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER "sometimes"/);
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '5' })).toThrow(/between 0 and 1/);
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: 'half' })).toThrow(/between 0 and 1/);
+  });
+});
+
+describe('the entry propagator (TRACE_INCOMING_CONTEXT)', () => {
+  const getter = { get: (c: Record<string, string>, k: string) => c[k], keys: (c: Record<string, string>) => Object.keys(c) };
+  const setter = { set: (c: Record<string, string>, k: string, v: string) => { c[k] = v; } };
+  const traceId = 'a'.repeat(32);
+
+  it('reads no trace context from a caller but writes ours into what it sends', () => {
+    const p = new InjectOnlyPropagator();
+    const extracted = p.extract(ROOT_CONTEXT, { traceparent: `00-${traceId}-${'b'.repeat(16)}-01` }, getter);
+    expect(trace.getSpanContext(extracted)).toBeUndefined();
+    const out: Record<string, string> = {};
+    p.inject(trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: 'c'.repeat(16), traceFlags: TraceFlags.SAMPLED }), out, setter);
+    expect(out.traceparent).toBe(`00-${traceId}-${'c'.repeat(16)}-01`);
+  });
+
+  it('ignores callers by default; follow must be asked for; anything else stops the start', () => {
+    expect(incomingContextFromEnv({})).toBe('ignore');
+    expect(incomingContextFromEnv({ TRACE_INCOMING_CONTEXT: 'follow' })).toBe('follow');
+    expect(() => incomingContextFromEnv({ TRACE_INCOMING_CONTEXT: 'yes' })).toThrow(/ignore or follow/);
   });
 });
