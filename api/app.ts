@@ -6,6 +6,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { Config } from '../common/config';
 import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
+import { serverSpan } from './http/server-span';
 import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
 import { API_BASE, JWKS_PATH, buildOpenApi } from './openapi';
 import { cookieNames } from './http/cookies';
@@ -64,6 +65,8 @@ export function createApp(deps: AppDeps): Express {
     res.status(r.status === 'ready' ? 200 : 503).json(r);
   });
 
+  // Probes are not traced; everything after this is (common/tracing.ts).
+  app.use(serverSpan);
   app.use(requestContext(logger, deps.trail));
   // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
   app.use(API_BASE, noStore);

@@ -1,8 +1,6 @@
-import type { IncomingMessage } from 'node:http';
-import { context, trace, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import { context, trace, type Context, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
 import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -25,7 +23,7 @@ import { applyDotenv } from './env-file';
  * (e.g. http://127.0.0.1:4318; the exporter appends /v1/traces). Without an endpoint tracing is
  * off and costs nothing beyond no-op calls. `npm start` points it at the local Jaeger.
  *
- * It must run before express, pg, ioredis and kafkajs are first required (the instrumentations
+ * It must run before pg, ioredis and kafkajs are first required (the instrumentations
  * patch modules as they load): each entry imports its `tracing.ts` first.
  *
  * Sampled by the standard `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, read here (not left to
@@ -34,9 +32,10 @@ import { applyDotenv } from './env-file';
  * follows its decision through the propagated trace flags, so kept traces are whole. `npm start`,
  * compose and the tests set `parentbased_always_on` to see every request.
  *
- * No Express instrumentation: it made a span per middleware layer (a dozen per request, most of the
- * cost of tracing a cheap call like /me); the route template names the HTTP server span instead
- * (api/http/middleware.ts).
+ * No HTTP or Express instrumentation: Express's made a span per middleware layer, HTTP's computed a
+ * dozen attributes per request before the sampler was asked; together most of the cost of tracing a
+ * cheap call like /me. The API makes its server spans itself (api/http/server-span.ts), the worker
+ * and the DB processor answer only probes over HTTP.
  *
  * No personal data in attributes: HTTP spans keep the path without its query string and record no
  * headers (cookies never), Redis spans name the command only (keys hold hashes of emails, but the
@@ -70,8 +69,6 @@ export function tracer(): Tracer {
 export function untraced<T>(fn: () => T): T {
   return context.with(suppressTracing(context.active()), fn);
 }
-
-const withoutQuery = (url: string) => url.split('?')[0];
 
 /** A SQL statement without its string literals ('…', E'…', $tag$…$tag$): each becomes '?'. */
 export function scrubSql(sql: string): string {
@@ -149,17 +146,6 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
     textMapPropagator,
     spanProcessors: [spanProcessor],
     instrumentations: [
-      new HttpInstrumentation({
-        // Probes and scrapes would bury the requests that matter.
-        ignoreIncomingRequestHook: (req: IncomingMessage) => /^\/(health|metrics)(\/|$|\?)/.test(req.url ?? ''),
-        applyCustomAttributesOnSpan: (span: Span) => {
-          const s = span as Span & { attributes?: Record<string, unknown> };
-          for (const key of ['http.url', 'http.target', 'url.full', 'url.query']) {
-            const v = s.attributes?.[key];
-            if (typeof v === 'string') span.setAttribute(key, key === 'url.query' ? '' : withoutQuery(v));
-          }
-        },
-      }),
       // MikroORM sends its statements with the values inlined: string literals (emails, names,
       // password hashes) become '?' before the statement is recorded.
       new PgInstrumentation({

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { context } from '@opentelemetry/api';
-import { getRPCMetadata } from '@opentelemetry/core';
 import { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ZodError } from 'zod';
 import { AppError, ERRORS } from '../../common/errors';
@@ -24,7 +22,7 @@ declare module 'express-serve-static-core' {
 export function routeTemplate(template: string): RequestHandler {
   return (req, res, next) => {
     res.locals.route = template;
-    const server = getRPCMetadata(context.active())?.span;
+    const server = res.locals.span;
     if (server?.isRecording()) {
       server.updateName(`${req.method} ${template}`);
       server.setAttribute('http.route', template);
@@ -58,9 +56,9 @@ export function requestContext(logger: Logger, trail: AuditTrail): RequestHandle
     res.setHeader('x-request-id', requestId);
     // With tracing on: the request id on the HTTP server span (a Jaeger tag search) and the trace id
     // on the request's log lines (from a log line to its trace).
-    const server = getRPCMetadata(context.active())?.span;
+    const server = res.locals.span;
     const traceId = server?.isRecording() ? server.spanContext().traceId : undefined;
-    server?.setAttribute('cfd.request_id', requestId);
+    if (traceId) server!.setAttribute('cfd.request_id', requestId);
     res.locals.ctx = {
       requestId,
       ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
