@@ -115,3 +115,26 @@ export function temporalUiConfig(opts: { uiPort: number; temporalPort: number; c
     ...(opts.codecEndpoint ? { codec: { endpoint: opts.codecEndpoint } } : {}),
   };
 }
+
+/**
+ * The env of `scripts/stack.sh temporal-up|temporal-down|temporal-build` for a second Temporal of
+ * the server topology beside this checkout's stack: ports 50 above the stack's Temporal (frontend,
+ * UI, metrics; the rest derive from the frontend), its own data dir and app database (its Temporal
+ * databases are named after it), so the stack everything else uses is untouched. Used by the bench's
+ * topology scenario and the topology test.
+ */
+export function secondServerTopologyEnv(opts: { shards: number; databaseUrl: string; dataDir: string }, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const above = (name: string, dflt: number) => String(Number(env[name] || dflt) + 50);
+  return {
+    ...env,
+    TEMPORAL_TOPOLOGY: 'server',
+    TEMPORAL_HISTORY_SHARDS: String(opts.shards),
+    TEMPORAL_PORT: above('TEMPORAL_PORT', 7233),
+    TEMPORAL_UI_PORT: above('TEMPORAL_UI_PORT', 8233),
+    TEMPORAL_METRICS_PORT: above('TEMPORAL_METRICS_PORT', 9466),
+    TEMPORAL_ADDRESS: '',
+    TEMPORAL_UI_URL: '',
+    DATABASE_URL: opts.databaseUrl,
+    CFD_DATA_DIR: opts.dataDir,
+  };
+}

@@ -6,6 +6,7 @@ import { terminateBenchWorkflows } from '../infra';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import type { Sut } from '../systems';
 import { scenarioThroughput, type Throughput } from './signup';
+import { secondServerTopologyEnv } from '../../temporal-config/server';
 
 /**
  * Our system on both Temporal topologies in the same run: the stack's CLI dev server (one shard,
@@ -29,22 +30,9 @@ const median = (xs: (number | null)[]) => {
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
 
-const offset = (name: string, dflt: number) => String(Number(process.env[name] || dflt) + 50);
-
 /** The env of `scripts/stack.sh temporal-up|temporal-down` for the bench's own server topology. */
 function stackEnv(ctx: Bench): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    TEMPORAL_TOPOLOGY: 'server',
-    TEMPORAL_HISTORY_SHARDS: process.env.TEMPORAL_HISTORY_SHARDS || '8',
-    TEMPORAL_PORT: offset('TEMPORAL_PORT', 7233),
-    TEMPORAL_UI_PORT: offset('TEMPORAL_UI_PORT', 8233),
-    TEMPORAL_METRICS_PORT: offset('TEMPORAL_METRICS_PORT', 9466),
-    TEMPORAL_ADDRESS: '',
-    TEMPORAL_UI_URL: '',
-    DATABASE_URL: ctx.benchDb,
-    CFD_DATA_DIR: path.join(ctx.tmp, 'temporal-server'),
-  };
+  return secondServerTopologyEnv({ shards: Number(process.env.TEMPORAL_HISTORY_SHARDS || 8), databaseUrl: ctx.benchDb, dataDir: path.join(ctx.tmp, 'temporal-server') });
 }
 
 /** Builds the server topology's binaries when they are missing (minutes, once per machine; before the run's clock). */

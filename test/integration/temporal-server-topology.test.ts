@@ -10,6 +10,7 @@ import { startSystem, type System } from '../../testkit/system';
 import { uniqueEmail } from '../../testkit/env';
 import { eventually } from '../../testkit/wait';
 import { allServerPorts } from '../../temporal-config/server';
+import { secondServerTopologyEnv } from '../../temporal-config/server';
 
 /**
  * TEMPORAL_TOPOLOGY=server (README "Temporal topologies"): scripts/stack.sh builds the Temporal
@@ -18,27 +19,15 @@ import { allServerPorts } from '../../temporal-config/server';
  * checkout's, with its own data dir and databases, so the stack the other tests use is untouched.
  */
 const ROOT = path.resolve(__dirname, '../..');
-const base = (name: string, dflt: number) => Number(process.env[name] || dflt);
-const PORT = base('TEMPORAL_PORT', 7233) + 50;
-const UI_PORT = base('TEMPORAL_UI_PORT', 8233) + 50;
-const METRICS_PORT = base('TEMPORAL_METRICS_PORT', 9466) + 50;
 const SHARDS = 4;
 const appDb = new URL(process.env.DATABASE_URL || 'postgres://cfd_auth:cfd_auth@127.0.0.1:5432/cfd_auth');
 appDb.pathname = `${appDb.pathname.replace(/^\//, '') || 'cfd_auth'}_topology_test`;
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cfd-temporal-server-'));
-const stackEnv = {
-  ...process.env,
-  TEMPORAL_TOPOLOGY: 'server',
-  TEMPORAL_HISTORY_SHARDS: String(SHARDS),
-  TEMPORAL_PORT: String(PORT),
-  TEMPORAL_UI_PORT: String(UI_PORT),
-  TEMPORAL_METRICS_PORT: String(METRICS_PORT),
-  TEMPORAL_ADDRESS: '',
-  TEMPORAL_UI_URL: '',
-  DATABASE_URL: appDb.toString(),
-  CFD_DATA_DIR: dataDir,
-};
+const stackEnv = secondServerTopologyEnv({ shards: SHARDS, databaseUrl: appDb.toString(), dataDir });
+const PORT = Number(stackEnv.TEMPORAL_PORT);
+const UI_PORT = Number(stackEnv.TEMPORAL_UI_PORT);
+const METRICS_PORT = Number(stackEnv.TEMPORAL_METRICS_PORT);
 const stack = (verb: string) => spawnSync('bash', [path.join(ROOT, 'scripts/stack.sh'), verb], { env: stackEnv, encoding: 'utf8', timeout: 30 * 60_000 });
 
 describe('the production-topology Temporal (TEMPORAL_TOPOLOGY=server)', () => {
