@@ -2,7 +2,10 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLeve
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { ACL_GRANTS, kafkaSasl, kafkaUsername, ROLE_TOPICS, type KafkaRole } from './identity';
+import { applyRequestQueueFix } from './request-queue-fix';
 import { TOPIC_SPECS } from './topics';
+
+applyRequestQueueFix();
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
