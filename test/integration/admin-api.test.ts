@@ -183,10 +183,10 @@ describe('admin API (/api/v1/admin)', () => {
 
     const locked = await asAdmin('POST', `/users/${acct.user.id}/lock`, adminToken('bob'));
     expect(locked.status).toBe(200);
-    expect(locked.body).toEqual({ userId: acct.user.id, locked: true, changed: true, sessionsRevoked: 2 });
     // Existing sessions are gone.
     expect((await client.get('/me')).status).toBe(401);
     expect((await acct.client.get('/me')).status).toBe(401);
+    expect(locked.body).toEqual({ userId: acct.user.id, locked: true, changed: true, sessionsRevoked: 2 });
 
     // The right password learns of the lock; a wrong one is answered like any wrong password.
     const right = await signin(acct.email, acct.password);
