@@ -16,6 +16,7 @@ export const ERRORS = {
   WEAK_PASSWORD: { status: 400, message: 'The password is not acceptable.' },
   INVALID_CURRENT_PASSWORD: { status: 400, message: 'The current password is not correct.' },
   INVALID_TOKEN: { status: 400, message: 'This link is not valid or has expired.' },
+  INVALID_CURSOR: { status: 400, message: 'The cursor is not one this listing gave out.' },
   UNKNOWN_AUDIENCE: { status: 400, message: 'No service with this audience takes our tokens.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Email or password is incorrect.' },
   UNAUTHENTICATED: { status: 401, message: 'You are not signed in.' },

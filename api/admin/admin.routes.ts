@@ -101,6 +101,7 @@ export function adminRoutes(deps: { admin: AdminUseCases }): AdminRouteSpec[] {
       method: 'get', path: '/audit', action: 'admin.audit_read', query: A.AuditQuery,
       summary: 'The audit trail, newest first, filtered by user, action and time; paged with an opaque cursor.',
       responses: { 200: { description: 'A page of audit events', schema: A.AuditPage } },
+      errors: ['INVALID_CURSOR'],
       handler: async (req) => ({ status: 200, body: await use.audit(A.AuditQuery.parse(req.query)) }),
     },
     {

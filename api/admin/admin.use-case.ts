@@ -19,7 +19,8 @@ export interface AdminDeps {
   em: () => EntityManager;
 }
 
-const Position = z.object({ t: z.string().min(1).max(40), id: z.string().uuid() }).strict();
+/** A page's last row: its time to the microsecond, as Postgres wrote it (see `position` below), and its id. */
+const Position = z.object({ t: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/), id: z.guid() }).strict();
 
 function encodeCursor(p: z.infer<typeof Position>): string {
   return Buffer.from(JSON.stringify(p), 'utf8').toString('base64url');
@@ -28,11 +29,13 @@ function encodeCursor(p: z.infer<typeof Position>): string {
 function decodeCursor(cursor: string): z.infer<typeof Position> {
   try {
     const parsed = Position.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success && !Number.isNaN(Date.parse(parsed.data.t))) return parsed.data;
+    // A real time (no 30 February): Date keeps it to the millisecond when it exists.
+    if (parsed.success && new Date(parsed.data.t).toISOString().slice(0, 23) === parsed.data.t.slice(0, 23)) return parsed.data;
   } catch {
     // not JSON: refused below
   }
-  throw new AppError('VALIDATION_FAILED', 'The cursor is not one this listing gave out.', { errors: [{ path: 'cursor', message: 'unknown cursor' }] });
+  // Not VALIDATION_FAILED: a cursor of the right alphabet is well-formed, only the listing knows whether it gave it out.
+  throw new AppError('INVALID_CURSOR');
 }
 
 interface AuditRow {
@@ -125,6 +128,7 @@ export function createAdminUseCases(deps: AdminDeps) {
           [...params, q.limit + 1],
         );
       } catch (err) {
+        // The statement is fixed and its inputs validated: what fails here is the database.
         throw unavailable('postgres', err);
       }
       const page = rows.slice(0, q.limit);

@@ -271,10 +271,17 @@ describe('admin API (/api/v1/admin)', () => {
     // The reads were audited too, with the filter's user as subject.
     expect(await auditOf(failed.requestId)).toEqual([expect.objectContaining({ actor: 'admin:tester', action: 'admin.audit_read', subject_user_id: acct.user.id, outcome: 'success' })]);
 
-    for (const q of ['limit=0', 'limit=201', 'limit=x', 'action=nope', 'userId=42', 'from=yesterday', `from=${encodeURIComponent(at)}&to=${encodeURIComponent(at)}`, 'cursor=%21%21', `cursor=${Buffer.from('{"t":"x"}').toString('base64url')}`, 'surprise=1']) {
+    for (const q of ['limit=0', 'limit=201', 'limit=x', 'action=nope', 'userId=42', 'from=yesterday', 'from=2026-02-30T00:00:00Z', 'cursor=%21%21', 'surprise=1', 'limit=1&limit=2']) {
       const r = await asAdmin('GET', `/audit?${q}`);
       expect({ q, status: r.status, code: r.body.code }).toEqual({ q, status: 400, code: 'VALIDATION_FAILED' });
     }
+    // Well-formed, but no cursor this listing gave out.
+    for (const cursor of [Buffer.from('{"t":"x"}').toString('base64url'), 'AAAA', Buffer.from(JSON.stringify({ t: 'never', id: randomUUID() })).toString('base64url'), Buffer.from(JSON.stringify({ t: '2026-02-30T10:00:00.000000Z', id: randomUUID() })).toString('base64url')]) {
+      const r = await asAdmin('GET', `/audit?cursor=${cursor}`);
+      expect({ cursor, status: r.status, code: r.body.code }).toEqual({ cursor, status: 400, code: 'INVALID_CURSOR' });
+    }
+    // An empty window is no error.
+    expect((await asAdmin('GET', `/audit?from=${encodeURIComponent(at)}&to=${encodeURIComponent(at)}`)).body).toEqual({ items: [], nextCursor: null });
     const defaults = await asAdmin('GET', '/audit');
     expect(defaults.body.items.length).toBeLessThanOrEqual(50);
   });

@@ -527,7 +527,7 @@ export interface components {
              * @example VALIDATION_FAILED
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "FORBIDDEN" | "ACCOUNT_LOCKED" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "USER_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CURSOR" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "FORBIDDEN" | "ACCOUNT_LOCKED" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "USER_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
             message: string;
             errors?: {
                 path: string;
@@ -3834,7 +3834,7 @@ export interface operations {
                 action?: "user.registered" | "session.created" | "session.revoked" | "signin.failed" | "password.reset" | "password.changed" | "email.changed" | "account.closure_requested" | "account.restored" | "account.closed" | "account.locked" | "account.unlocked" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_renewed" | "signup.requested" | "signup.resend_requested" | "signup.verify_failed" | "email.verify_failed" | "rate_limited" | "signin.locked" | "admin.token_minted" | "admin.user_read" | "admin.audit_read" | "admin.sessions_revoked" | "admin.user_locked" | "admin.user_unlocked";
                 /** @description Inclusive lower bound of occurredAt (ISO 8601). */
                 from?: string;
-                /** @description Exclusive upper bound of occurredAt (ISO 8601). */
+                /** @description Exclusive upper bound of occurredAt (ISO 8601); not after `from`: no items. */
                 to?: string;
                 limit?: number;
                 /** @description The `nextCursor` of the previous page (same filters). */
@@ -3855,7 +3855,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminAuditPage"];
                 };
             };
-            /** @description VALIDATION_FAILED: The request is not valid. */
+            /** @description VALIDATION_FAILED: The request is not valid. | INVALID_CURSOR: The cursor is not one this listing gave out. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3863,7 +3863,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "VALIDATION_FAILED";
+                        code: "VALIDATION_FAILED" | "INVALID_CURSOR";
                     };
                 };
             };
@@ -4302,4 +4302,4 @@ export interface operations {
 }
 
 /** Every `code` an error answer can carry (ErrorResponse.code), for checks at run time. */
-export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","FORBIDDEN","ACCOUNT_LOCKED","NOT_FOUND","SESSION_NOT_FOUND","USER_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
+export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CURSOR","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","FORBIDDEN","ACCOUNT_LOCKED","NOT_FOUND","SESSION_NOT_FOUND","USER_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
