@@ -303,3 +303,22 @@ describe('admin API (/api/v1/admin)', () => {
     await expect(run(process.execPath, ['--import', 'tsx', 'scripts/admin-cli.ts', 'token', '--name', 'Not A Name'], { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test' } })).rejects.toMatchObject({ code: 2, stdout: '' });
   });
 });
+
+describe('ADMIN_API=off', () => {
+  let sys: System;
+  beforeAll(async () => {
+    sys = await startSystem({ env: { ADMIN_API: 'off' }, withWorker: false, withDbProcessor: false });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('the admin paths do not exist, whatever the token, and the document does not list them', async () => {
+    const r = await fetch(`${sys.api.url}/api/v1/admin/users/${randomUUID()}`, { headers: { authorization: 'Bearer x.y.z' } });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { code: string }).code).toBe('NOT_FOUND');
+    const doc = (await (await fetch(`${sys.api.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { securitySchemes: Record<string, unknown> } };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api/v1/admin'))).toEqual([]);
+    expect(doc.components.securitySchemes.adminBearer).toBeUndefined();
+  });
+});
