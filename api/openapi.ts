@@ -164,7 +164,8 @@ export function buildOpenApi(routes: RouteSpec[], admin: AdminRouteSpec[] = []) 
       version: '1.0.0',
       description:
         'Signup with an emailed code, sessions, and account sessions management. Every error answer is `{ code, message }` ' +
-        '(see ErrorResponse). A known path answers a method it does not declare with 405 and an `Allow` header (components.responses.MethodNotAllowed).',
+        '(see ErrorResponse). A known path answers a method it does not declare with 405 and an `Allow` header (components.responses.MethodNotAllowed). ' +
+        'The admin API (/api/v1/admin, when ADMIN_API is on) takes operators\' bearer tokens only (adminBearer), never cookies.',
     },
     servers: [{ url: '/' }],
   });
