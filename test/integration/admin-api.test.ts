@@ -13,11 +13,13 @@ import { createAccount } from '../../testkit/accounts';
 import { withDb } from '../../testkit/db';
 import { quietLogger, uniqueIp } from '../../testkit/env';
 import { ApiClient } from '../../testkit/http';
+import { codeOf, mailWithSubject } from '../../testkit/maildev';
 import { ensureSigningKey } from '../../testkit/signing-keys';
 import { startSystem, type System } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
 
 const ROOT = path.resolve(__dirname, '../..');
+const NEW_PASSWORD = 'a brand new sturdy passphrase';
 const run = promisify(execFile);
 
 interface AuditRow {
@@ -201,12 +203,20 @@ describe('admin API (/api/v1/admin)', () => {
     const view = await asAdmin('GET', `/users/${acct.user.id}`);
     expect(view.body.user).toMatchObject({ state: 'locked', sessions: { count: 0 }, locks: { admin: { locked: true, since: expect.any(String) } } });
 
+    // A password reset (the mailbox proves the address) changes the password but opens no session.
+    const resetter = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    expect((await resetter.post('/password/forgot', { email: acct.email })).status).toBe(202);
+    const code = codeOf(await mailWithSubject(acct.email, 'Your CFD Broker password reset code'));
+    const reset = await resetter.post('/password/reset', { email: acct.email, code, password: NEW_PASSWORD });
+    expect({ status: reset.status, code: reset.body.code, cookie: resetter.cookie }).toEqual({ status: 403, code: 'ACCOUNT_LOCKED', cookie: undefined });
+    expect((await signin(acct.email, NEW_PASSWORD)).r.status).toBe(403);
+
     // Locking again changes nothing in the row.
     expect((await asAdmin('POST', `/users/${acct.user.id}/lock`)).body).toEqual({ userId: acct.user.id, locked: true, changed: false, sessionsRevoked: 0 });
 
     const unlocked = await asAdmin('POST', `/users/${acct.user.id}/unlock`, adminToken('bob'));
     expect(unlocked.body).toEqual({ userId: acct.user.id, locked: false, changed: true, sessionsRevoked: 0 });
-    const again = await signin(acct.email, acct.password);
+    const again = await signin(acct.email, NEW_PASSWORD);
     expect(again.r.status).toBe(200);
     expect((await again.client.get('/me')).status).toBe(200);
 
