@@ -35,7 +35,7 @@ COPY entities ./entities
 COPY common ./common
 COPY temporal-config ./temporal-config
 COPY codec-server ./codec-server
-COPY scripts/migrate.ts scripts/ensure-topics.ts scripts/signup-cli.ts scripts/keys-cli.ts ./scripts/
+COPY scripts/migrate.ts scripts/ensure-topics.ts scripts/signup-cli.ts scripts/keys-cli.ts scripts/admin-cli.ts ./scripts/
 RUN npx tsc -p tsconfig.build.json
 
 # --- build the web client, then keep its production dependencies only ---------------------------

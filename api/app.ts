@@ -8,7 +8,10 @@ import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '..
 import type { Logger } from '../common/logger';
 import { serverSpan } from './http/server-span';
 import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
-import { API_BASE, JWKS_PATH, buildOpenApi } from './openapi';
+import { ADMIN_BASE, API_BASE, JWKS_PATH, buildOpenApi } from './openapi';
+import { adminGuard, adminRoutes, toAdminHandler } from './admin/admin.routes';
+import { createAdminTokenVerifier } from './admin/admin-token';
+import type { AdminUseCases } from './admin/admin.use-case';
 import { cookieNames } from './http/cookies';
 import { toHandler } from './routes/auth.routes';
 import { apiRoutes } from './routes';
@@ -36,6 +39,7 @@ export interface AppDeps {
   email: EmailUseCases;
   closure: ClosureUseCases;
   mfa: MfaUseCases;
+  admin: AdminUseCases;
   sessions: SessionStore;
   sessionUseCases: SessionUseCases;
   accessTokens: AccessTokens;
@@ -53,7 +57,9 @@ export function createApp(deps: AppDeps): Express {
 
   const auth = { sessions: deps.sessions, tokens: tokenConfig(config), sessionCookie: cookieNames(config).session };
   const routes = apiRoutes({ ...deps, ...auth });
-  const openapi = buildOpenApi(routes);
+  // ADMIN_API=off: the admin paths do not exist (404), and the document does not show them.
+  const admin = config.ADMIN_API === 'on' ? adminRoutes(deps) : [];
+  const openapi = buildOpenApi(routes, admin);
 
   app.use(httpMetrics);
   app.get('/health/live', (_req, res) => {
@@ -70,9 +76,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestContext(logger, deps.trail));
   // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
   app.use(API_BASE, noStore);
+  app.use(ADMIN_BASE, noStore);
   app.use(helmet());
   app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 600 }));
   app.use(API_BASE, methodNotAllowed(routes));
+  app.use(ADMIN_BASE, methodNotAllowed(admin));
   app.use(csrfGuard(config.WEB_ORIGINS));
   app.use(cookieParser());
 
@@ -96,6 +104,13 @@ export function createApp(deps: AppDeps): Express {
   const guard = { ...auth, reauthWindowMs: config.REAUTH_WINDOW_S * 1000 };
   for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, guard));
   app.use(API_BASE, router);
+
+  if (admin.length > 0) {
+    const adminRouter = express.Router();
+    const guard = adminGuard(createAdminTokenVerifier({ config, signingKeys: deps.signingKeys }));
+    for (const spec of admin) adminRouter[spec.method](spec.path, routeTemplate(ADMIN_BASE + spec.path), guard, toAdminHandler(spec));
+    app.use(ADMIN_BASE, adminRouter);
+  }
 
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -21,6 +21,7 @@ import { dataConverter } from '../temporal-config/payload-codec';
 import { ormConfig } from '../entities/mikro-orm.config';
 import { SigningKeySchema } from '../entities/signing-key.entity';
 import { createApp } from './app';
+import { createAdminUseCases } from './admin/admin.use-case';
 import { createAccessTokens } from './tokens/access-token';
 import { SigningKeyCache } from './tokens/key-cache';
 import { publishedKeys } from './tokens/signing-keys';
@@ -76,7 +77,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const interceptors = tracing() ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config), interceptors });
 
-  // The API reads one table, signing_keys, and only reads it: the cache below re-reads it in the background.
+  // The API reads two tables and writes none: signing_keys (the cache below re-reads it in the
+  // background) and audit_event (the admin API's listing; rows are appended by the DB processor).
   const orm = await MikroORM.init(ormConfig(config.DATABASE_URL, { entities: [SigningKeySchema], connect: false, pool: { min: 0, max: 2, acquireTimeoutMillis: 5000 } }));
   const signingKeys = new SigningKeyCache(() => publishedKeys(orm.em.fork()), keys, {
     refreshMs: config.SIGNING_KEY_REFRESH_MS,
@@ -112,6 +114,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     email: createEmailUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions, issueSession }),
     closure: createClosureUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions }),
     signin: createSigninUseCases({ requester, keys, limits, issueSession, dummyHash, devices, notices }),
+    admin: createAdminUseCases({ requester, sessions, limits, keys, em: () => orm.em.fork() }),
     mfa: createMfaUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, redis, sessions, issueSession, devices, notices }),
     readinessChecks: {
       redis: async () => {

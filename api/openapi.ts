@@ -1,17 +1,20 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../common/errors';
-import { operationId, type RouteSpec } from './routes/auth.routes';
+import type { AdminRouteSpec } from './admin/admin.routes';
+import { operationId, type RouteSpec, type SuccessResponse } from './routes/auth.routes';
 import { ErrorResponse, JwksResponse } from './schemas';
 
 /** Where the public keys of access tokens are published (at the API's root, as consumers expect). */
 export const JWKS_PATH = '/.well-known/jwks.json';
 
 export const API_BASE = '/api/v1/auth';
+/** The admin API (api/admin): operators' bearer tokens only. */
+export const ADMIN_BASE = '/api/v1/admin';
 
 /** Express path to OpenAPI path: `/sessions/:id` → `/api/v1/auth/sessions/{id}`. */
-export function openApiPath(expressPath: string): string {
-  return API_BASE + expressPath.replace(/:(\w+)/g, '{$1}');
+export function openApiPath(expressPath: string, base = API_BASE): string {
+  return base + expressPath.replace(/:(\w+)/g, '{$1}');
 }
 
 /** Methods whose requests carry state changes: the CSRF guard (403) and the media-type check (415) apply. */
@@ -22,11 +25,14 @@ const STATE_CHANGING = new Set(['post', 'put', 'patch', 'delete']);
  * middleware in api/http decides these (body parsing, CSRF guard, authentication, dependencies),
  * so a new route gets them documented without listing them.
  */
-export function shapeErrors(r: RouteSpec): ErrorCode[] {
+export function shapeErrors(r: Pick<RouteSpec, 'method' | 'body' | 'params' | 'auth' | 'session' | 'recentAuth'> & { query?: unknown; admin?: boolean }): ErrorCode[] {
   const codes: ErrorCode[] = ['INTERNAL', 'UNAVAILABLE'];
   if (r.body) codes.push('VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE');
   if (r.body && r.method !== 'delete') codes.push('UNSUPPORTED_MEDIA_TYPE');
-  if (r.params) codes.push('VALIDATION_FAILED');
+  if (r.params || r.query) codes.push('VALIDATION_FAILED');
+  // An admin call with a body of another media type than JSON is refused by the CSRF guard.
+  if (r.admin && r.method === 'post') codes.push('UNSUPPORTED_MEDIA_TYPE');
+  if (r.admin) codes.push('UNAUTHENTICATED', 'FORBIDDEN');
   if (STATE_CHANGING.has(r.method)) codes.push('FORBIDDEN_ORIGIN');
   if (r.auth) codes.push('UNAUTHENTICATED');
   if (r.auth && r.session !== 'partial') codes.push('MFA_REQUIRED');
@@ -72,8 +78,22 @@ function errorResponses(codes: Iterable<ErrorCode>): Record<string, ResponseConf
   return Object.fromEntries([...byStatus].map(([status, group]) => [String(status), errorResponse(group)]));
 }
 
-/** OpenAPI 3.1, built from the same route table and zod schemas the routes parse with. */
-export function buildOpenApi(routes: RouteSpec[]) {
+function successResponses(responses: Record<number, SuccessResponse>): Record<string, ResponseConfig> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, resp]) => [
+      status,
+      {
+        description: resp.description,
+        ...(resp.headers ? { headers: Object.fromEntries(Object.entries(resp.headers).map(([name, h]) => [name, { ...h, schema: { type: 'string' } }])) } : {}),
+        ...(resp.links ? { links: resp.links } : {}),
+        ...(resp.schema ? { content: { 'application/json': { schema: resp.schema } } } : {}),
+      } satisfies ResponseConfig,
+    ]),
+  );
+}
+
+/** OpenAPI 3.1, built from the same route tables and zod schemas the routes parse with. */
+export function buildOpenApi(routes: RouteSpec[], admin: AdminRouteSpec[] = []) {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'cookieAuth', {
     type: 'apiKey',
@@ -98,20 +118,29 @@ export function buildOpenApi(routes: RouteSpec[]) {
         ...(r.params ? { params: r.params } : {}),
         ...(r.body ? { body: { required: !r.bodyOptional, content: { 'application/json': { schema: r.body } } } } : {}),
       },
-      responses: {
-        ...errorResponses([...shapeErrors(r), ...(r.errors ?? [])]),
-        ...Object.fromEntries(
-          Object.entries(r.responses).map(([status, resp]) => [
-            status,
-            {
-              description: resp.description,
-              ...(resp.headers ? { headers: Object.fromEntries(Object.entries(resp.headers).map(([name, h]) => [name, { ...h, schema: { type: 'string' } }])) } : {}),
-              ...(resp.links ? { links: resp.links } : {}),
-              ...(resp.schema ? { content: { 'application/json': { schema: resp.schema } } } : {}),
-            } satisfies ResponseConfig,
-          ]),
-        ),
-      },
+      responses: { ...errorResponses([...shapeErrors(r), ...(r.errors ?? [])]), ...successResponses(r.responses) },
+    });
+  }
+  if (admin.length > 0) {
+    registry.registerComponent('securitySchemes', 'adminBearer', {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'An admin token from `npm run admin -- token --name <who>` (ES256, audience `cfd-admin`, `role: admin`). Cookies are never read here.',
+    });
+  }
+  for (const r of admin) {
+    const errors = errorResponses([...shapeErrors({ ...r, admin: true }), ...(r.errors ?? [])]);
+    // The 401 says how to authenticate (RFC 6750).
+    errors['401'] = { ...errors['401']!, headers: { 'WWW-Authenticate': { description: '`Bearer realm="cfd-admin"`, with `error="invalid_token"` when a token was sent.', required: true, schema: { type: 'string' } } } } as ResponseConfig;
+    registry.registerPath({
+      method: r.method,
+      path: openApiPath(r.path, ADMIN_BASE),
+      operationId: operationId({ method: r.method, path: `/admin${r.path}` }),
+      summary: r.summary,
+      security: [{ adminBearer: [] }],
+      request: { ...(r.params ? { params: r.params } : {}), ...(r.query ? { query: r.query as z.ZodObject } : {}) },
+      responses: { ...errors, ...successResponses(r.responses) },
     });
   }
   registry.registerPath({
@@ -135,7 +164,8 @@ export function buildOpenApi(routes: RouteSpec[]) {
       version: '1.0.0',
       description:
         'Signup with an emailed code, sessions, and account sessions management. Every error answer is `{ code, message }` ' +
-        '(see ErrorResponse). A known path answers a method it does not declare with 405 and an `Allow` header (components.responses.MethodNotAllowed).',
+        '(see ErrorResponse). A known path answers a method it does not declare with 405 and an `Allow` header (components.responses.MethodNotAllowed). ' +
+        'The admin API (/api/v1/admin, when ADMIN_API is on) takes operators\' bearer tokens only (adminBearer), never cookies.',
     },
     servers: [{ url: '/' }],
   });

@@ -93,6 +93,11 @@ const schema = z.object({
   SIGNING_KEY_PUBLISH_LEAD_S: z.coerce.number().int().min(4).default(1200),
   SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).default(60_000),
 
+  // The admin API (api/admin) under /api/v1/admin, on the API's port: bearer tokens of audience
+  // `cfd-admin` minted by `npm run admin -- token`. Unset: on under development/test, off otherwise.
+  ADMIN_API: z.enum(['on', 'off']).optional(),
+  ADMIN_TOKEN_TTL_S: z.coerce.number().int().min(60).max(3600).default(900),
+
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
   SESSION_ABSOLUTE_TTL_S: seconds(7 * 24 * 3600),
   SESSION_IDLE_TTL_S: seconds(24 * 3600),
@@ -223,6 +228,7 @@ export function loadConfig(env?: NodeJS.ProcessEnv): Config {
   return Object.freeze({
     ...c,
     ...secrets,
+    ADMIN_API: c.ADMIN_API ?? (devSecretsAllowed ? 'on' : 'off'),
     isProduction,
     /** NODE_ENV is exactly development or test: development secrets and Kafka passwords apply. */
     devSecretsAllowed,

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { newAuditEntry, type AuditEntry } from '../common/events/audit';
+import { newAuditEntry, type AuditActor, type AuditEntry } from '../common/events/audit';
 import { newAuthEvent, type AuthEvent, type AuthEventInput } from '../common/events/auth-events';
 import { TOPICS } from '../common/kafka/topics';
 
@@ -27,7 +27,7 @@ export async function appendAudit(tx: EntityManager, e: AuditEntry): Promise<voi
 }
 
 /** A change the DB processor made: its auth event and its audit row, in the change's transaction. */
-export async function recordChange(tx: EntityManager, input: AuthEventInput, actor: 'user' | 'system'): Promise<void> {
+export async function recordChange(tx: EntityManager, input: AuthEventInput, actor: AuditActor): Promise<void> {
   const event = newAuthEvent(input);
   await appendEvent(tx, event);
   await appendAudit(tx, newAuditEntry({ actor, action: event.type, subjectUserId: event.userId, requestId: event.requestId, outcome: 'success' }));

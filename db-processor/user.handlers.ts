@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { Code, type ReplyErrorCode } from '../common/errors';
+import type { AdminActor } from '../common/events/audit';
 import { deriveKeys, SealContext, seal, unseal, type Keys } from '../common/crypto';
 import type { PublicUser, RequestPayload, RequestResult, RequestType } from '../common/kafka/messages';
 import { RecoveryCode } from '../entities/recovery-code.entity';
@@ -33,7 +34,7 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
     'user.find': async (em, { email }) => {
       const user = await em.findOne(User, { email, closedAt: null });
       if (!user) return { user: null };
-      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)), totp: Boolean(user.totpSecretSealed) } };
+      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)), totp: Boolean(user.totpSecretSealed), locked: Boolean(user.lockedAt) } };
     },
 
     'user.get': async (em, { id }) => {
@@ -146,6 +147,34 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
     // One DELETE: of any number of concurrent requests with the same code, exactly one removes the row.
     'user.mfa-use-recovery-code': async (em, { userId, digest }) => ({ used: (await em.nativeDelete(RecoveryCode, { userId, digest })) === 1 }),
 
+
+    'user.admin-view': async (em, { userId }) => {
+      const user = await em.findOne(User, { id: userId });
+      if (!user) return { user: null };
+      const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+      return {
+        user: {
+          id: user.id,
+          email: user.email,
+          createdAt: user.createdAt.toISOString(),
+          emailVerifiedAt: iso(user.emailVerifiedAt),
+          closedAt: iso(user.closedAt),
+          lockedAt: iso(user.lockedAt),
+          totpEnabledAt: iso(user.totpSecretSealed ? user.totpEnabledAt : null),
+          recoveryCodesLeft: user.totpSecretSealed ? await em.count(RecoveryCode, { userId }) : 0,
+        },
+      };
+    },
+
+    // A compare-and-set on the column: of a lock and a retry of it, one changes the row and writes the event.
+    'user.set-lock': async (em, { userId, locked, actor, requestId }) =>
+      em.transactional(async (tx) => {
+        const changed = locked
+          ? await tx.nativeUpdate(User, { id: userId, lockedAt: null }, { lockedAt: new Date(), updatedAt: new Date() } as Partial<User>)
+          : await tx.nativeUpdate(User, { id: userId, lockedAt: { $ne: null } }, { lockedAt: null, updatedAt: new Date() } as Partial<User>);
+        if (changed > 0) await recordChange(tx, { type: locked ? 'account.locked' : 'account.unlocked', userId, requestId, data: {} }, actor as AdminActor);
+        return { found: changed > 0 || (await tx.count(User, { id: userId })) > 0, changed: changed > 0 };
+      }),
 
     // Personal data leaves with the row; the address can sign up again. The event keeps only the id.
     'user.erase': async (em, { userId }) =>

@@ -11,6 +11,7 @@ import { Migration20261203000000_users_closed_at } from './migrations/Migration2
 import { Migration20261204000000_tokens_signing_keys } from './migrations/Migration20261204000000_tokens_signing_keys';
 import { Migration20261204000000_events_outbox_audit } from './migrations/Migration20261204000000_events_outbox_audit';
 import { Migration20261204100000_mfa_totp } from './migrations/Migration20261204100000_mfa_totp';
+import { Migration20261205000000_users_locked_at } from './migrations/Migration20261205000000_users_locked_at';
 
 /** Migrations are listed here, in order, so they load the same under tsx, jest and a build. */
 const MIGRATIONS = [
@@ -21,6 +22,7 @@ const MIGRATIONS = [
   { name: 'Migration20261204000000_tokens_signing_keys', class: Migration20261204000000_tokens_signing_keys },
   { name: 'Migration20261204000000_events_outbox_audit', class: Migration20261204000000_events_outbox_audit },
   { name: 'Migration20261204100000_mfa_totp', class: Migration20261204100000_mfa_totp },
+  { name: 'Migration20261205000000_users_locked_at', class: Migration20261205000000_users_locked_at },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

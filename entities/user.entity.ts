@@ -14,6 +14,8 @@ export class User extends BaseEntity {
   /** The TOTP secret, sealed by the API for this user; null: no second factor. */
   totpSecretSealed?: string | null;
   totpEnabledAt?: Date | null;
+  /** Set by an operator (admin API): the account cannot sign in and has no session until unlocked. */
+  lockedAt?: Date | null;
 }
 
 export const UserSchema = new EntitySchema<User, BaseEntity>({
@@ -29,5 +31,6 @@ export const UserSchema = new EntitySchema<User, BaseEntity>({
     closedAt: { type: 'Date', fieldName: 'closed_at', columnType: 'timestamptz', nullable: true },
     totpSecretSealed: { type: 'string', fieldName: 'totp_secret_sealed', length: 1024, nullable: true },
     totpEnabledAt: { type: 'Date', fieldName: 'totp_enabled_at', columnType: 'timestamptz', nullable: true },
+    lockedAt: { type: 'Date', fieldName: 'locked_at', columnType: 'timestamptz', nullable: true },
   },
 });

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../common/config';
 import { buildOpenApi } from '../api/openapi';
 import { apiRoutes } from '../api/routes';
+import { adminRoutes } from '../api/admin/admin.routes';
+import type { AdminUseCases } from '../api/admin/admin.use-case';
 import type { MfaUseCases } from '../api/mfa/mfa.use-case';
 import type { AuthDeps } from '../api/http/auth';
 import type { AccessTokens } from '../api/tokens/access-token';
@@ -24,9 +26,12 @@ export const GENERATED_FILE = join(__dirname, '..', 'web', 'lib', 'api-types.gen
 
 /** The document's routes need no running use-case: only their shapes are read. */
 export function openApiDocument() {
-  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & ClosureUseCases & MfaUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'] & AccessTokens;
+  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & ClosureUseCases & MfaUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'] & AccessTokens & AdminUseCases;
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
-  return buildOpenApi(apiRoutes({ signup: unused, signin: unused, password: unused, email: unused, closure: unused, mfa: unused, sessionUseCases: unused, accessTokens: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }));
+  return buildOpenApi(
+    apiRoutes({ signup: unused, signin: unused, password: unused, email: unused, closure: unused, mfa: unused, sessionUseCases: unused, accessTokens: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }),
+    adminRoutes({ admin: unused }),
+  );
 }
 
 export async function generatedWebTypes(): Promise<string> {

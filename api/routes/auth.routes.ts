@@ -117,7 +117,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
           links: { me: { operationId: 'getMe' }, sessions: { operationId: 'getSessions' }, mfa: { operationId: 'postSigninMfa' } },
         },
       },
-      errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+      errors: ['INVALID_CREDENTIALS', 'ACCOUNT_LOCKED', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.SigninBody.parse(req.body);
         const result = await signin.signin(body, res.locals.ctx, deviceOf(req));
@@ -151,7 +151,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         },
       },
       // INVALID_CODE carries attemptsLeft; PASSWORD_ALREADY_RESET answers a retried code that already reset the password.
-      errors: ['INVALID_CODE', 'WEAK_PASSWORD', 'PASSWORD_ALREADY_RESET', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS', 'RATE_LIMITED'],
+      errors: ['INVALID_CODE', 'WEAK_PASSWORD', 'PASSWORD_ALREADY_RESET', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS', 'ACCOUNT_LOCKED', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.ResetPasswordBody.parse(req.body);
         const { user, session, mfaRequired: partial } = await password.reset(body, res.locals.ctx);

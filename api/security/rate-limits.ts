@@ -38,6 +38,12 @@ export interface SigninReservation {
   cancel(): Promise<void>;
 }
 
+/** Whether a limit currently refuses an account, and for how long. */
+export interface Lockout {
+  locked: boolean;
+  retryAfterSeconds: number | null;
+}
+
 const NOOP_RESERVATION: SigninReservation = { succeeded: async () => undefined, failed: async () => undefined, cancel: async () => undefined };
 
 /**
@@ -139,6 +145,22 @@ export class RateLimits {
         [this.signinIp, source],
       ]),
     };
+  }
+
+  /**
+   * The limits that shut an account out wherever the attempts come from (the admin API shows them):
+   * the per-email sign-in budget of the day and the second-factor budget. Per-source limits and
+   * device budgets are not the account's and are not listed. Off limits: never locked.
+   */
+  async accountLockouts(emailKey: string, userId: string): Promise<{ signin: Lockout; secondFactor: Lockout }> {
+    if (!this.enabled) return { signin: { locked: false, retryAfterSeconds: null }, secondFactor: { locked: false, retryAfterSeconds: null } };
+    const state = async (limiter: RateLimiterRedis, key: string): Promise<Lockout> => {
+      const res = await limiter.get(key).catch(redisDown);
+      const locked = res !== null && res.consumedPoints >= limiter.points;
+      return { locked, retryAfterSeconds: locked ? Math.max(1, Math.ceil(res.msBeforeNext / 1000)) : null };
+    };
+    const [signin, secondFactor] = await Promise.all([state(this.signinEmail, emailKey), state(this.secondFactor, userId)]);
+    return { signin, secondFactor };
   }
 
   /** The device's own budget; undefined once it is spent (the device then counts as untrusted). */

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID, sign } from 'node:crypto';
+import { createHmac, randomUUID, sign, type KeyObject } from 'node:crypto';
 import type { Config } from '../../common/config';
 import type { Keys } from '../../common/crypto';
 import { AppError } from '../../common/errors';
@@ -23,6 +23,13 @@ export function publicSessionId(keys: Keys, sid: string): string {
 
 const b64json = (value: object) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 
+/** An ES256 JWT (`typ: at+jwt`) of `claims`, signed by the signing key that signs now. */
+export function signAccessJwt(key: { kid: string; privateKey: KeyObject }, claims: object): string {
+  const input = `${b64json({ alg: 'ES256', typ: 'at+jwt', kid: key.kid })}.${b64json(claims)}`;
+  const signature = sign('sha256', Buffer.from(input, 'ascii'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
 /**
  * Access tokens for the broker's other services: an ES256 JWT for one configured audience, minted
  * for a live session (the route authenticates it against Redis first, so a revoked session gets
@@ -34,7 +41,7 @@ export function createAccessTokens(deps: { config: Config; keys: Keys; signingKe
   return {
     mint(auth: Auth, audience: string, ctx: RequestContext): AccessTokenResponse {
       if (!audiences.has(audience)) throw new AppError('UNKNOWN_AUDIENCE');
-      const { kid, privateKey } = signingKeys.signingKey();
+      const key = signingKeys.signingKey();
       const iat = Math.floor(Date.now() / 1000);
       const claims = {
         iss: config.JWT_ISSUER,
@@ -49,10 +56,9 @@ export function createAccessTokens(deps: { config: Config; keys: Keys; signingKe
         // Accounts exist only once their address answered a code (signup, and every email change).
         email_verified: true,
       };
-      const input = `${b64json({ alg: 'ES256', typ: 'at+jwt', kid })}.${b64json(claims)}`;
-      const signature = sign('sha256', Buffer.from(input, 'ascii'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-      ctx.logger.info({ event: 'access_token_issued', userId: auth.uid, audience, kid, jti: claims.jti }, 'access token issued');
-      return { access_token: `${input}.${signature.toString('base64url')}`, token_type: 'Bearer', expires_in: config.ACCESS_TOKEN_TTL_S };
+      const token = signAccessJwt(key, claims);
+      ctx.logger.info({ event: 'access_token_issued', userId: auth.uid, audience, kid: key.kid, jti: claims.jti }, 'access token issued');
+      return { access_token: token, token_type: 'Bearer', expires_in: config.ACCESS_TOKEN_TTL_S };
     },
   };
 }

@@ -16,8 +16,8 @@ export function createAccountLookups(deps: { requester: KafkaRequester; keys: Ke
     try {
       const { user } = await requester.request('user.find', { email }, { key: email });
       if (!user) return undefined;
-      const { passwordSealed, totp, ...profile } = user;
-      return { profile: profile as SessionProfile, passwordHash: unseal(keys, passwordSealed, SealContext.passwordHashForUser(user.id)), totp: totp === true };
+      const { passwordSealed, totp, locked, ...profile } = user;
+      return { profile: profile as SessionProfile, passwordHash: unseal(keys, passwordSealed, SealContext.passwordHashForUser(user.id)), totp: totp === true, locked: locked === true };
     } catch (err) {
       throw unavailable(err instanceof RequestTimeoutError ? 'kafka' : 'db-processor', err);
     }

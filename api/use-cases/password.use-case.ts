@@ -116,6 +116,8 @@ export function createPasswordUseCases(deps: PasswordDeps) {
       // Every session of the user was revoked by the workflow; this one starts after that.
       const found = await findUser(input.email);
       if (!found || found.profile.id !== result.userId) throw unavailable('db-processor');
+      // The mailbox proves the address, but an operator's lock still keeps every session out.
+      if (found.locked) throw new AppError('ACCOUNT_LOCKED');
       // The mailbox proves the email, not the second factor: an account with one gets the partial session.
       const session = await issueSession(found.profile, ctx, { amr: ['otp'], origin: 'password_reset', partial: found.totp });
       ctx.logger.info({ event: 'password_reset', userId: result.userId, ip: ctx.ip, workflowId, mfaRequired: found.totp }, 'password reset, other sessions revoked');

@@ -66,6 +66,12 @@ export function createSigninUseCases(deps: SigninDeps) {
         throw new AppError('INVALID_CREDENTIALS');
       }
       await reservation.succeeded();
+      // Only a right password learns of the lock: a wrong one was answered above like any other.
+      if (found.locked) {
+        ctx.logger.info({ event: 'signin_locked', userId: found.id, ip: ctx.ip }, 'signin refused: account locked');
+        ctx.trail.record(ctx, { action: 'signin.locked', actor: 'anonymous', userId: found.id, outcome: 'refused' });
+        throw new AppError('ACCOUNT_LOCKED');
+      }
       const user = { id: found.id, email: found.email, name: found.name, createdAt: found.createdAt };
       if (found.totp) {
         // The password is half of it: a partial session that can only finish with the second factor.

@@ -8,12 +8,25 @@ import { AUTH_EVENT_TYPES } from './auth-events';
  * The audit trail's vocabulary: every auth event type (the same names, from auth-events.ts) and the
  * security-relevant actions that change nothing another service needs to know.
  */
-export const AUDIT_ONLY_ACTIONS = ['signup.requested', 'signup.resend_requested', 'signup.verify_failed', 'email.verify_failed', 'rate_limited'] as const;
-export const AuditAction = z.enum([...AUTH_EVENT_TYPES, ...AUDIT_ONLY_ACTIONS]);
+export const AUDIT_ONLY_ACTIONS = ['signup.requested', 'signup.resend_requested', 'signup.verify_failed', 'email.verify_failed', 'rate_limited', 'signin.locked'] as const;
+/** What an operator did through the admin API (api/admin), and the minting of their token. */
+export const ADMIN_ACTIONS = ['admin.token_minted', 'admin.user_read', 'admin.audit_read', 'admin.sessions_revoked', 'admin.user_locked', 'admin.user_unlocked'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+export const AuditAction = z.enum([...AUTH_EVENT_TYPES, ...AUDIT_ONLY_ACTIONS, ...ADMIN_ACTIONS]);
 export type AuditAction = z.infer<typeof AuditAction>;
 
-/** `user` (the subject acting on their own account), `anonymous` (no session), `system` (a workflow, a timer). */
-export const AuditActor = z.enum(['user', 'anonymous', 'system']);
+/** An operator's name as it appears in their admin token (`sub` = `admin:<name>`). */
+const NAME = '[a-z0-9][a-z0-9._-]{0,63}';
+export const ADMIN_NAME = new RegExp(`^${NAME}$`);
+/** The actor of an operator's call: `admin:<name>`. */
+export const AdminActor = z.string().regex(new RegExp(`^admin:${NAME}$`));
+export type AdminActor = `admin:${string}`;
+/**
+ * `user` (the subject acting on their own account), `anonymous` (no session), `system` (a workflow,
+ * a timer), `admin:<name>` (an operator, through the admin API or its CLI).
+ */
+export const AuditActor = z.union([z.enum(['user', 'anonymous', 'system']), AdminActor]);
+export type AuditActor = z.infer<typeof AuditActor>;
 export const AuditOutcome = z.enum(['success', 'failure', 'refused']);
 
 /** One row of `audit_event`. No email, name, password, code or full IP address. */

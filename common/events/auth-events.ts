@@ -36,6 +36,9 @@ export const AUTH_EVENT_DATA = {
   'account.restored': z.object({}).strict(),
   /** The grace period ended: the row (email, name, password hash) is deleted. */
   'account.closed': z.object({}).strict(),
+  /** An operator locked the account (admin API): no sign-in, every session ended. */
+  'account.locked': z.object({}).strict(),
+  'account.unlocked': z.object({}).strict(),
   /** A second factor (TOTP) was turned on, with a new set of recovery codes. */
   'mfa.enabled': z.object({ method: z.enum(['totp']) }).strict(),
   'mfa.disabled': z.object({ method: z.enum(['totp']) }).strict(),

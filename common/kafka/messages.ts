@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ReplyErrorCode } from '../errors';
-import { AuditEntry } from '../events/audit';
+import { AdminActor, AuditEntry } from '../events/audit';
 import { AuthEvent } from '../events/auth-events';
 
 /**
@@ -31,10 +31,13 @@ export const REQUESTS = {
     payload: z.object({ email }).strict(),
     result: z.object({ exists: z.boolean() }),
   },
-  /** `totp`: the account has a second factor (a sign-in then needs it); absent in replies of older processors. */
+  /**
+   * `totp`: the account has a second factor (a sign-in then needs it); `locked`: an operator locked
+   * it (a right password then answers ACCOUNT_LOCKED). Both absent in replies of older processors.
+   */
   'user.find': {
     payload: z.object({ email }).strict(),
-    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed, totp: z.boolean().optional() }).nullable() }),
+    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed, totp: z.boolean().optional(), locked: z.boolean().optional() }).nullable() }),
   },
   'user.get': {
     payload: z.object({ id: z.string().uuid() }).strict(),
@@ -105,6 +108,36 @@ export const REQUESTS = {
   'user.mfa-recovery-codes': {
     payload: z.object({ userId: z.string().uuid(), recoveryCodeDigests: z.array(digest).length(RECOVERY_CODE_COUNT) }).strict(),
     result: z.object({ replaced: z.boolean() }),
+  },
+  /**
+   * What an operator sees of an account (admin API): its state and factors. `email` travels (inside
+   * the encrypted result) only so the API can name the account's rate-limit keys; it is not shown.
+   */
+  'user.admin-view': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({
+      user: z
+        .object({
+          id: z.string().uuid(),
+          email,
+          createdAt: z.string(),
+          emailVerifiedAt: z.string().nullable(),
+          closedAt: z.string().nullable(),
+          lockedAt: z.string().nullable(),
+          totpEnabledAt: z.string().nullable(),
+          recoveryCodesLeft: z.number().int().min(0),
+        })
+        .nullable(),
+    }),
+  },
+  /**
+   * An operator's lock (`locked` true) or unlock of an account, with its `account.locked` /
+   * `account.unlocked` event and audit row (actor: the operator) in the change's transaction.
+   * `found` false: no such account; `changed` false: it already was so. Idempotent.
+   */
+  'user.set-lock': {
+    payload: z.object({ userId: z.string().uuid(), locked: z.boolean(), actor: AdminActor, requestId: z.string().max(128) }).strict(),
+    result: z.object({ found: z.boolean(), changed: z.boolean() }),
   },
   /** Spends one recovery code: `used` true for exactly one of any number of concurrent requests with the same code. */
   'user.mfa-use-recovery-code': {

@@ -126,6 +126,16 @@ OTP="$(code_for "$FUZZ_EMAIL")" || die "no code mail for $FUZZ_EMAIL within 60 s
   die "verify of the session account failed"
 
 # ------------------------------------------------------------------------------------- the fuzzing
+# The account the admin calls act on (lock, unlock, revoke sessions, read), and an operator's token.
+SUBJECT_EMAIL="fuzz-admin-subject.$RUN_ID@fuzz.example.com"
+[[ "$(post signup "{\"email\":\"$SUBJECT_EMAIL\"}")" == 202 ]] || die "signup for the admin subject account failed"
+OTP="$(code_for "$SUBJECT_EMAIL")" || die "no code mail for $SUBJECT_EMAIL within 60 s"
+FUZZ_ADMIN_SUBJECT_ID="$(curl -s --max-time 20 -H 'content-type: application/json' \
+  --data "{\"email\":\"$SUBJECT_EMAIL\",\"otp\":\"$OTP\",\"password\":\"$FUZZ_PASSWORD\",\"name\":\"Fuzz Subject\"}" "$BASE/api/v1/auth/verify" |
+  node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).user.id))')" || die "verify of the admin subject account failed"
+FUZZ_ADMIN_TOKEN="$(ADMIN_TOKEN_TTL_S=3600 timeout 120 npx tsx scripts/admin-cli.ts token --name fuzz)" || die "npm run admin -- token failed"
+export FUZZ_ADMIN_SUBJECT_ID FUZZ_ADMIN_TOKEN
+
 export FUZZ_API_URL="$BASE" FUZZ_MAILDEV_URL="$MAILDEV_URL" FUZZ_RUN_TAG="r$RUN_ID"
 export SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/test/fuzz${PYTHONPATH:+:$PYTHONPATH}"
 cmd=("$VENV/bin/schemathesis" --config-file "$ROOT/test/fuzz/schemathesis.toml" run "$BASE/api/v1/openapi.json"

@@ -6,6 +6,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import type { z } from 'zod';
 import * as S from '../../api/schemas';
+import { AuditQuery } from '../../api/admin/admin.schemas';
 import { openApiDocument } from '../../scripts/openapi-web';
 
 const doc = openApiDocument() as unknown as { components: { schemas: Record<string, { properties: Record<string, object> }> } };
@@ -92,5 +93,46 @@ describe('request fields: document and validator agree', () => {
       ['١٢٣٤٥٦', false],
       ['12345\n', false],
     ]);
+  });
+});
+
+/** The fields of the audit listing's query, each as the route parses it. */
+const AuditQueryFields = AuditQuery.shape;
+
+describe('admin API: document and validators agree', () => {
+  type Operation = { security?: Record<string, string[]>[]; parameters?: { name: string; in: string; schema: object }[]; responses: Record<string, { headers?: Record<string, unknown>; content?: { 'application/json': { schema: { allOf: [unknown, { properties: { code: { enum: string[] } } }] } } } }> };
+  const full = doc as unknown as { paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, { type: string; scheme?: string }> } };
+  const adminOps = Object.entries(full.paths)
+    .filter(([p]) => p.startsWith('/api/v1/admin/'))
+    .flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => ({ id: `${method.toUpperCase()} ${p}`, op })));
+  const codes = (op: Operation, status: string) => op.responses[status]?.content?.['application/json'].schema.allOf[1].properties.code.enum ?? [];
+
+  it('every admin call takes the bearer scheme alone, answers 401 with a challenge and 403 FORBIDDEN', () => {
+    expect(full.components.securitySchemes.adminBearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(adminOps.map((o) => o.id).sort()).toEqual([
+      'GET /api/v1/admin/audit',
+      'GET /api/v1/admin/users/{id}',
+      'POST /api/v1/admin/users/{id}/lock',
+      'POST /api/v1/admin/users/{id}/revoke-sessions',
+      'POST /api/v1/admin/users/{id}/unlock',
+    ]);
+    for (const { id, op } of adminOps) {
+      expect({ id, security: op.security }).toEqual({ id, security: [{ adminBearer: [] }] });
+      expect({ id, challenge: Object.keys(op.responses['401']?.headers ?? {}), unauthenticated: codes(op, '401') }).toEqual({ id, challenge: ['WWW-Authenticate'], unauthenticated: ['UNAUTHENTICATED'] });
+      expect({ id, forbidden: codes(op, '403').includes('FORBIDDEN') }).toEqual({ id, forbidden: true });
+    }
+  });
+
+  it('GET /audit: limit 1 to 200, a known action, a cursor of the listing’s alphabet', () => {
+    const params = adminOps.find((o) => o.id === 'GET /api/v1/admin/audit')!.op.parameters!;
+    const check = (name: keyof typeof AuditQueryFields, cases: [unknown, boolean][]) => {
+      const validate = ajv.compile(params.find((p) => p.name === name)!.schema);
+      for (const [value, accepted] of cases) {
+        expect({ name, value, zod: AuditQueryFields[name].safeParse(value).success, document: validate(value) }).toEqual({ name, value, zod: accepted, document: accepted });
+      }
+    };
+    check('limit', [[1, true], [200, true], [0, false], [201, false], [2.5, false]]);
+    check('action', [['admin.user_locked', true], ['signin.failed', true], ['nope', false]]);
+    check('cursor', [['eyJ0IjoiMjAyNi', true], ['a+b', false], ['', false]]);
   });
 });

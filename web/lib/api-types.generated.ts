@@ -413,6 +413,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An account's state, factors, session count and locks (ids only: no email, name or hash). */
+        get: operations["getAdminUsersId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit trail, newest first, filtered by user, action and time; paged with an opaque cursor. */
+        get: operations["getAdminAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/revoke-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End every session of the account (it can sign in again). */
+        post: operations["postAdminUsersIdRevokeSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/lock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lock the account: every session ends and sign-in answers 403 ACCOUNT_LOCKED (to the right password only) until it is unlocked. */
+        post: operations["postAdminUsersIdLock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unlock the account: it can sign in again. */
+        post: operations["postAdminUsersIdUnlock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -442,7 +527,7 @@ export interface components {
              * @example VALIDATION_FAILED
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CURSOR" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "FORBIDDEN" | "ACCOUNT_LOCKED" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "USER_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
             message: string;
             errors?: {
                 path: string;
@@ -687,6 +772,88 @@ export interface components {
              * @example 123456
              */
             code?: string;
+        };
+        AdminUserView: {
+            user: {
+                /** Format: uuid */
+                id: string;
+                /**
+                 * @description `closing`: closed by its owner, erased after the grace period; `locked`: an operator locked it.
+                 * @enum {string}
+                 */
+                state: "active" | "locked" | "closing";
+                /** Format: date-time */
+                createdAt: string;
+                /** @description The email address answered a code (every account, from signup on). */
+                verified: boolean;
+                factors: {
+                    /** @enum {boolean} */
+                    password: true;
+                    totp: {
+                        enabled: boolean;
+                        /** Format: date-time */
+                        enabledAt: string | null;
+                        recoveryCodesLeft: number;
+                    };
+                };
+                sessions: {
+                    count: number;
+                };
+                locks: {
+                    admin: {
+                        locked: boolean;
+                        /** Format: date-time */
+                        since: string | null;
+                    };
+                    /** @description Limits that refuse the account wherever attempts come from: the per-email sign-in budget of the day and the second-factor budget. */
+                    rateLimits: {
+                        signin: {
+                            locked: boolean;
+                            retryAfterSeconds: number | null;
+                        };
+                        secondFactor: {
+                            locked: boolean;
+                            retryAfterSeconds: number | null;
+                        };
+                    };
+                };
+                /** Format: date-time */
+                closedAt: string | null;
+            };
+        };
+        AdminAuditPage: {
+            items: components["schemas"]["AdminAuditItem"][];
+            /** @description null on the last page. */
+            nextCursor: string | null;
+        };
+        AdminAuditItem: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            occurredAt: string;
+            /** @description `user`, `anonymous`, `system` or `admin:<name>`. */
+            actor: string;
+            action: string;
+            /** Format: uuid */
+            subjectUserId: string | null;
+            requestId: string | null;
+            /** @description Truncated: an IPv4 /24 or an IPv6 /48. */
+            sourceIp: string | null;
+            /** @enum {string} */
+            outcome: "success" | "failure" | "refused";
+        };
+        AdminSessionsRevoked: {
+            /** Format: uuid */
+            userId: string;
+            sessionsRevoked: number;
+        };
+        AdminLockResult: {
+            /** Format: uuid */
+            userId: string;
+            locked: boolean;
+            /** @description false: the account already was in this state. */
+            changed: boolean;
+            sessionsRevoked: number;
         };
         JwksResponse: {
             keys: components["schemas"]["Jwk"][];
@@ -1135,7 +1302,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. | ACCOUNT_LOCKED: This account is locked. Contact support. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1143,7 +1310,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "FORBIDDEN_ORIGIN";
+                        code: "FORBIDDEN_ORIGIN" | "ACCOUNT_LOCKED";
                     };
                 };
             };
@@ -1361,7 +1528,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. | ACCOUNT_LOCKED: This account is locked. Contact support. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1369,7 +1536,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "FORBIDDEN_ORIGIN";
+                        code: "FORBIDDEN_ORIGIN" | "ACCOUNT_LOCKED";
                     };
                 };
             };
@@ -3562,6 +3729,528 @@ export interface operations {
             };
         };
     };
+    getAdminUsersId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserView"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="cfd-admin"`, with `error="invalid_token"` when a token was sent. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN: This token does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    };
+                };
+            };
+            /** @description USER_NOT_FOUND: No such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    getAdminAudit: {
+        parameters: {
+            query?: {
+                userId?: string;
+                action?: "user.registered" | "session.created" | "session.revoked" | "signin.failed" | "password.reset" | "password.changed" | "email.changed" | "account.closure_requested" | "account.restored" | "account.closed" | "account.locked" | "account.unlocked" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_renewed" | "signup.requested" | "signup.resend_requested" | "signup.verify_failed" | "email.verify_failed" | "rate_limited" | "signin.locked" | "admin.token_minted" | "admin.user_read" | "admin.audit_read" | "admin.sessions_revoked" | "admin.user_locked" | "admin.user_unlocked";
+                /** @description Inclusive lower bound of occurredAt (ISO 8601). */
+                from?: string;
+                /** @description Exclusive upper bound of occurredAt (ISO 8601); not after `from`: no items. */
+                to?: string;
+                limit?: number;
+                /** @description The `nextCursor` of the previous page (same filters). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAuditPage"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | INVALID_CURSOR: The cursor is not one this listing gave out. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "INVALID_CURSOR";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="cfd-admin"`, with `error="invalid_token"` when a token was sent. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN: This token does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postAdminUsersIdRevokeSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sessions revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSessionsRevoked"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="cfd-admin"`, with `error="invalid_token"` when a token was sent. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN: This token does not allow this call. | FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description USER_NOT_FOUND: No such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postAdminUsersIdLock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Locked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminLockResult"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="cfd-admin"`, with `error="invalid_token"` when a token was sent. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN: This token does not allow this call. | FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description USER_NOT_FOUND: No such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postAdminUsersIdUnlock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlocked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminLockResult"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="cfd-admin"`, with `error="invalid_token"` when a token was sent. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN: This token does not allow this call. | FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN" | "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description USER_NOT_FOUND: No such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "USER_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
     getJwks: {
         parameters: {
             query?: never;
@@ -3613,4 +4302,4 @@ export interface operations {
 }
 
 /** Every `code` an error answer can carry (ErrorResponse.code), for checks at run time. */
-export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","NOT_FOUND","SESSION_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
+export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CURSOR","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","FORBIDDEN","ACCOUNT_LOCKED","NOT_FOUND","SESSION_NOT_FOUND","USER_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
