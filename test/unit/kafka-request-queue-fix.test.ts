@@ -17,7 +17,7 @@ describe('kafkajs request queue: no timer spinning on an idle connection (tulios
   beforeAll(() => applyRequestQueueFix());
   // Without the fix a queue re-arms its timer for ever: stop each one so a failing run still ends.
   afterEach(() => {
-    for (const q of queues.splice(0)) clearTimeout(q.throttleCheckTimeoutId);
+    for (const q of queues.splice(0)) clearTimeout(q.throttleCheckTimeoutId ?? undefined);
   });
 
   it('is written for the kafkajs in the tree', () => {
