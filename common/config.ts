@@ -122,6 +122,8 @@ const schema = z.object({
   EMAIL_RETRY_BUDGET_S: seconds(6 * 3600),
   EMAIL_RETRY_MAX_ATTEMPTS: z.coerce.number().int().positive().default(60),
   MAIL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(16),
+  /** Workflows the worker keeps in memory between tasks (Temporal's sticky cache); an evicted one is replayed from its history when its next task comes. */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(1000),
 
   RATE_SIGNIN_FAIL_PER_EMAIL_IP: z.coerce.number().int().positive().default(5),
   RATE_SIGNIN_FAIL_PER_EMAIL_DAY: z.coerce.number().int().positive().default(100),

@@ -57,7 +57,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config), webBaseUrl: config.WEB_ORIGINS[0], sessions: new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 }) }),
     // One setting for both: as many activities at once as SMTP connections in the pool.
     maxConcurrentActivityTaskExecutions: config.MAIL_CONCURRENCY,
-    maxCachedWorkflows: 1000,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     // A stopping worker lets a send in flight finish (its socket gives up after SMTP_SEND_TIMEOUT_MS)
     // instead of cancelling it and having the retry mail a second copy.
     shutdownGraceTime: SMTP_SEND_TIMEOUT_MS + 5_000,
