@@ -39,6 +39,13 @@ export function relyingParty(config: Pick<Config, 'WEBAUTHN_RP_ID' | 'WEBAUTHN_O
   return { rpID, origins };
 }
 
+/**
+ * COSE algorithms accepted: EdDSA, ES256, RS256. The library's default adds ML-DSA, whose keys and
+ * signatures (up to 2.6 and 4.6 kB) outgrow the limits of the bodies and the column; authenticators
+ * offering it (Chromium's) also offer these.
+ */
+const ALGORITHMS = [-8, -7, -257];
+
 /** What a passkey challenge is bound to: the session that asked (registration, second factor) or nothing (passwordless). */
 interface StoredChallenge {
   sid?: string;
@@ -117,6 +124,7 @@ export function createPasskeyUseCases(deps: PasskeyDeps) {
         excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: p.transports })),
         // Discoverable, so the passkey can sign in without an email typed.
         authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
+        supportedAlgorithmIDs: ALGORITHMS,
       });
       await fromRedis(() => redis.set(registrationKey(auth.sid), options.challenge, 'EX', ttl));
       return options;
@@ -128,7 +136,7 @@ export function createPasskeyUseCases(deps: PasskeyDeps) {
       if (!challenge) throw refused(ctx, 'passkey_register_failed', 'no_challenge', auth.uid);
       let info;
       try {
-        const verified = await verifyRegistrationResponse({ response: input.response, expectedChallenge: challenge, expectedOrigin: origins, expectedRPID: rpID, requireUserVerification: false });
+        const verified = await verifyRegistrationResponse({ response: input.response, expectedChallenge: challenge, expectedOrigin: origins, expectedRPID: rpID, requireUserVerification: false, supportedAlgorithmIDs: ALGORITHMS });
         if (!verified.verified) throw new Error('not verified');
         info = verified.registrationInfo;
       } catch (err) {

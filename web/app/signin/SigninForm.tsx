@@ -8,7 +8,8 @@ import { EmailField } from '@/components/EmailField';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
 import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
-import { api, needsSecondFactor } from '@/lib/api';
+import { afterPasswordStep, api } from '@/lib/api';
+import { signInWithPasskey, usePasskeySupport } from '@/lib/passkeys';
 import { useFormErrors } from '@/lib/useFormErrors';
 import { emailProblem, passwordProblem, problems } from '@/lib/validate';
 
@@ -27,6 +28,7 @@ export function SigninForm() {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const { alert, fields, clear, fail, invalid, retryIn } = useFormErrors();
+  const passkeys = usePasskeySupport();
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -39,10 +41,24 @@ export function SigninForm() {
     setBusy(true);
     try {
       const answer = await api.signin({ email: value, password });
-      router.replace(needsSecondFactor(answer) ? '/signin/mfa' : '/account');
+      router.replace(afterPasswordStep(answer));
     } catch (err) {
       const e = fail(err);
       if (e.code === 'INVALID_CREDENTIALS') setPassword('');
+      setBusy(false);
+    }
+  }
+
+  /** A passkey alone: no email typed; the browser offers this site's passkeys. */
+  async function withPasskey() {
+    if (busy || retryIn > 0) return;
+    clear();
+    setBusy(true);
+    try {
+      await signInWithPasskey();
+      router.replace('/account');
+    } catch (err) {
+      fail(err);
       setBusy(false);
     }
   }
@@ -71,6 +87,13 @@ export function SigninForm() {
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Sign in'}
         </SubmitButton>
       </form>
+      {passkeys ? (
+        <p>
+          <button type="button" className="btn btn-secondary btn-block" onClick={() => void withPasskey()} disabled={busy || retryIn > 0} data-testid="passkey-signin">
+            Sign in with a passkey
+          </button>
+        </p>
+      ) : null}
     </AuthCard>
   );
 }
