@@ -4,9 +4,9 @@ import type Redis from 'ioredis';
 import QRCode from 'qrcode';
 import type { Config } from '../../common/config';
 import { emailHash, mfaNoticeWorkflowId, recoveryCodeDigest, seal, SealContext, totpSecretHandle, unseal, type Keys } from '../../common/crypto';
-import { AppError, unavailable } from '../../common/errors';
+import { AppError } from '../../common/errors';
 import { RECOVERY_CODE_COUNT } from '../../common/kafka/messages';
-import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
+import type { KafkaRequester } from '../../common/kafka/request-reply';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey } from '../../temporal-config/account-flows';
 import type { MfaNoticeEvent } from '../../workflows/mfa-notice.contract';
 import type { mfaNoticeWorkflow } from '../../workflows/mfa-notice.workflow';
@@ -14,6 +14,7 @@ import type { DeviceCookies } from '../security/device-cookie';
 import type { RateLimits } from '../security/rate-limits';
 import type { AuthMethod, SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from '../use-cases/context';
+import { fromDbProcessor, fromRedisCall } from '../use-cases/dependency-calls';
 import { createAccountLookups } from '../use-cases/current-password';
 import type { IssuedSession, SessionIssuer } from '../use-cases/sessions.use-case';
 import type { SigninNotices } from '../use-cases/signin-notice';
@@ -52,21 +53,8 @@ export function createMfaUseCases(deps: MfaDeps) {
   const replay = new TotpReplayGuard(redis);
   const { checkCurrentPassword } = createAccountLookups({ requester, keys, limits });
 
-  async function db<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw unavailable(err instanceof RequestTimeoutError ? 'kafka' : 'db-processor', err);
-    }
-  }
-
-  async function fromRedis<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
-  }
+  const db = fromDbProcessor;
+  const fromRedis = fromRedisCall;
 
   const status = (uid: string) => db(() => requester.request('user.mfa-get', { userId: uid }, { key: uid }));
 

@@ -11,14 +11,15 @@ import {
 } from '@simplewebauthn/server';
 import type Redis from 'ioredis';
 import type { Config } from '../../common/config';
-import { AppError, unavailable } from '../../common/errors';
+import { AppError } from '../../common/errors';
 import type { PasskeySummary } from '../../common/kafka/messages';
-import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
+import type { KafkaRequester } from '../../common/kafka/request-reply';
 import type { Auth } from '../http/auth';
 import type { MfaUseCases } from '../mfa/mfa.use-case';
 import type { RateLimits } from '../security/rate-limits';
 import type { SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from '../use-cases/context';
+import { fromDbProcessor, fromRedisCall } from '../use-cases/dependency-calls';
 import type { IssuedSession } from '../use-cases/sessions.use-case';
 
 export interface PasskeyDeps {
@@ -82,21 +83,8 @@ export function createPasskeyUseCases(deps: PasskeyDeps) {
   const { rpID, origins } = relyingParty(config);
   const ttl = config.WEBAUTHN_CHALLENGE_TTL_S;
 
-  async function db<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw unavailable(err instanceof RequestTimeoutError ? 'kafka' : 'db-processor', err);
-    }
-  }
-
-  async function fromRedis<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
-  }
+  const db = fromDbProcessor;
+  const fromRedis = fromRedisCall;
 
   const listOf = async (uid: string) => (await db(() => requester.request('passkey.list', { userId: uid }, { key: uid }))).passkeys;
 

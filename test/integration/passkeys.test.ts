@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { relyingParty } from '../../api/passkeys/passkeys.use-case';
 import { createAccount } from '../../testkit/accounts';
 import { withDb } from '../../testkit/db';
-import { ApiClient } from '../../testkit/http';
+import { ApiClient, sessionIdOf } from '../../testkit/http';
 import { codeOf, mailWithSubject } from '../../testkit/maildev';
 import { useSystem, type System } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
@@ -14,10 +14,7 @@ const REMOVED_SUBJECT = 'A passkey was removed from your CFD Broker account';
 /** The second-factor budget of this system: small, so the parallel test overruns it many times over. */
 const MFA_LIMIT = 3;
 
-function sidOf(client: ApiClient): string {
-  const token = client.cookie!.split('=')[1];
-  return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { sid: string }).sid;
-}
+const sidOf = sessionIdOf;
 
 /** An authenticator whose "browser" runs on the API's configured web origin. */
 function authenticatorFor(sys: System): SoftAuthenticator {

@@ -21,6 +21,15 @@ function browserFailure(err: unknown): ApiError {
   return new ApiError({ code: 'UNKNOWN', status: 0, message });
 }
 
+/** The authenticator's part of a ceremony; its refusals as ApiErrors. */
+async function inBrowser<T>(ceremony: () => Promise<T>): Promise<T> {
+  try {
+    return await ceremony();
+  } catch (err) {
+    throw browserFailure(err);
+  }
+}
+
 /** Whether this browser can make and use passkeys at all: false on the server and until the page is hydrated. */
 export function usePasskeySupport(): boolean {
   const [supported, setSupported] = useState(false);
@@ -31,23 +40,13 @@ export function usePasskeySupport(): boolean {
 /** Adds a passkey on this device to the signed-in account. */
 export async function registerPasskey(label?: string): Promise<Passkey> {
   const optionsJSON = (await api.passkeyRegistrationOptions()) as unknown as PublicKeyCredentialCreationOptionsJSON;
-  let response;
-  try {
-    response = await startRegistration({ optionsJSON });
-  } catch (err) {
-    throw browserFailure(err);
-  }
+  const response = await inBrowser(() => startRegistration({ optionsJSON }));
   return (await api.passkeyRegister({ response: response as never, ...(label ? { label } : {}) })).passkey;
 }
 
 /** Signs in with a passkey: alone (the browser offers this site's passkeys), or as the second step of the partial session. */
 export async function signInWithPasskey() {
   const optionsJSON = (await api.passkeyAuthenticationOptions()) as unknown as PublicKeyCredentialRequestOptionsJSON;
-  let response;
-  try {
-    response = await startAuthentication({ optionsJSON });
-  } catch (err) {
-    throw browserFailure(err);
-  }
+  const response = await inBrowser(() => startAuthentication({ optionsJSON }));
   return api.passkeyAuthenticate({ response: response as never });
 }

@@ -9,7 +9,8 @@ import { FormAlert, StatusMessage } from '@/components/FormAlert';
 import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
 import { afterPasswordStep, api } from '@/lib/api';
-import { signInWithPasskey, usePasskeySupport } from '@/lib/passkeys';
+import { usePasskeySupport } from '@/lib/passkeys';
+import { PasskeySigninButton } from '@/components/PasskeySigninButton';
 import { useFormErrors } from '@/lib/useFormErrors';
 import { emailProblem, passwordProblem, problems } from '@/lib/validate';
 
@@ -49,20 +50,6 @@ export function SigninForm() {
     }
   }
 
-  /** A passkey alone: no email typed; the browser offers this site's passkeys. */
-  async function withPasskey() {
-    if (busy || retryIn > 0) return;
-    clear();
-    setBusy(true);
-    try {
-      await signInWithPasskey();
-      router.replace('/account');
-    } catch (err) {
-      fail(err);
-      setBusy(false);
-    }
-  }
-
   return (
     <AuthCard
       title="Sign in"
@@ -88,11 +75,20 @@ export function SigninForm() {
         </SubmitButton>
       </form>
       {passkeys ? (
-        <p>
-          <button type="button" className="btn btn-secondary btn-block" onClick={() => void withPasskey()} disabled={busy || retryIn > 0} data-testid="passkey-signin">
-            Sign in with a passkey
-          </button>
-        </p>
+        // A passkey alone: no email typed; the browser offers this site's passkeys.
+        <PasskeySigninButton
+          label="Sign in with a passkey"
+          testId="passkey-signin"
+          disabled={busy || retryIn > 0}
+          onStart={() => {
+            clear();
+            setBusy(true);
+          }}
+          onFailed={(err) => {
+            fail(err);
+            setBusy(false);
+          }}
+        />
       ) : null}
     </AuthCard>
   );

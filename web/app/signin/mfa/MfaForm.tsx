@@ -9,7 +9,8 @@ import { Field } from '@/components/Field';
 import { FormAlert } from '@/components/FormAlert';
 import { SubmitButton } from '@/components/Button';
 import { api } from '@/lib/api';
-import { signInWithPasskey, usePasskeySupport } from '@/lib/passkeys';
+import { usePasskeySupport } from '@/lib/passkeys';
+import { PasskeySigninButton } from '@/components/PasskeySigninButton';
 import { useFormErrors } from '@/lib/useFormErrors';
 
 /**
@@ -49,26 +50,22 @@ export function MfaForm() {
     }
   }
 
-  async function withPasskey() {
-    if (busy || retryIn > 0) return;
-    clear();
-    setBusy(true);
-    try {
-      await signInWithPasskey();
-      router.replace('/account');
-    } catch (err) {
-      const e = fail(err);
-      if (e.code === 'UNAUTHENTICATED') return router.replace('/signin?reason=expired');
-      setBusy(false);
-    }
-  }
-
   const passkeyButton = passkeyOffered ? (
-    <p>
-      <button type="button" className={`btn ${codes ? 'btn-secondary' : 'btn-primary'} btn-block`} onClick={() => void withPasskey()} disabled={busy || retryIn > 0} data-testid="passkey-second-step">
-        Use your passkey
-      </button>
-    </p>
+    <PasskeySigninButton
+      label="Use your passkey"
+      primary={!codes}
+      testId="passkey-second-step"
+      disabled={busy || retryIn > 0}
+      onStart={() => {
+        clear();
+        setBusy(true);
+      }}
+      onFailed={(err) => {
+        const e = fail(err);
+        if (e.code === 'UNAUTHENTICATED') return router.replace('/signin?reason=expired');
+        setBusy(false);
+      }}
+    />
   ) : null;
 
   if (!codes) {
