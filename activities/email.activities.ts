@@ -75,6 +75,8 @@ const MFA_WORDING: Record<MfaNoticeEvent, { subject: string; lead: string }> = {
   totp_enabled: { subject: 'Two-step sign-in is on for your CFD Broker account', lead: 'An authenticator app was added to your CFD Broker account: signing in now asks for its code too.' },
   totp_disabled: { subject: 'Two-step sign-in is off for your CFD Broker account', lead: 'The authenticator app was removed from your CFD Broker account: signing in now asks for the password only.' },
   recovery_codes_replaced: { subject: 'New recovery codes for your CFD Broker account', lead: 'New recovery codes were made for your CFD Broker account; the old ones no longer work.' },
+  passkey_added: { subject: 'A passkey was added to your CFD Broker account', lead: 'A passkey was added to your CFD Broker account: it can now sign in without the password, and counts as the second step after it.' },
+  passkey_removed: { subject: 'A passkey was removed from your CFD Broker account', lead: 'A passkey was removed from your CFD Broker account: it can no longer sign in.' },
 };
 
 function mfaNoticeMail(event: MfaNoticeEvent, at: string) {

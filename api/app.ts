@@ -28,6 +28,7 @@ import type { SessionUseCases } from './use-cases/sessions.use-case';
 import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
 import type { MfaUseCases } from './mfa/mfa.use-case';
+import type { PasskeyUseCases } from './passkeys/passkeys.use-case';
 
 export interface AppDeps {
   config: Config;
@@ -40,6 +41,7 @@ export interface AppDeps {
   closure: ClosureUseCases;
   mfa: MfaUseCases;
   admin: AdminUseCases;
+  passkeys: PasskeyUseCases;
   sessions: SessionStore;
   sessionUseCases: SessionUseCases;
   accessTokens: AccessTokens;

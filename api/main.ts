@@ -34,6 +34,7 @@ import { SessionStore } from './sessions/session.store';
 import { createClosureUseCases } from './use-cases/closure.use-case';
 import { createSigninNotices } from './use-cases/signin-notice';
 import { createMfaUseCases } from './mfa/mfa.use-case';
+import { createPasskeyUseCases } from './passkeys/passkeys.use-case';
 import { createEmailUseCases } from './use-cases/email.use-case';
 import { createPasswordUseCases } from './use-cases/password.use-case';
 import { createSessionUseCases } from './use-cases/sessions.use-case';
@@ -101,6 +102,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const flowQueue = opts.taskQueue ?? taskQueue(config, TASK_QUEUE);
   const devices = createDeviceCookies(config);
   const notices = createSigninNotices({ temporal, taskQueue: flowQueue, config, keys });
+  const mfa = createMfaUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, redis, sessions, issueSession, devices, notices });
   const app = createApp({
     config,
     logger,
@@ -115,7 +117,8 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
     closure: createClosureUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, sessions }),
     signin: createSigninUseCases({ requester, keys, limits, issueSession, dummyHash, devices, notices }),
     admin: createAdminUseCases({ requester, sessions, limits, keys, em: () => orm.em.fork() }),
-    mfa: createMfaUseCases({ temporal, taskQueue: flowQueue, config, keys, limits, requester, redis, sessions, issueSession, devices, notices }),
+    mfa,
+    passkeys: createPasskeyUseCases({ config, redis, requester, limits, sessions, mfa }),
     readinessChecks: {
       redis: async () => {
         await redis.ping();

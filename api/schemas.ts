@@ -100,6 +100,43 @@ export const SigninMfaBody = z
   .meta({ id: 'SigninMfaBody', description: 'Either `code` (authenticator app) or `recoveryCode`.' });
 export const ReauthBody = z.object({ password: SigninPassword, code: AnyFactorCode.optional() }).strict().meta({ id: 'ReauthBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
+const b64url = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+const CredentialBase = {
+  id: b64url(16, 1400).meta({ description: 'The credential id (base64url).' }),
+  rawId: b64url(16, 1400),
+  type: z.literal('public-key'),
+  clientExtensionResults: z.object({}).loose().default({}),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+};
+/** What `@simplewebauthn/browser`'s startRegistration returns (RegistrationResponseJSON). */
+export const PasskeyRegistrationCredential = z
+  .object({
+    ...CredentialBase,
+    response: z.object({
+      clientDataJSON: b64url(16, 4096),
+      attestationObject: b64url(16, 8192),
+      transports: z.array(z.string().max(32)).max(8).optional(),
+    }).loose(),
+  })
+  .meta({ id: 'PasskeyRegistrationCredential', description: 'The authenticator\'s answer to the creation options (RegistrationResponseJSON of WebAuthn Level 3).' });
+/** What startAuthentication returns (AuthenticationResponseJSON). */
+export const PasskeyAuthenticationCredential = z
+  .object({
+    ...CredentialBase,
+    response: z.object({
+      clientDataJSON: b64url(16, 4096),
+      authenticatorData: b64url(16, 4096),
+      signature: b64url(16, 1024),
+      userHandle: b64url(0, 128).optional(),
+    }).loose(),
+  })
+  .meta({ id: 'PasskeyAuthenticationCredential', description: 'The authenticator\'s signed answer to the request options (AuthenticationResponseJSON).' });
+export const PasskeyLabel = codePoints(1, 64, 'the label is 1 to 64 characters')
+  .regex(NAME_PATTERN, 'the label must not be blank or contain control characters')
+  .meta({ description: 'Your name for this passkey (default: "Passkey N").', example: 'Laptop' });
+export const PasskeyRegisterBody = z.object({ response: PasskeyRegistrationCredential, label: PasskeyLabel.optional() }).strict().meta({ id: 'PasskeyRegisterBody' });
+export const PasskeyAuthenticateBody = z.object({ response: PasskeyAuthenticationCredential }).strict().meta({ id: 'PasskeyAuthenticateBody' });
+export const PasskeyIdParams = z.object({ id: z.string().uuid('malformed passkey id') });
 export const SessionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'malformed session id') });
 
 export const User = z.object({ id: z.string().uuid(), email: z.string(), name: z.string() }).meta({ id: 'User' });
@@ -107,10 +144,10 @@ export const Me = User.extend({ createdAt: z.string().meta({ format: 'date-time'
 
 export const MessageResponse = z.object({ message: z.string() }).meta({ id: 'MessageResponse' });
 export const UserResponse = z.object({ message: z.string(), user: User }).meta({ id: 'UserResponse' });
-export const MfaMethod = z.enum(['totp', 'recovery_code']).meta({ id: 'MfaMethod' });
+export const MfaMethod = z.enum(['totp', 'recovery_code', 'passkey']).meta({ id: 'MfaMethod' });
 export const MfaRequiredResponse = z
   .object({ mfaRequired: z.literal(true), methods: z.array(MfaMethod), message: z.string() })
-  .meta({ id: 'MfaRequiredResponse', description: 'The password was right; the auth_token cookie holds a partial session (5 minutes) that can only call POST /signin/mfa.' });
+  .meta({ id: 'MfaRequiredResponse', description: 'The password was right; the auth_token cookie holds a partial session (5 minutes) that can only finish the sign-in: POST /signin/mfa (totp, recovery_code) or POST /passkeys/authenticate (passkey). `methods` names the factors this account has.' });
 export const SigninResponse = z.union([UserResponse, MfaRequiredResponse]).meta({ id: 'SigninResponse' });
 export const TotpSetupResponse = z
   .object({
@@ -125,6 +162,19 @@ export const RecoveryCodesResponse = z
 export const MfaStatusResponse = z
   .object({ totp: z.boolean(), recoveryCodesLeft: z.number().int().min(0) })
   .meta({ id: 'MfaStatusResponse' });
+export const PasskeyCreationOptions = z
+  .object({ challenge: z.string(), rp: z.object({ id: z.string().optional(), name: z.string() }), user: z.object({ id: z.string(), name: z.string(), displayName: z.string() }), pubKeyCredParams: z.array(z.object({ type: z.string(), alg: z.number() })) })
+  .loose()
+  .meta({ id: 'PasskeyCreationOptions', description: 'PublicKeyCredentialCreationOptionsJSON: pass to startRegistration({ optionsJSON }) of @simplewebauthn/browser.' });
+export const PasskeyRequestOptions = z
+  .object({ challenge: z.string(), rpId: z.string().optional(), allowCredentials: z.array(z.object({ id: z.string(), type: z.string() }).loose()).optional(), userVerification: z.string().optional() })
+  .loose()
+  .meta({ id: 'PasskeyRequestOptions', description: 'PublicKeyCredentialRequestOptionsJSON: pass to startAuthentication({ optionsJSON }).' });
+export const Passkey = z
+  .object({ id: z.string().uuid(), label: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable() })
+  .meta({ id: 'Passkey' });
+export const PasskeysResponse = z.object({ passkeys: z.array(Passkey) }).meta({ id: 'PasskeysResponse' });
+export const PasskeyResponse = z.object({ passkey: Passkey }).meta({ id: 'PasskeyResponse' });
 export const MeResponse = z.object({ user: Me }).meta({ id: 'MeResponse' });
 export const Session = z
   .object({

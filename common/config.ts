@@ -109,6 +109,15 @@ const schema = z.object({
   MFA_SETUP_TTL_S: seconds(10 * 60),
   /** The issuer an authenticator app shows next to the account. */
   TOTP_ISSUER: z.string().min(1).max(64).default('CFD Broker'),
+  /**
+   * WebAuthn (passkeys): the relying party id (a registrable domain, e.g. `broker.example`) and the
+   * origins a browser may present. Empty: derived from WEB_ORIGINS (the first origin's host; every
+   * web origin on that host or below it).
+   */
+  WEBAUTHN_RP_ID: z.string().max(253).optional(),
+  WEBAUTHN_ORIGINS: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  /** A passkey challenge (registration or sign-in) is good this long, once. */
+  WEBAUTHN_CHALLENGE_TTL_S: seconds(5 * 60),
 
   CODE_TTL_S: seconds(600),
   SIGNUP_WINDOW_S: seconds(24 * 3600),

@@ -3,7 +3,8 @@ import { LockMode, UniqueConstraintViolationException, type EntityManager } from
 import { Code, type ReplyErrorCode } from '../common/errors';
 import type { AdminActor } from '../common/events/audit';
 import { deriveKeys, SealContext, seal, unseal, type Keys } from '../common/crypto';
-import type { PublicUser, RequestPayload, RequestResult, RequestType } from '../common/kafka/messages';
+import type { PasskeySummary, PublicUser, RequestPayload, RequestResult, RequestType } from '../common/kafka/messages';
+import { Passkey } from '../entities/passkey.entity';
 import { RecoveryCode } from '../entities/recovery-code.entity';
 import { User } from '../entities/user.entity';
 import { appendAudit, appendEvent, recordChange } from './outbox';
@@ -16,6 +17,14 @@ export class HandlerError extends Error {
 }
 
 const toPublic = (u: User): PublicUser => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt.toISOString() });
+const toSummary = (p: Passkey): PasskeySummary => ({
+  id: p.id,
+  credentialId: p.credentialId,
+  label: p.label,
+  transports: p.transports ? p.transports.split(',') : [],
+  createdAt: p.createdAt.toISOString(),
+  lastUsedAt: p.lastUsedAt ? p.lastUsedAt.toISOString() : null,
+});
 
 async function replaceCodes(em: EntityManager, userId: string, digests: string[]): Promise<void> {
   await em.nativeDelete(RecoveryCode, { userId });
@@ -34,7 +43,8 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
     'user.find': async (em, { email }) => {
       const user = await em.findOne(User, { email, closedAt: null });
       if (!user) return { user: null };
-      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)), totp: Boolean(user.totpSecretSealed), locked: Boolean(user.lockedAt) } };
+      const passkeys = (await em.count(Passkey, { userId: user.id })) > 0;
+      return { user: { ...toPublic(user), passwordSealed: seal(keys, user.passwordHash, SealContext.passwordHashForUser(user.id)), totp: Boolean(user.totpSecretSealed), passkeys, locked: Boolean(user.lockedAt) } };
     },
 
     'user.get': async (em, { id }) => {
@@ -162,6 +172,7 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
           lockedAt: iso(user.lockedAt),
           totpEnabledAt: iso(user.totpSecretSealed ? user.totpEnabledAt : null),
           recoveryCodesLeft: user.totpSecretSealed ? await em.count(RecoveryCode, { userId }) : 0,
+          passkeys: await em.count(Passkey, { userId }),
         },
       };
     },
@@ -174,6 +185,48 @@ export function createUserHandlers(secrets: { HMAC_KEY: string; SEALING_KEY: str
           : await tx.nativeUpdate(User, { id: userId, lockedAt: { $ne: null } }, { lockedAt: null, updatedAt: new Date() } as Partial<User>);
         if (changed > 0) await recordChange(tx, { type: locked ? 'account.locked' : 'account.unlocked', userId, requestId, data: {} }, actor as AdminActor);
         return { found: changed > 0 || (await tx.count(User, { id: userId })) > 0, changed: changed > 0 };
+      }),
+
+    'passkey.list': async (em, { userId }) => ({ passkeys: (await em.find(Passkey, { userId }, { orderBy: { createdAt: 'asc' } })).map(toSummary) }),
+
+    'passkey.find': async (em, { credentialId }) => {
+      const passkey = await em.findOne(Passkey, { credentialId });
+      const user = passkey ? await em.findOne(User, { id: passkey.userId, closedAt: null }) : null;
+      if (!passkey || !user) return { passkey: null, user: null };
+      return { passkey: { ...toSummary(passkey), userId: passkey.userId, publicKey: passkey.publicKey, counter: passkey.counter }, user: { ...toPublic(user), locked: Boolean(user.lockedAt) } };
+    },
+
+    // The unique credential id decides; a retry of the same registration (same row id) is `created` again, with one event.
+    'passkey.create': async (em, { id, userId, credentialId, publicKey, counter, transports, label }) => {
+      try {
+        return await em.transactional(async (tx) => {
+          const user = await tx.findOne(User, { id: userId, closedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+          if (!user) return { passkey: null };
+          const now = new Date();
+          const passkey = tx.create(Passkey, { id, userId, credentialId, publicKey, counter, transports: transports.join(','), label, createdAt: now, updatedAt: now, lastUsedAt: null });
+          await tx.flush();
+          await recordChange(tx, { type: 'passkey.registered', userId, data: { passkeyId: id } }, 'user');
+          return { passkey: toSummary(passkey) };
+        });
+      } catch (err) {
+        if (!(err instanceof UniqueConstraintViolationException)) throw err;
+        const existing = await em.fork().findOne(Passkey, { credentialId });
+        return { passkey: existing?.id === id && existing.userId === userId ? toSummary(existing) : null };
+      }
+    },
+
+    // Compare-and-set: of two assertions with the same counter only one moves it; a zero counter
+    // (an authenticator without one) stays zero and is always taken.
+    'passkey.use': async (em, { id, counter }) => {
+      const moved = await em.nativeUpdate(Passkey, counter === 0 ? { id, counter: 0 } : { id, counter: { $lt: counter } }, { counter, lastUsedAt: new Date(), updatedAt: new Date() } as Partial<Passkey>);
+      return { used: moved === 1 };
+    },
+
+    'passkey.delete': async (em, { userId, id }) =>
+      em.transactional(async (tx) => {
+        const deleted = await tx.nativeDelete(Passkey, { id, userId });
+        if (deleted > 0) await recordChange(tx, { type: 'passkey.removed', userId, data: { passkeyId: id } }, 'user');
+        return { deleted: deleted > 0 };
       }),
 
     // Personal data leaves with the row; the address can sign up again. The event keeps only the id.

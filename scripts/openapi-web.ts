@@ -14,6 +14,7 @@ import { adminRoutes } from '../api/admin/admin.routes';
 import type { AdminUseCases } from '../api/admin/admin.use-case';
 import type { MfaUseCases } from '../api/mfa/mfa.use-case';
 import type { AuthDeps } from '../api/http/auth';
+import type { PasskeyUseCases } from '../api/passkeys/passkeys.use-case';
 import type { AccessTokens } from '../api/tokens/access-token';
 import type { EmailUseCases } from '../api/use-cases/email.use-case';
 import type { ClosureUseCases } from '../api/use-cases/closure.use-case';
@@ -26,10 +27,10 @@ export const GENERATED_FILE = join(__dirname, '..', 'web', 'lib', 'api-types.gen
 
 /** The document's routes need no running use-case: only their shapes are read. */
 export function openApiDocument() {
-  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & ClosureUseCases & MfaUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'] & AccessTokens & AdminUseCases;
+  const unused = {} as SignupUseCases & SigninUseCases & PasswordUseCases & EmailUseCases & ClosureUseCases & MfaUseCases & PasskeyUseCases & SessionUseCases & AuthDeps['sessions'] & AuthDeps['tokens'] & AccessTokens & AdminUseCases;
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
   return buildOpenApi(
-    apiRoutes({ signup: unused, signin: unused, password: unused, email: unused, closure: unused, mfa: unused, sessionUseCases: unused, accessTokens: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }),
+    apiRoutes({ signup: unused, signin: unused, password: unused, email: unused, closure: unused, mfa: unused, passkeys: unused, sessionUseCases: unused, accessTokens: unused, config, sessions: unused, tokens: unused, sessionCookie: 'auth_token' }),
     adminRoutes({ admin: unused }),
   );
 }

@@ -60,3 +60,9 @@ export function deviceCookieOf(r: HttpResponse): string {
 
 /** A client whose requests come from a source address no other test uses: rate limits of its own. */
 export const fromNewSource = (base: string): ApiClient => new ApiClient(base, { 'x-forwarded-for': uniqueIp() });
+
+/** The session id inside a client's session cookie (the JWT's `sid`), for reading the session in Redis. */
+export function sessionIdOf(client: ApiClient): string {
+  const token = client.cookie!.split('=')[1]!;
+  return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string }).sid;
+}

@@ -1,5 +1,5 @@
 /** What changed on the account's second factor: the notice's wording. */
-export type MfaNoticeEvent = 'totp_enabled' | 'totp_disabled' | 'recovery_codes_replaced';
+export type MfaNoticeEvent = 'totp_enabled' | 'totp_disabled' | 'recovery_codes_replaced' | 'passkey_added' | 'passkey_removed';
 
 /**
  * A change of the account's second factor: the account's address gets a notice. `emailSealed` is

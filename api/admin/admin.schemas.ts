@@ -58,6 +58,7 @@ export const AdminUserView = z
       factors: z.object({
         password: z.literal(true),
         totp: z.object({ enabled: z.boolean(), enabledAt: isoTime.nullable(), recoveryCodesLeft: z.number().int().min(0) }),
+        passkeys: z.object({ count: z.number().int().min(0) }),
       }),
       sessions: z.object({ count: z.number().int().min(0) }),
       locks: z.object({

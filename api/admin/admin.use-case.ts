@@ -94,7 +94,7 @@ export function createAdminUseCases(deps: AdminDeps) {
           state: user.closedAt ? ('closing' as const) : user.lockedAt ? ('locked' as const) : ('active' as const),
           createdAt: user.createdAt,
           verified: user.emailVerifiedAt !== null,
-          factors: { password: true as const, totp: { enabled: user.totpEnabledAt !== null, enabledAt: user.totpEnabledAt, recoveryCodesLeft: user.recoveryCodesLeft } },
+          factors: { password: true as const, totp: { enabled: user.totpEnabledAt !== null, enabledAt: user.totpEnabledAt, recoveryCodesLeft: user.recoveryCodesLeft }, passkeys: { count: user.passkeys } },
           sessions: { count: active.length },
           locks: { admin: { locked: user.lockedAt !== null, since: user.lockedAt }, rateLimits },
           closedAt: user.closedAt,

@@ -86,9 +86,13 @@ export function methodNotAllowed(routes: Iterable<{ path: string; method: string
     allowed.set(r.path, methods);
   }
   const router = Router();
-  for (const [path, methods] of allowed) {
+  // A literal path wins over a parameter one that matches it too (`/passkeys/register` over `/passkeys/:id`).
+  const literalFirst = [...allowed].sort(([a], [b]) => Number(a.includes(':')) - Number(b.includes(':')));
+  for (const [path, methods] of literalFirst) {
     const allow = [...methods].sort().join(', ');
     router.all(path, (req, res, next) => {
+      if (res.locals.methodChecked) return next();
+      res.locals.methodChecked = true;
       res.locals.route = req.baseUrl + path;
       if (methods.has(req.method)) return next();
       res.setHeader('allow', allow);

@@ -4,16 +4,17 @@ import type Redis from 'ioredis';
 import QRCode from 'qrcode';
 import type { Config } from '../../common/config';
 import { emailHash, mfaNoticeWorkflowId, recoveryCodeDigest, seal, SealContext, totpSecretHandle, unseal, type Keys } from '../../common/crypto';
-import { AppError, unavailable } from '../../common/errors';
+import { AppError } from '../../common/errors';
 import { RECOVERY_CODE_COUNT } from '../../common/kafka/messages';
-import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
+import type { KafkaRequester } from '../../common/kafka/request-reply';
 import { AccountFlowStatusKey, AccountFlowStatusSinceKey } from '../../temporal-config/account-flows';
 import type { MfaNoticeEvent } from '../../workflows/mfa-notice.contract';
 import type { mfaNoticeWorkflow } from '../../workflows/mfa-notice.workflow';
 import type { DeviceCookies } from '../security/device-cookie';
 import type { RateLimits } from '../security/rate-limits';
-import type { SessionProfile, SessionStore } from '../sessions/session.store';
+import type { AuthMethod, SessionProfile, SessionStore } from '../sessions/session.store';
 import type { RequestContext } from '../use-cases/context';
+import { fromDbProcessor, fromRedisCall } from '../use-cases/dependency-calls';
 import { createAccountLookups } from '../use-cases/current-password';
 import type { IssuedSession, SessionIssuer } from '../use-cases/sessions.use-case';
 import type { SigninNotices } from '../use-cases/signin-notice';
@@ -21,8 +22,14 @@ import { boundedCall } from '../use-cases/temporal-calls';
 import type { AccountFlowDeps } from '../use-cases/password.use-case';
 import { matchingStep, newRecoveryCode, newTotpSecret, normaliseRecoveryCode, totp, TotpReplayGuard } from './totp';
 
-/** The second factors a partial session can finish with (the answer of POST /signin names them). */
-export const MFA_METHODS = ['totp', 'recovery_code'] as const;
+/** The second factors a partial session can finish with (the answer of POST /signin names the account's). */
+export const MFA_METHODS = ['totp', 'recovery_code', 'passkey'] as const;
+export type MfaMethod = (typeof MFA_METHODS)[number];
+
+/** The methods an account with these factors can finish a sign-in with. */
+export function secondFactorMethods(factors: { totp: boolean; passkeys: boolean }): MfaMethod[] {
+  return [...(factors.totp ? (['totp', 'recovery_code'] as const) : []), ...(factors.passkeys ? (['passkey'] as const) : [])];
+}
 
 /** The `amr` values (RFC 8176) a full session records for each way of finishing. */
 const AMR = { totp: ['pwd', 'otp'], recovery: ['pwd', 'rc'] } as const;
@@ -46,21 +53,8 @@ export function createMfaUseCases(deps: MfaDeps) {
   const replay = new TotpReplayGuard(redis);
   const { checkCurrentPassword } = createAccountLookups({ requester, keys, limits });
 
-  async function db<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw unavailable(err instanceof RequestTimeoutError ? 'kafka' : 'db-processor', err);
-    }
-  }
-
-  async function fromRedis<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
-  }
+  const db = fromDbProcessor;
+  const fromRedis = fromRedisCall;
 
   const status = (uid: string) => db(() => requester.request('user.mfa-get', { userId: uid }, { key: uid }));
 
@@ -120,7 +114,7 @@ export function createMfaUseCases(deps: MfaDeps) {
    * delays it). The change is already made: a Temporal that cannot take the notice is logged, not
    * answered as a failure.
    */
-  async function notify(auth: Auth, event: MfaNoticeEvent, ctx: RequestContext): Promise<void> {
+  async function notify(auth: Pick<Auth, 'uid' | 'profile'>, event: MfaNoticeEvent, ctx: RequestContext): Promise<void> {
     const workflowId = mfaNoticeWorkflowId(keys, auth.uid, randomUUID());
     await boundedCall(temporal, config.TEMPORAL_CALL_TIMEOUT_MS, () =>
       temporal.workflow.start<typeof mfaNoticeWorkflow>('mfaNoticeWorkflow', {
@@ -140,6 +134,19 @@ export function createMfaUseCases(deps: MfaDeps) {
     ).catch((err: unknown) => {
       ctx.logger.warn({ event: 'mfa_notice_not_started', workflowId, error: (err as Error).name }, 'the second-factor notice could not be started');
     });
+  }
+
+  /**
+   * A sign-in is complete (both factors, or a passkey alone): the full session, the device cookie,
+   * and the new-device notice when the request's device cookie is not this account's.
+   */
+  async function startFullSession(profile: SessionProfile, amr: AuthMethod[], method: string, ctx: RequestContext, deviceCookie?: string): Promise<{ user: SessionProfile; session: IssuedSession; deviceCookie: string }> {
+    const session = await issueSession(profile, ctx, { amr, origin: 'signin' });
+    const emailDigest = emailHash(keys, profile.email);
+    const trusted = devices.verify(deviceCookie, emailDigest) !== undefined;
+    ctx.logger.info({ event: 'signin_succeeded', userId: profile.id, ip: ctx.ip, trustedDevice: trusted, secondFactor: method }, 'signed in');
+    if (!trusted) notices.newDevice(profile.email, session.sid, ctx);
+    return { user: profile, session, deviceCookie: devices.issue(emailDigest) };
   }
 
   return {
@@ -217,13 +224,11 @@ export function createMfaUseCases(deps: MfaDeps) {
       const method = await checkSecondFactor(auth.uid, factor, ctx, 'signin_mfa_failed');
       // Two right codes at once (a TOTP code cannot be; two recovery codes can): the one that ends the partial session goes on.
       if (!(await sessions.revoke(auth.uid, auth.sid))) throw new AppError('UNAUTHENTICATED');
-      const session = await issueSession(auth.profile, ctx, { amr: [...AMR[method]], origin: 'signin' });
-      const emailDigest = emailHash(keys, auth.profile.email);
-      const trusted = devices.verify(deviceCookie, emailDigest) !== undefined;
-      ctx.logger.info({ event: 'signin_succeeded', userId: auth.uid, ip: ctx.ip, trustedDevice: trusted, secondFactor: method }, 'signed in');
-      if (!trusted) notices.newDevice(auth.profile.email, session.sid, ctx);
-      return { user: auth.profile, session, deviceCookie: devices.issue(emailDigest) };
+      return startFullSession(auth.profile, [...AMR[method]], method, ctx, deviceCookie);
     },
+
+    startFullSession,
+    notify,
 
     /** POST /reauth: the password (and the second factor when the account has one) again: sensitive actions open for REAUTH_WINDOW_S. */
     async reauth(input: { password: string; code?: string }, auth: Auth, ctx: RequestContext): Promise<void> {

@@ -6,7 +6,7 @@ import * as S from '../schemas';
 import { authenticate, type Auth, type AuthDeps } from '../http/auth';
 import { cookiePolicy } from '../http/cookies';
 import type { AccessTokens } from '../tokens/access-token';
-import { MFA_METHODS } from '../mfa/mfa.use-case';
+import type { MfaMethod } from '../mfa/mfa.use-case';
 import type { ClosureUseCases } from '../use-cases/closure.use-case';
 import type { EmailUseCases } from '../use-cases/email.use-case';
 import type { PasswordUseCases } from '../use-cases/password.use-case';
@@ -59,7 +59,11 @@ const sessionCookieSet = { 'Set-Cookie': { required: true, description: 'The ses
 const sessionCookieCleared = { 'Set-Cookie': { required: true, description: 'Clears the session cookie.' } };
 const sameEmail = { email: '$request.body#/email' };
 /** The answer of a password step (sign-in, reset) for an account with a second factor. */
-export const mfaRequired = { mfaRequired: true as const, methods: [...MFA_METHODS], message: 'Enter the code from your authenticator app, or a recovery code.' };
+export const mfaRequired = (methods: MfaMethod[]) => ({
+  mfaRequired: true as const,
+  methods,
+  message: methods.includes('totp') ? 'Enter the code from your authenticator app, or a recovery code.' : 'Use your passkey to finish signing in.',
+});
 
 export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCases; password: PasswordUseCases; email: EmailUseCases; closure: ClosureUseCases; sessionUseCases: SessionUseCases; accessTokens: AccessTokens; config: Config } & AuthDeps): RouteSpec[] {
   const { signup, signin, password, email, closure, sessionUseCases, accessTokens, config } = deps;
@@ -123,7 +127,7 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
         const result = await signin.signin(body, res.locals.ctx, deviceOf(req));
         setSession(res, result.session);
         if (result.mfaRequired) {
-          res.status(200).json(mfaRequired);
+          res.status(200).json(mfaRequired(result.methods));
           return;
         }
         setDevice(res, result.deviceCookie);
@@ -154,10 +158,10 @@ export function authRoutes(deps: { signup: SignupUseCases; signin: SigninUseCase
       errors: ['INVALID_CODE', 'WEAK_PASSWORD', 'PASSWORD_ALREADY_RESET', 'CODE_EXPIRED', 'TOO_MANY_ATTEMPTS', 'ACCOUNT_LOCKED', 'RATE_LIMITED'],
       handler: async (req, res) => {
         const body = S.ResetPasswordBody.parse(req.body);
-        const { user, session, mfaRequired: partial } = await password.reset(body, res.locals.ctx);
+        const { user, session, mfaRequired: partial, methods } = await password.reset(body, res.locals.ctx);
         setSession(res, session);
         if (partial) {
-          res.status(200).json({ ...mfaRequired, message: 'Your password was changed and every other session was signed out. Enter your second factor to sign in.' });
+          res.status(200).json({ ...mfaRequired(methods), message: 'Your password was changed and every other session was signed out. Enter your second factor to sign in.' });
           return;
         }
         // Proving the mailbox is proving the account, as at signup: this device is trusted.

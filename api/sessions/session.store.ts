@@ -21,8 +21,13 @@ export interface SessionMeta {
  * the user last proved them (ms; a sign-in or a /reauth). `partial`: the password was right and the
  * second factor is still owed; such a session can only finish the sign-in (POST /signin/mfa).
  */
-/** How the user proved who they are (RFC 8176 `amr` values; `rc`: a recovery code of the second factor). */
-export type AuthMethod = 'pwd' | 'otp' | 'rc';
+/**
+ * How the user proved who they are (RFC 8176 `amr` values; `rc`: a recovery code of the second
+ * factor). `swk`: a passkey (proof of possession of a key; `swk`, not `hwk`, because attestation is
+ * not asked for, so nothing tells a hardware-bound key from a synced one). `mfa`: the passkey
+ * verified the user itself (PIN or biometric), so a passkey alone counts as two factors.
+ */
+export type AuthMethod = 'pwd' | 'otp' | 'rc' | 'swk' | 'mfa';
 
 export interface SessionAuth {
   /** Empty for sessions made before it was recorded (how they were authenticated is unknown). */

@@ -3,6 +3,7 @@ import { timeBcrypt } from '../../common/metrics';
 import { emailHash, SealContext, unseal, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
 import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
+import { secondFactorMethods } from '../mfa/mfa.use-case';
 import type { RateLimits } from '../security/rate-limits';
 import type { SessionProfile } from '../sessions/session.store';
 import type { RequestContext } from './context';
@@ -16,8 +17,9 @@ export function createAccountLookups(deps: { requester: KafkaRequester; keys: Ke
     try {
       const { user } = await requester.request('user.find', { email }, { key: email });
       if (!user) return undefined;
-      const { passwordSealed, totp, locked, ...profile } = user;
-      return { profile: profile as SessionProfile, passwordHash: unseal(keys, passwordSealed, SealContext.passwordHashForUser(user.id)), totp: totp === true, locked: locked === true };
+      const { passwordSealed, totp, passkeys, locked, ...profile } = user;
+      const methods = secondFactorMethods({ totp: totp === true, passkeys: passkeys === true });
+      return { profile: profile as SessionProfile, passwordHash: unseal(keys, passwordSealed, SealContext.passwordHashForUser(user.id)), totp: totp === true, methods, locked: locked === true };
     } catch (err) {
       throw unavailable(err instanceof RequestTimeoutError ? 'kafka' : 'db-processor', err);
     }

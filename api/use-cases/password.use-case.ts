@@ -15,6 +15,7 @@ import { passwordProblem } from '../security/password-policy';
 import type { RateLimits } from '../security/rate-limits';
 import { sourceKey } from '../security/source-key';
 import type { SessionProfile } from '../sessions/session.store';
+import type { MfaMethod } from '../mfa/mfa.use-case';
 import type { RequestContext } from './context';
 import { createAccountLookups } from './current-password';
 import type { IssuedSession, SessionIssuer } from './sessions.use-case';
@@ -87,7 +88,7 @@ export function createPasswordUseCases(deps: PasswordDeps) {
     },
 
     /** POST /password/reset: the code (as a keyed digest) and the sealed new hash go to the reset workflow. */
-    async reset(input: { email: string; code: string; password: string }, ctx: RequestContext): Promise<{ user: SessionProfile; session: IssuedSession; mfaRequired: boolean }> {
+    async reset(input: { email: string; code: string; password: string }, ctx: RequestContext): Promise<{ user: SessionProfile; session: IssuedSession; mfaRequired: boolean; methods: MfaMethod[] }> {
       const eh = emailHash(keys, input.email);
       ctx.audit = { ...ctx.audit, emailHash: eh };
       await limits.consumeVerifySource(ctx.ip);
@@ -119,9 +120,10 @@ export function createPasswordUseCases(deps: PasswordDeps) {
       // The mailbox proves the address, but an operator's lock still keeps every session out.
       if (found.locked) throw new AppError('ACCOUNT_LOCKED');
       // The mailbox proves the email, not the second factor: an account with one gets the partial session.
-      const session = await issueSession(found.profile, ctx, { amr: ['otp'], origin: 'password_reset', partial: found.totp });
-      ctx.logger.info({ event: 'password_reset', userId: result.userId, ip: ctx.ip, workflowId, mfaRequired: found.totp }, 'password reset, other sessions revoked');
-      return { user: found.profile, session, mfaRequired: found.totp };
+      const partial = found.methods.length > 0;
+      const session = await issueSession(found.profile, ctx, { amr: ['otp'], origin: 'password_reset', partial });
+      ctx.logger.info({ event: 'password_reset', userId: result.userId, ip: ctx.ip, workflowId, mfaRequired: partial }, 'password reset, other sessions revoked');
+      return { user: found.profile, session, mfaRequired: partial, methods: found.methods };
     },
 
     /**

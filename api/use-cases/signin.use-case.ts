@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { emailHash, SealContext, unseal, type Keys } from '../../common/crypto';
 import { AppError, unavailable } from '../../common/errors';
 import { RequestTimeoutError, type KafkaRequester } from '../../common/kafka/request-reply';
+import { secondFactorMethods } from '../mfa/mfa.use-case';
 import type { DeviceCookies } from '../security/device-cookie';
 import type { RateLimits } from '../security/rate-limits';
 import type { RequestContext } from './context';
@@ -73,11 +74,12 @@ export function createSigninUseCases(deps: SigninDeps) {
         throw new AppError('ACCOUNT_LOCKED');
       }
       const user = { id: found.id, email: found.email, name: found.name, createdAt: found.createdAt };
-      if (found.totp) {
+      const methods = secondFactorMethods({ totp: found.totp === true, passkeys: found.passkeys === true });
+      if (methods.length > 0) {
         // The password is half of it: a partial session that can only finish with the second factor.
         const session = await issueSession(user, ctx, { amr: ['pwd'], origin: 'signin', partial: true });
         ctx.logger.info({ event: 'signin_mfa_required', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'password accepted, second factor required');
-        return { mfaRequired: true as const, session };
+        return { mfaRequired: true as const, methods, session };
       }
       const session: IssuedSession = await issueSession(user, ctx, { amr: ['pwd'], origin: 'signin' });
       ctx.logger.info({ event: 'signin_succeeded', userId: user.id, ip: ctx.ip, trustedDevice: deviceId !== undefined }, 'signed in');

@@ -44,6 +44,9 @@ export const AUTH_EVENT_DATA = {
   'mfa.disabled': z.object({ method: z.enum(['totp']) }).strict(),
   /** New recovery codes replaced the old ones. */
   'mfa.recovery_codes_renewed': z.object({}).strict(),
+  /** A passkey (WebAuthn credential) was added to the account; `passkeyId` is ours, not the credential id. */
+  'passkey.registered': z.object({ passkeyId: uuid }).strict(),
+  'passkey.removed': z.object({ passkeyId: uuid }).strict(),
 } as const;
 
 export type AuthEventType = keyof typeof AUTH_EVENT_DATA;

@@ -26,18 +26,34 @@ export const PublicUser = z.object({
 });
 export type PublicUser = z.infer<typeof PublicUser>;
 
+/** A WebAuthn credential id, base64url (the spec allows up to 1023 bytes). */
+const credentialId = z.string().regex(/^[A-Za-z0-9_-]{16,1400}$/);
+const transport = z.string().regex(/^[a-z-]{1,32}$/);
+/** The user's name for a passkey ("Laptop"), shown on the account page. */
+export const passkeyLabel = z.string().min(1).max(64);
+export const PasskeySummary = z.object({
+  id: z.string().uuid(),
+  credentialId,
+  label: passkeyLabel,
+  transports: z.array(transport).max(8),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+});
+export type PasskeySummary = z.infer<typeof PasskeySummary>;
+
 export const REQUESTS = {
   'user.exists': {
     payload: z.object({ email }).strict(),
     result: z.object({ exists: z.boolean() }),
   },
   /**
-   * `totp`: the account has a second factor (a sign-in then needs it); `locked`: an operator locked
-   * it (a right password then answers ACCOUNT_LOCKED). Both absent in replies of older processors.
+   * `totp`, `passkeys`: the account has a second factor of that kind (a sign-in then needs one);
+   * `locked`: an operator locked it (a right password then answers ACCOUNT_LOCKED). All absent in
+   * replies of older processors.
    */
   'user.find': {
     payload: z.object({ email }).strict(),
-    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed, totp: z.boolean().optional(), locked: z.boolean().optional() }).nullable() }),
+    result: z.object({ user: PublicUser.extend({ passwordSealed: sealed, totp: z.boolean().optional(), passkeys: z.boolean().optional(), locked: z.boolean().optional() }).nullable() }),
   },
   'user.get': {
     payload: z.object({ id: z.string().uuid() }).strict(),
@@ -126,6 +142,7 @@ export const REQUESTS = {
           lockedAt: z.string().nullable(),
           totpEnabledAt: z.string().nullable(),
           recoveryCodesLeft: z.number().int().min(0),
+          passkeys: z.number().int().min(0),
         })
         .nullable(),
     }),
@@ -143,6 +160,37 @@ export const REQUESTS = {
   'user.mfa-use-recovery-code': {
     payload: z.object({ userId: z.string().uuid(), digest }).strict(),
     result: z.object({ used: z.boolean() }),
+  },
+  /** The passkeys of an account (no public keys: what the account page and excludeCredentials need). */
+  'passkey.list': {
+    payload: z.object({ userId: z.string().uuid() }).strict(),
+    result: z.object({ passkeys: z.array(PasskeySummary) }),
+  },
+  /**
+   * The passkey with this credential id, for checking an assertion, and its open account (`user`
+   * null: no such credential, or its account is closed).
+   */
+  'passkey.find': {
+    payload: z.object({ credentialId }).strict(),
+    result: z.object({ passkey: PasskeySummary.extend({ userId: z.string().uuid(), publicKey: z.string().min(1).max(2048), counter: z.number().int().min(0) }).nullable(), user: PublicUser.extend({ locked: z.boolean().optional() }).nullable() }),
+  },
+  /** A new passkey, as stored; null: the credential id is registered already (to anyone). Idempotent per id. */
+  'passkey.create': {
+    payload: z.object({ id: z.string().uuid(), userId: z.string().uuid(), credentialId, publicKey: z.string().min(1).max(2048), counter: z.number().int().min(0), transports: z.array(transport).max(8), label: passkeyLabel }).strict(),
+    result: z.object({ passkey: PasskeySummary.nullable() }),
+  },
+  /**
+   * A verified assertion moves the signature counter (compare-and-set: only forward, or 0 staying 0
+   * for authenticators without one) and stamps the last use. `used` false: another assertion got there first.
+   */
+  'passkey.use': {
+    payload: z.object({ id: z.string().uuid(), counter: z.number().int().min(0) }).strict(),
+    result: z.object({ used: z.boolean() }),
+  },
+  /** Removes one of the account's passkeys; `deleted` false: the account has no passkey with this id. */
+  'passkey.delete': {
+    payload: z.object({ userId: z.string().uuid(), id: z.string().uuid() }).strict(),
+    result: z.object({ deleted: z.boolean() }),
   },
 } as const;
 

@@ -17,6 +17,7 @@ import { codeOf, mailWithSubject } from '../../testkit/maildev';
 import { ensureSigningKey } from '../../testkit/signing-keys';
 import { startSystem, type System } from '../../testkit/system';
 import { eventually } from '../../testkit/wait';
+import { accountWithPasskey, passkeySignin } from '../support/passkeys';
 
 const ROOT = path.resolve(__dirname, '../..');
 const NEW_PASSWORD = 'a brand new sturdy passphrase';
@@ -139,7 +140,7 @@ describe('admin API (/api/v1/admin)', () => {
         state: 'active',
         createdAt: expect.any(String),
         verified: true,
-        factors: { password: true, totp: { enabled: false, enabledAt: null, recoveryCodesLeft: 0 } },
+        factors: { password: true, totp: { enabled: false, enabledAt: null, recoveryCodesLeft: 0 }, passkeys: { count: 0 } },
         // The verify's session and the sign-in's.
         sessions: { count: 2 },
         locks: { admin: { locked: false, since: null }, rateLimits: { signin: { locked: false, retryAfterSeconds: null }, secondFactor: { locked: false, retryAfterSeconds: null } } },
@@ -176,6 +177,19 @@ describe('admin API (/api/v1/admin)', () => {
     // Signing in again works: revoking is not locking.
     expect((await signin(acct.email, acct.password)).r.status).toBe(200);
     expect((await asAdmin('POST', `/users/${randomUUID()}/revoke-sessions`)).body.code).toBe('USER_NOT_FOUND');
+  });
+
+  it('a lock holds for passkeys too: a passkey alone answers 403 ACCOUNT_LOCKED (to its holder only), and signs in again after unlock; the view counts the passkeys', async () => {
+    const owner = await accountWithPasskey(sys, 'admin-lock-pk');
+    expect((await asAdmin('GET', `/users/${owner.user.id}`)).body.user.factors.passkeys).toEqual({ count: 1 });
+    expect((await asAdmin('POST', `/users/${owner.user.id}/lock`)).status).toBe(200);
+    const client = new ApiClient(sys.apiUrl, { 'x-forwarded-for': uniqueIp() });
+    const refused = await passkeySignin(client, owner.authenticator);
+    expect({ status: refused.status, code: refused.body.code, cookie: client.cookie }).toEqual({ status: 403, code: 'ACCOUNT_LOCKED', cookie: undefined });
+    expect((await asAdmin('POST', `/users/${owner.user.id}/unlock`)).status).toBe(200);
+    const again = await passkeySignin(client, owner.authenticator);
+    expect(again.status).toBe(200);
+    expect((await client.get('/me')).status).toBe(200);
   });
 
   it('a lock ends every session and stops sign-in (403 ACCOUNT_LOCKED for the right password only); unlock restores sign-in; both through the DB processor with their events', async () => {

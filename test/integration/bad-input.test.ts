@@ -109,7 +109,8 @@ describe('OpenAPI document', () => {
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
     const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore', 'POST /token',
-      'GET /mfa', 'POST /mfa/totp/setup', 'POST /mfa/totp/enable', 'POST /mfa/totp/disable', 'POST /mfa/recovery-codes', 'POST /signin/mfa', 'POST /reauth'];
+      'GET /mfa', 'POST /mfa/totp/setup', 'POST /mfa/totp/enable', 'POST /mfa/totp/disable', 'POST /mfa/recovery-codes', 'POST /signin/mfa', 'POST /reauth',
+      'GET /passkeys', 'POST /passkeys/register/options', 'POST /passkeys/register', 'DELETE /passkeys/{id}', 'POST /passkeys/authenticate/options', 'POST /passkeys/authenticate'];
     expect(documented.sort()).toEqual([...expected.map((e) => e.replace(' /', ' /api/v1/auth/')), 'GET /.well-known/jwks.json'].sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
@@ -138,6 +139,12 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/mfa/recovery-codes': [(await c.post('/mfa/recovery-codes')).status],
       'POST /api/v1/auth/signin/mfa': [(await c.post('/signin/mfa', { code: '123456' })).status, (await c.post('/signin/mfa', { code: '123456', recoveryCode: 'abcde-fghij' })).status],
       'POST /api/v1/auth/reauth': [(await c.post('/reauth', { password: 'p' })).status],
+      'GET /api/v1/auth/passkeys': [(await c.get('/passkeys')).status],
+      'POST /api/v1/auth/passkeys/register/options': [(await c.post('/passkeys/register/options')).status],
+      'POST /api/v1/auth/passkeys/register': [(await c.post('/passkeys/register', { response: {} })).status],
+      'DELETE /api/v1/auth/passkeys/{id}': [(await c.del('/passkeys/00000000-0000-4000-8000-000000000000')).status],
+      'POST /api/v1/auth/passkeys/authenticate/options': [(await c.post('/passkeys/authenticate/options')).status, (await c.post('/passkeys/authenticate/options', { x: 1 })).status],
+      'POST /api/v1/auth/passkeys/authenticate': [(await c.post('/passkeys/authenticate', { response: {} })).status, (await c.post('/passkeys/authenticate', { response: { id: 'AAAAAAAAAAAAAAAAAAAAAA', rawId: 'AAAAAAAAAAAAAAAAAAAAAA', type: 'public-key', response: { clientDataJSON: 'AAAAAAAAAAAAAAAAAAAAAA', authenticatorData: 'AAAAAAAAAAAAAAAAAAAAAA', signature: 'AAAAAAAAAAAAAAAAAAAAAA' } } })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {
       const [method, p] = route.split(' ');

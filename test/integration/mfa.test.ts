@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { createAccount } from '../../testkit/accounts';
-import { ApiClient, type HttpResponse } from '../../testkit/http';
+import { ApiClient, sessionIdOf, type HttpResponse } from '../../testkit/http';
 import { codeOf, mailWithSubject } from '../../testkit/maildev';
 import { useSystem, type System } from '../../testkit/system';
 import { Authenticator, totpCode } from '../../testkit/totp';
@@ -13,11 +13,7 @@ const CODES_SUBJECT = 'New recovery codes for your CFD Broker account';
 /** The second-factor budget of these systems: small, so the parallel test overruns it many times over. */
 const MFA_LIMIT = 3;
 
-/** The session id inside a session cookie's JWT. */
-function sidOf(client: ApiClient): string {
-  const token = client.cookie!.split('=')[1];
-  return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { sid: string }).sid;
-}
+const sidOf = sessionIdOf;
 
 /** A signed-in account with TOTP turned on: its authenticator and its recovery codes. */
 async function accountWithTotp(sys: System, tag: string) {

@@ -12,6 +12,8 @@ import { waitForCode, waitForMail } from '../../testkit/maildev';
 import { createAccount } from '../../testkit/accounts';
 import { startSystem, type System } from '../../testkit/system';
 import { Authenticator } from '../../testkit/totp';
+import { relyingParty } from '../../api/passkeys/passkeys.use-case';
+import { SoftAuthenticator } from '../support/soft-authenticator';
 
 describe('secrets stay out of logs and Kafka payloads', () => {
   const lines: string[] = [];
@@ -147,5 +149,36 @@ describe('secrets stay out of logs and Kafka payloads', () => {
     expect(opened.some((o) => o.includes('secretSealed'))).toBe(true);
     const kafkaText = [...kafkaMessages.slice(kafkaFrom), ...opened].join('\n');
     for (const s of withCompact.filter((x) => x !== email)) expect(kafkaText).not.toContain(s);
+  });
+
+  it('a passkey registered, used alone and as the second step, then removed: no label, credential, key, address or token in logs, nor in Kafka messages as they travel', async () => {
+    const { client, email, password } = await createAccount(sys.apiUrl, 'nosecret-passkey', 'the quiet passkey passphrase');
+    const from = lines.length;
+    const kafkaFrom = kafkaMessages.length;
+    const { rpID, origins } = relyingParty(sys.config);
+    const authenticator = new SoftAuthenticator(origins[0]!, rpID);
+    const label = `Ada Lovelace's laptop ${randomUUID().slice(0, 8)}`;
+    const { response, credential } = authenticator.create((await client.post('/passkeys/register/options')).body);
+    const registered = await client.post('/passkeys/register', { response, label });
+    expect(registered.status).toBe(201);
+    const alone = fromNewSource(sys.apiUrl);
+    expect((await alone.post('/passkeys/authenticate', { response: authenticator.get((await alone.post('/passkeys/authenticate/options')).body) })).status).toBe(200);
+    const second = fromNewSource(sys.apiUrl);
+    expect((await second.post('/signin', { email, password })).body.methods).toEqual(['passkey']);
+    expect((await second.post('/passkeys/authenticate', { response: authenticator.get((await second.post('/passkeys/authenticate/options')).body) })).status).toBe(200);
+    expect((await client.del(`/passkeys/${registered.body.passkey.id}`)).status).toBe(204);
+    await eventually(async () => (lines.slice(from).some((l) => l.includes('"event":"passkey_removed"')) ? true : undefined), 10_000, 'the removal log line');
+
+    // What the passkeys row holds (the COSE key, base64url), gone with the row by now.
+    const publicKey = credential.cosePublicKey.toString('base64url');
+    const secrets = [label, email, password, publicKey, response.id, alone.cookie!.split('=')[1], second.cookie!.split('=')[1]];
+    const logText = lines.slice(from).join('\n');
+    for (const x of secrets) expect(logText).not.toContain(x);
+    const events = lines.slice(from).map((l) => JSON.parse(l).event).filter(Boolean);
+    for (const e of ['passkey_registered', 'signin_succeeded', 'signin_mfa_required', 'passkey_removed']) expect(events).toContain(e);
+
+    await eventually(async () => (kafkaMessages.length >= kafkaFrom + 10 ? true : undefined), 10_000, 'the journey’s messages on the tap');
+    const kafkaText = [...kafkaMessages.slice(kafkaFrom), ...kafkaKeys.slice(kafkaFrom)].join('\n');
+    for (const x of secrets) expect(kafkaText).not.toContain(x);
   });
 });

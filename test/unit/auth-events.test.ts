@@ -27,7 +27,7 @@ describe('auth events: one schema, published as JSON Schema', () => {
     walk(authEventJsonSchema(), names, open);
     expect(open).toEqual([]);
     // The user id is the only personal datum; a new field here is a decision, not an accident.
-    expect([...names].sort()).toEqual(['count', 'data', 'eventId', 'method', 'occurredAt', 'origin', 'reason', 'requestId', 'type', 'undo', 'userId', 'v'].sort());
+    expect([...names].sort()).toEqual(['count', 'data', 'eventId', 'method', 'occurredAt', 'origin', 'passkeyId', 'reason', 'requestId', 'type', 'undo', 'userId', 'v'].sort());
   });
 
   it('an event with an email (or any field not listed) is refused', () => {
@@ -40,7 +40,7 @@ describe('auth events: one schema, published as JSON Schema', () => {
   it('every type has a unique id, the version, the time, and a user id (signin.failed may lack one)', () => {
     const ids = new Set<string>();
     for (const type of AUTH_EVENT_TYPES) {
-      const data = type === 'session.created' ? { origin: 'signin' } : type === 'session.revoked' ? { reason: 'logout', count: 1 } : type === 'signin.failed' ? { reason: 'invalid_credentials' } : type === 'email.changed' ? { undo: false } : type === 'mfa.enabled' || type === 'mfa.disabled' ? { method: 'totp' } : {};
+      const data = type === 'session.created' ? { origin: 'signin' } : type === 'session.revoked' ? { reason: 'logout', count: 1 } : type === 'signin.failed' ? { reason: 'invalid_credentials' } : type === 'email.changed' ? { undo: false } : type === 'mfa.enabled' || type === 'mfa.disabled' ? { method: 'totp' } : type === 'passkey.registered' || type === 'passkey.removed' ? { passkeyId: USER } : {};
       const e = newAuthEvent({ type, userId: USER, data } as never);
       expect(e).toMatchObject({ v: 1, type, userId: USER, requestId: null });
       ids.add(e.eventId);

@@ -39,6 +39,9 @@ let system: System | undefined;
 let web: RunningWeb | undefined;
 let webUrl = '';
 let apiUrl = '';
+/** The same web app and API under the host name localhost: WebAuthn refuses an IP address as the relying party. */
+let webLocal = '';
+let apiLocal = '';
 let browser: Browser | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -48,11 +51,15 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/lib/ensure-chromium.sh`);
   web = await startBuiltWeb('web-e2e');
   webUrl = web.url;
-  system = await startSystem({ webOrigins: [webUrl] });
+  webLocal = webUrl.replace(HOST, 'localhost');
+  // The first origin stays the one mails link to; the API derives the passkeys' RP id (localhost) from the second.
+  system = await startSystem({ webOrigins: [webUrl, webLocal] });
   // The page and the API must be on the same host for the SameSite=Lax cookie.
   const api = new URL(system.apiUrl);
   api.hostname = HOST;
   apiUrl = api.toString().replace(/\/+$/, '');
+  api.hostname = 'localhost';
+  apiLocal = api.toString().replace(/\/+$/, '');
 
   // launch() gives the browser a fresh temporary user-data dir; every test works in new contexts of it.
   browser = await chromium.launch({
@@ -157,12 +164,12 @@ async function signUp(page: Page, email: string): Promise<void> {
   await page.waitForURL(/\/verify\?email=/);
 }
 
-async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
-  await page.goto(`${webUrl}/signin`);
+async function signIn(page: Page, email: string, password = PASSWORD, base = webUrl): Promise<void> {
+  await page.goto(`${base}/signin`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.waitForURL(`${webUrl}/account`);
+  await page.waitForURL(`${base}/account`);
   await page.getByRole('heading', { name: 'Active sessions' }).waitFor();
 }
 
@@ -178,10 +185,10 @@ async function expectSessionCount(page: Page, n: number): Promise<void> {
 }
 
 /** From /account to its password and email page. */
-async function openSecurity(page: Page): Promise<void> {
-  await page.goto(`${webUrl}/account`);
+async function openSecurity(page: Page, base = webUrl): Promise<void> {
+  await page.goto(`${base}/account`);
   await page.getByRole('link', { name: 'Password, email and closing your account' }).click();
-  await page.waitForURL(`${webUrl}/account/security`);
+  await page.waitForURL(`${base}/account/security`);
   await page.getByRole('heading', { name: 'Account security', level: 1 }).waitFor();
 }
 
@@ -674,6 +681,49 @@ describe('web client in a browser', () => {
       await lost.getByRole('button', { name: 'Make new recovery codes' }).click();
       await lost.getByTestId('recovery-codes').waitFor();
       expect(await lost.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+    }),
+    180_000,
+  );
+
+  it(
+    'adds a passkey on the security page (a virtual authenticator of Chromium) and signs in with it alone; after the password it is the second step',
+    browserTest('passkeys', async (pages) => {
+      const account = await createAccount(apiUrl, 'web-passkey', PASSWORD);
+      const page = await pages.open({ api: apiLocal });
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await signIn(page, account.email, PASSWORD, webLocal);
+      await openSecurity(page, webLocal);
+
+      const section = page.getByTestId('passkeys');
+      await section.getByLabel('Name (optional)').fill('Test laptop');
+      await section.getByRole('button', { name: 'Add a passkey' }).click();
+      expect(await textOf(section.getByRole('status').filter({ hasText: 'added' }))).toMatch(/Passkey "Test laptop" added/);
+      expect(await textOf(section.getByTestId('passkey-label'))).toBe('Test laptop');
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      expect(credentials.map((c) => c.isResidentCredential)).toEqual([true]);
+
+      // No cookie at all, no email typed: the passkey alone signs in.
+      await page.context().clearCookies();
+      await page.goto(`${webLocal}/signin`);
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await page.waitForURL(`${webLocal}/account`);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(account.email);
+
+      // With the password, the passkey is asked for as the second step.
+      await page.context().clearCookies();
+      await page.goto(`${webLocal}/signin`);
+      await page.getByLabel('Email').fill(account.email);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(/\/signin\/mfa\?methods=passkey$/);
+      await page.getByRole('button', { name: 'Use your passkey' }).click();
+      await page.waitForURL(`${webLocal}/account`);
+      expect(await textOf(page.getByTestId('profile-email'))).toBe(account.email);
+      expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]!.signCount).toBeGreaterThan(0);
     }),
     180_000,
   );

@@ -413,6 +413,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account's passkeys, oldest first. */
+        get: operations["getPasskeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/passkeys/register/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start adding a passkey: WebAuthn creation options (discoverable credential, attestation none). The challenge is good once, for 5 minutes, for this session. No body, an empty body or {}. */
+        post: operations["postPasskeysRegisterOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/passkeys/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The authenticator's answer to the creation options: the passkey is stored; a notice is mailed. */
+        post: operations["postPasskeysRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of your passkeys; a notice is mailed. */
+        delete: operations["deletePasskeysId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/passkeys/authenticate/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a sign-in with a passkey. With the partial session of POST /signin: its passkeys, as the second step. Without a session: no credentials listed (the browser offers its passkeys for this site; user verification required). No body, an empty body or {}. */
+        post: operations["postPasskeysAuthenticateOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/passkeys/authenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The authenticator's signed answer: the full session (amr `pwd swk` after a password, `swk mfa` for a passkey alone). */
+        post: operations["postPasskeysAuthenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users/{id}": {
         parameters: {
             query?: never;
@@ -527,7 +629,7 @@ export interface components {
              * @example VALIDATION_FAILED
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CURSOR" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "FORBIDDEN_ORIGIN" | "FORBIDDEN" | "ACCOUNT_LOCKED" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "USER_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+            code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "INVALID_CODE" | "CODE_EXPIRED" | "WEAK_PASSWORD" | "INVALID_CURRENT_PASSWORD" | "INVALID_TOKEN" | "INVALID_CURSOR" | "UNKNOWN_AUDIENCE" | "INVALID_CREDENTIALS" | "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED" | "INVALID_MFA_CODE" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_SETUP_EXPIRED" | "PASSKEY_INVALID" | "PASSKEY_NOT_FOUND" | "PASSKEY_EXISTS" | "FORBIDDEN_ORIGIN" | "FORBIDDEN" | "ACCOUNT_LOCKED" | "NOT_FOUND" | "SESSION_NOT_FOUND" | "USER_NOT_FOUND" | "EMAIL_TAKEN" | "ALREADY_VERIFIED" | "PASSWORD_ALREADY_RESET" | "PAYLOAD_TOO_LARGE" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE" | "TOO_MANY_ATTEMPTS" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
             message: string;
             errors?: {
                 path: string;
@@ -584,7 +686,7 @@ export interface components {
             name: string;
         };
         SigninResponse: components["schemas"]["UserResponse"] | components["schemas"]["MfaRequiredResponse"];
-        /** @description The password was right; the auth_token cookie holds a partial session (5 minutes) that can only call POST /signin/mfa. */
+        /** @description The password was right; the auth_token cookie holds a partial session (5 minutes) that can only finish the sign-in: POST /signin/mfa (totp, recovery_code) or POST /passkeys/authenticate (passkey). `methods` names the factors this account has. */
         MfaRequiredResponse: {
             /** @enum {boolean} */
             mfaRequired: true;
@@ -592,7 +694,7 @@ export interface components {
             message: string;
         };
         /** @enum {string} */
-        MfaMethod: "totp" | "recovery_code";
+        MfaMethod: "totp" | "recovery_code" | "passkey";
         SigninBody: {
             /**
              * @description An address with a dot-atom local part and a host name; spaces around it are dropped and it is lower-cased before anything else.
@@ -773,6 +875,106 @@ export interface components {
              */
             code?: string;
         };
+        PasskeysResponse: {
+            passkeys: components["schemas"]["Passkey"][];
+        };
+        Passkey: {
+            /** Format: uuid */
+            id: string;
+            label: string;
+            createdAt: string;
+            lastUsedAt: string | null;
+        };
+        /** @description PublicKeyCredentialCreationOptionsJSON: pass to startRegistration({ optionsJSON }) of @simplewebauthn/browser. */
+        PasskeyCreationOptions: {
+            challenge: string;
+            rp: {
+                id?: string;
+                name: string;
+            };
+            user: {
+                id: string;
+                name: string;
+                displayName: string;
+            };
+            pubKeyCredParams: {
+                type: string;
+                alg: number;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        PasskeyResponse: {
+            passkey: components["schemas"]["Passkey"];
+        };
+        PasskeyRegisterBody: {
+            response: components["schemas"]["PasskeyRegistrationCredential"];
+            /**
+             * @description Your name for this passkey (default: "Passkey N").
+             * @example Laptop
+             */
+            label?: string;
+        };
+        /** @description The authenticator's answer to the creation options (RegistrationResponseJSON of WebAuthn Level 3). */
+        PasskeyRegistrationCredential: {
+            /** @description The credential id (base64url). */
+            id: string;
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            /** @default {} */
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            response: {
+                clientDataJSON: string;
+                attestationObject: string;
+                transports?: string[];
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        /** @description PublicKeyCredentialRequestOptionsJSON: pass to startAuthentication({ optionsJSON }). */
+        PasskeyRequestOptions: {
+            challenge: string;
+            rpId?: string;
+            allowCredentials?: ({
+                id: string;
+                type: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            userVerification?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        PasskeyAuthenticateBody: {
+            response: components["schemas"]["PasskeyAuthenticationCredential"];
+        };
+        /** @description The authenticator's signed answer to the request options (AuthenticationResponseJSON). */
+        PasskeyAuthenticationCredential: {
+            /** @description The credential id (base64url). */
+            id: string;
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            /** @default {} */
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            response: {
+                clientDataJSON: string;
+                authenticatorData: string;
+                signature: string;
+                userHandle?: string;
+            } & {
+                [key: string]: unknown;
+            };
+        };
         AdminUserView: {
             user: {
                 /** Format: uuid */
@@ -794,6 +996,9 @@ export interface components {
                         /** Format: date-time */
                         enabledAt: string | null;
                         recoveryCodesLeft: number;
+                    };
+                    passkeys: {
+                        count: number;
                     };
                 };
                 sessions: {
@@ -3729,6 +3934,602 @@ export interface operations {
             };
         };
     };
+    getPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkeys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeysResponse"];
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postPasskeysRegisterOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description Creation options for navigator.credentials.create */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyCreationOptions"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postPasskeysRegister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRegisterBody"];
+            };
+        };
+        responses: {
+            /** @description The new passkey */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | PASSKEY_INVALID: The passkey could not be verified. Try again. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PASSKEY_INVALID";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PASSKEY_EXISTS: This passkey is already registered. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PASSKEY_EXISTS";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    deletePasskeysId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED";
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED: You are not signed in. | MFA_REQUIRED: Enter the code from your authenticator app (or a recovery code) to finish signing in. | REAUTH_REQUIRED: Confirm your password (and second factor) again before this change. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAUTHENTICATED" | "MFA_REQUIRED" | "REAUTH_REQUIRED";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PASSKEY_NOT_FOUND: No such passkey. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PASSKEY_NOT_FOUND";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postPasskeysAuthenticateOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description Request options for navigator.credentials.get; the challenge is good once, for 5 minutes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyRequestOptions"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
+    postPasskeysAuthenticate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyAuthenticateBody"];
+            };
+        };
+        responses: {
+            /** @description Signed in; auth_token cookie set */
+            200: {
+                headers: {
+                    /** @description The session cookie (`auth_token`, HttpOnly, SameSite=Lax) and the device cookie (`auth_device`, SameSite=Strict). */
+                    "Set-Cookie": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: The request is not valid. | MALFORMED_JSON: The request body is not valid JSON. | PASSKEY_INVALID: The passkey could not be verified. Try again. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "PASSKEY_INVALID";
+                    };
+                };
+            };
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "FORBIDDEN_ORIGIN";
+                    };
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "PAYLOAD_TOO_LARGE";
+                    };
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNSUPPORTED_MEDIA_TYPE";
+                    };
+                };
+            };
+            /** @description RATE_LIMITED: Too many requests. Try again later. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "RATE_LIMITED";
+                    };
+                };
+            };
+            /** @description INTERNAL: Something went wrong. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "INTERNAL";
+                    };
+                };
+            };
+            /** @description UNAVAILABLE: The service is temporarily unavailable. Try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"] & {
+                        /** @enum {string} */
+                        code: "UNAVAILABLE";
+                    };
+                };
+            };
+        };
+    };
     getAdminUsersId: {
         parameters: {
             query?: never;
@@ -3831,7 +4632,7 @@ export interface operations {
         parameters: {
             query?: {
                 userId?: string;
-                action?: "user.registered" | "session.created" | "session.revoked" | "signin.failed" | "password.reset" | "password.changed" | "email.changed" | "account.closure_requested" | "account.restored" | "account.closed" | "account.locked" | "account.unlocked" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_renewed" | "signup.requested" | "signup.resend_requested" | "signup.verify_failed" | "email.verify_failed" | "rate_limited" | "signin.locked" | "admin.token_minted" | "admin.user_read" | "admin.audit_read" | "admin.sessions_revoked" | "admin.user_locked" | "admin.user_unlocked";
+                action?: "user.registered" | "session.created" | "session.revoked" | "signin.failed" | "password.reset" | "password.changed" | "email.changed" | "account.closure_requested" | "account.restored" | "account.closed" | "account.locked" | "account.unlocked" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_renewed" | "passkey.registered" | "passkey.removed" | "signup.requested" | "signup.resend_requested" | "signup.verify_failed" | "email.verify_failed" | "rate_limited" | "signin.locked" | "admin.token_minted" | "admin.user_read" | "admin.audit_read" | "admin.sessions_revoked" | "admin.user_locked" | "admin.user_unlocked";
                 /** @description Inclusive lower bound of occurredAt (ISO 8601). */
                 from?: string;
                 /** @description Exclusive upper bound of occurredAt (ISO 8601); not after `from`: no items. */
@@ -4302,4 +5103,4 @@ export interface operations {
 }
 
 /** Every `code` an error answer can carry (ErrorResponse.code), for checks at run time. */
-export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CURSOR","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","FORBIDDEN_ORIGIN","FORBIDDEN","ACCOUNT_LOCKED","NOT_FOUND","SESSION_NOT_FOUND","USER_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];
+export const API_ERROR_CODES: ReadonlyArray<components["schemas"]["ErrorResponse"]["code"]> = ["VALIDATION_FAILED","MALFORMED_JSON","INVALID_CODE","CODE_EXPIRED","WEAK_PASSWORD","INVALID_CURRENT_PASSWORD","INVALID_TOKEN","INVALID_CURSOR","UNKNOWN_AUDIENCE","INVALID_CREDENTIALS","UNAUTHENTICATED","MFA_REQUIRED","REAUTH_REQUIRED","INVALID_MFA_CODE","MFA_ALREADY_ENABLED","MFA_NOT_ENABLED","MFA_SETUP_EXPIRED","PASSKEY_INVALID","PASSKEY_NOT_FOUND","PASSKEY_EXISTS","FORBIDDEN_ORIGIN","FORBIDDEN","ACCOUNT_LOCKED","NOT_FOUND","SESSION_NOT_FOUND","USER_NOT_FOUND","EMAIL_TAKEN","ALREADY_VERIFIED","PASSWORD_ALREADY_RESET","PAYLOAD_TOO_LARGE","METHOD_NOT_ALLOWED","UNSUPPORTED_MEDIA_TYPE","TOO_MANY_ATTEMPTS","RATE_LIMITED","INTERNAL","UNAVAILABLE"];

@@ -23,10 +23,22 @@ export type Me = Schemas['Me'];
 export type Session = Schemas['Session'];
 export type MfaStatus = Schemas['MfaStatusResponse'];
 export type TotpSetup = Schemas['TotpSetupResponse'];
+export type Passkey = Schemas['Passkey'];
+export type MfaMethod = Schemas['MfaMethod'];
 
 /** The answer of a password step (sign-in, reset) for an account with a second factor: the partial session is in the cookie. */
 export function needsSecondFactor(answer: unknown): boolean {
   return typeof answer === 'object' && answer !== null && (answer as { mfaRequired?: unknown }).mfaRequired === true;
+}
+
+/**
+ * Where a password step goes next: the account, or the second step; an account with a passkey
+ * names its factors (`?methods=passkey`), one with TOTP alone gets the page's default (app code or recovery code).
+ */
+export function afterPasswordStep(answer: unknown): string {
+  if (!needsSecondFactor(answer)) return '/account';
+  const methods = (answer as { methods?: unknown }).methods;
+  return Array.isArray(methods) && methods.includes('passkey') ? `/signin/mfa?methods=${encodeURIComponent(methods.join(','))}` : '/signin/mfa';
 }
 
 export interface FieldError {
@@ -155,6 +167,12 @@ export function humanMessage(
       return 'Two-step sign-in is not on.';
     case 'MFA_SETUP_EXPIRED':
       return 'The setup took too long. Start it again.';
+    case 'PASSKEY_INVALID':
+      return 'That passkey could not be verified. Try again.';
+    case 'PASSKEY_NOT_FOUND':
+      return 'That passkey is already gone.';
+    case 'PASSKEY_EXISTS':
+      return 'This passkey is already registered.';
     case 'NETWORK':
       return NETWORK_MESSAGE;
     default:
@@ -175,6 +193,7 @@ const FIELD_LABELS: Record<string, string> = {
   newEmail: 'New email',
   token: 'Link',
   recoveryCode: 'Recovery code',
+  label: 'Name',
 };
 
 function sentence(text: string): string {
@@ -331,6 +350,15 @@ export const api = {
   signinMfa: (input: { code: string } | { recoveryCode: string }) => call((o) => client.POST('/api/v1/auth/signin/mfa', { ...o, body: input })),
   /** Proves it is you again (password, and a code when two-step sign-in is on): sensitive changes open for 10 minutes. */
   reauth: (input: { password: string; code?: string }) => call((o) => client.POST('/api/v1/auth/reauth', { ...o, body: input })),
+  /** The signed-in account's passkeys. */
+  passkeys: async () => (await call((o) => client.GET('/api/v1/auth/passkeys', o))).passkeys,
+  /** Creation options for a new passkey (recently authenticated sessions only); see lib/passkeys.ts. */
+  passkeyRegistrationOptions: () => call((o) => client.POST('/api/v1/auth/passkeys/register/options', { ...o, body: {} })),
+  passkeyRegister: (body: Schemas['PasskeyRegisterBody']) => call((o) => client.POST('/api/v1/auth/passkeys/register', { ...o, body })),
+  removePasskey: (id: string) => call((o) => client.DELETE('/api/v1/auth/passkeys/{id}', { ...o, params: { path: { id } } })),
+  /** Request options for a passkey sign-in (alone, or as the second step of this browser's partial session). */
+  passkeyAuthenticationOptions: () => call((o) => client.POST('/api/v1/auth/passkeys/authenticate/options', { ...o, body: {} })),
+  passkeyAuthenticate: (body: Schemas['PasskeyAuthenticateBody']) => call((o) => client.POST('/api/v1/auth/passkeys/authenticate', { ...o, body })),
   /** Ends this browser's session. */
   logout: () => call((o) => client.POST('/api/v1/auth/logout', { ...o, body: {} })),
   /** Ends every session of the signed-in user, this one included. */

@@ -8,7 +8,7 @@ import { CodeField } from '@/components/CodeField';
 import { FormAlert } from '@/components/FormAlert';
 import { NewPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
-import { api, needsSecondFactor } from '@/lib/api';
+import { afterPasswordStep, api } from '@/lib/api';
 import { useFormErrors } from '@/lib/useFormErrors';
 import { codeProblem, newPasswordProblem, problems } from '@/lib/validate';
 
@@ -43,7 +43,7 @@ export function ResetForm() {
     try {
       const answer = await api.resetPassword({ email, code: code.trim(), password });
       // A reset never skips the second factor: the account with one finishes on the second step.
-      router.replace(needsSecondFactor(answer) ? '/signin/mfa' : '/account');
+      router.replace(afterPasswordStep(answer));
     } catch (err) {
       const e = fail(err);
       if (e.code === 'INVALID_CODE' || e.code === 'TOO_MANY_ATTEMPTS' || e.code === 'CODE_EXPIRED') setCode('');

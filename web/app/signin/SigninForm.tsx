@@ -8,7 +8,9 @@ import { EmailField } from '@/components/EmailField';
 import { FormAlert, StatusMessage } from '@/components/FormAlert';
 import { CurrentPasswordField } from '@/components/PasswordField';
 import { SubmitButton } from '@/components/Button';
-import { api, needsSecondFactor } from '@/lib/api';
+import { afterPasswordStep, api } from '@/lib/api';
+import { usePasskeySupport } from '@/lib/passkeys';
+import { PasskeySigninButton } from '@/components/PasskeySigninButton';
 import { useFormErrors } from '@/lib/useFormErrors';
 import { emailProblem, passwordProblem, problems } from '@/lib/validate';
 
@@ -27,6 +29,7 @@ export function SigninForm() {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const { alert, fields, clear, fail, invalid, retryIn } = useFormErrors();
+  const passkeys = usePasskeySupport();
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -39,7 +42,7 @@ export function SigninForm() {
     setBusy(true);
     try {
       const answer = await api.signin({ email: value, password });
-      router.replace(needsSecondFactor(answer) ? '/signin/mfa' : '/account');
+      router.replace(afterPasswordStep(answer));
     } catch (err) {
       const e = fail(err);
       if (e.code === 'INVALID_CREDENTIALS') setPassword('');
@@ -71,6 +74,22 @@ export function SigninForm() {
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Sign in'}
         </SubmitButton>
       </form>
+      {passkeys ? (
+        // A passkey alone: no email typed; the browser offers this site's passkeys.
+        <PasskeySigninButton
+          label="Sign in with a passkey"
+          testId="passkey-signin"
+          disabled={busy || retryIn > 0}
+          onStart={() => {
+            clear();
+            setBusy(true);
+          }}
+          onFailed={(err) => {
+            fail(err);
+            setBusy(false);
+          }}
+        />
+      ) : null}
     </AuthCard>
   );
 }

@@ -12,6 +12,7 @@ import { ChangeEmailForm } from './ChangeEmailForm';
 import { CloseAccountForm } from './CloseAccountForm';
 import { ChangePasswordForm } from './ChangePasswordForm';
 import { ReauthContext, ReauthPrompt } from './Reauth';
+import { PasskeysSection } from './PasskeysSection';
 import { TwoStepSection } from './TwoStepSection';
 
 type Load =
@@ -103,6 +104,7 @@ export function SecurityView() {
       {reauth === 'done' ? <StatusMessage message="Confirmed. Make the change again: you have 10 minutes." /> : null}
       <ReauthContext.Provider value={requireReauth}>
       <TwoStepSection onSignedOut={signedOut} onStatus={setMfaOn} />
+      <PasskeysSection onSignedOut={signedOut} />
       <ChangePasswordForm onSignedOut={signedOut} />
       <ChangeEmailForm
         currentEmail={me.email}

@@ -1,7 +1,7 @@
 'use client';
 
 import Link from 'next/link';
-import { useRouter } from 'next/navigation';
+import { useRouter, useSearchParams } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { AuthCard } from '@/components/AuthCard';
 import { CodeField } from '@/components/CodeField';
@@ -9,15 +9,23 @@ import { Field } from '@/components/Field';
 import { FormAlert } from '@/components/FormAlert';
 import { SubmitButton } from '@/components/Button';
 import { api } from '@/lib/api';
+import { usePasskeySupport } from '@/lib/passkeys';
+import { PasskeySigninButton } from '@/components/PasskeySigninButton';
 import { useFormErrors } from '@/lib/useFormErrors';
 
 /**
  * The second step of a sign-in (after the password, or a password reset, of an account with
  * two-step sign-in): the authenticator app's code, or one of the recovery codes when the phone is lost.
  * The partial session lives 5 minutes; once it is gone the visitor starts again at the password.
+ * `?methods=` (from the password step's answer) names the account's factors: an account with a
+ * passkey is offered it; one with only a passkey is not asked for a code.
  */
 export function MfaForm() {
   const router = useRouter();
+  const methods = (useSearchParams().get('methods') ?? 'totp,recovery_code').split(',');
+  const codes = methods.includes('totp');
+  const passkeySupport = usePasskeySupport();
+  const passkeyOffered = methods.includes('passkey') && passkeySupport;
   const [useRecovery, setUseRecovery] = useState(false);
   const [code, setCode] = useState('');
   const [recoveryCode, setRecoveryCode] = useState('');
@@ -40,6 +48,41 @@ export function MfaForm() {
       setCode('');
       setBusy(false);
     }
+  }
+
+  const passkeyButton = passkeyOffered ? (
+    <PasskeySigninButton
+      label="Use your passkey"
+      primary={!codes}
+      testId="passkey-second-step"
+      disabled={busy || retryIn > 0}
+      onStart={() => {
+        clear();
+        setBusy(true);
+      }}
+      onFailed={(err) => {
+        const e = fail(err);
+        if (e.code === 'UNAUTHENTICATED') return router.replace('/signin?reason=expired');
+        setBusy(false);
+      }}
+    />
+  ) : null;
+
+  if (!codes) {
+    return (
+      <AuthCard
+        title="Two-step sign-in"
+        intro={<p>Your password was right. Finish signing in with the passkey on your device.</p>}
+        footer={
+          <p>
+            <Link href="/signin">Start again</Link>
+          </p>
+        }
+      >
+        <FormAlert alert={alert} />
+        {passkeyButton}
+      </AuthCard>
+    );
   }
 
   return (
@@ -73,6 +116,7 @@ export function MfaForm() {
           {retryIn > 0 ? `Try again in ${retryIn} s` : 'Continue'}
         </SubmitButton>
       </form>
+      {passkeyButton}
       <p>
         <button
           type="button"
