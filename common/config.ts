@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { applyDotenv } from './env-file';
 import { parseKeyRing } from './kafka/keyring';
+import { TRACE_INCOMING, TRACE_SAMPLERS } from './trace-settings';
 
 const DEV_SECRETS = {
   JWT_SECRET: 'dev-only-jwt-secret-change-me-0123456789abcdef',
@@ -41,6 +42,11 @@ const schema = z.object({
    * common/tracing.ts before the config is parsed (instrumentations must load first); checked here.
    */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal(''), z.string().url()]).optional(),
+  /** Sampling (README "Traces"); unset: parentbased_traceidratio at OTEL_TRACES_SAMPLER_ARG or 0.05. */
+  OTEL_TRACES_SAMPLER: z.union([z.literal(''), z.enum(TRACE_SAMPLERS)]).optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.union([z.literal(''), z.coerce.number().min(0).max(1)]).optional(),
+  /** ignore (default): the API reads no trace context from its callers; follow: behind a gateway that starts the traces. */
+  TRACE_INCOMING_CONTEXT: z.union([z.literal(''), z.enum(TRACE_INCOMING)]).optional(),
   WEB_ORIGINS: list('http://127.0.0.1:3000,http://localhost:3000'),
   TRUST_PROXY: z.string().default('loopback'),
 

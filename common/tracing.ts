@@ -17,6 +17,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { applyDotenv } from './env-file';
+import { DEFAULT_TRACE_RATIO, TRACE_INCOMING, TRACE_SAMPLERS, type TraceSamplerName } from './trace-settings';
 
 /**
  * OpenTelemetry traces of one process, exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT
@@ -76,11 +77,11 @@ export function scrubSql(sql: string): string {
   return sql.replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$|\b[Ee]'(?:[^'\\]|''|\\[\s\S])*'|'(?:[^']|'')*'/g, "'?'");
 }
 
-export const DEFAULT_TRACE_RATIO = 0.05;
+export { DEFAULT_TRACE_RATIO };
 
 /** The sampler `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` name (the specification's six values). */
 export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
-  const name = env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_traceidratio';
+  const name = (env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_traceidratio') as TraceSamplerName;
   const argText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
   const arg = argText ? Number(argText) : DEFAULT_TRACE_RATIO;
   const ratio = () => {
@@ -94,7 +95,7 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
     case 'parentbased_always_on': return new ParentBasedSampler({ root: new AlwaysOnSampler() });
     case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio() });
-    default: throw new Error(`OTEL_TRACES_SAMPLER "${name}" is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio`);
+    default: throw new Error(`OTEL_TRACES_SAMPLER "${name}" is not one of ${TRACE_SAMPLERS.join(', ')}`);
   }
 }
 
@@ -120,8 +121,8 @@ export class InjectOnlyPropagator implements TextMapPropagator {
 
 export function incomingContextFromEnv(env: NodeJS.ProcessEnv): 'ignore' | 'follow' {
   const v = env.TRACE_INCOMING_CONTEXT?.trim() || 'ignore';
-  if (v !== 'ignore' && v !== 'follow') throw new Error(`TRACE_INCOMING_CONTEXT must be ignore or follow, got "${v}"`);
-  return v;
+  if (!(TRACE_INCOMING as readonly string[]).includes(v)) throw new Error(`TRACE_INCOMING_CONTEXT must be ${TRACE_INCOMING.join(' or ')}, got "${v}"`);
+  return v as (typeof TRACE_INCOMING)[number];
 }
 
 /**

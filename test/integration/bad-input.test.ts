@@ -111,10 +111,13 @@ describe('OpenAPI document', () => {
     const expected = ['POST /signup', 'POST /resend', 'POST /verify', 'POST /signin', 'GET /me', 'POST /logout', 'POST /logout-all', 'GET /sessions', 'DELETE /sessions/{id}', 'POST /password/forgot', 'POST /password/reset', 'POST /password/change', 'POST /email/change', 'POST /email/verify', 'POST /email/undo', 'DELETE /me', 'POST /me/restore', 'POST /token',
       'GET /mfa', 'POST /mfa/totp/setup', 'POST /mfa/totp/enable', 'POST /mfa/totp/disable', 'POST /mfa/recovery-codes', 'POST /signin/mfa', 'POST /reauth',
       'GET /passkeys', 'POST /passkeys/register/options', 'POST /passkeys/register', 'DELETE /passkeys/{id}', 'POST /passkeys/authenticate/options', 'POST /passkeys/authenticate'];
-    expect(documented.sort()).toEqual([...expected.map((e) => e.replace(' /', ' /api/v1/auth/')), 'GET /.well-known/jwks.json'].sort());
+    // The admin API (on in test, README "Admin API"); its own tests provoke its statuses (admin-api.test.ts).
+    const admin = ['GET /users/{id}', 'GET /audit', 'POST /users/{id}/revoke-sessions', 'POST /users/{id}/lock', 'POST /users/{id}/unlock'].map((e) => e.replace(' /', ' /api/v1/admin/'));
+    expect(documented.sort()).toEqual([...expected.map((e) => e.replace(' /', ' /api/v1/auth/')), ...admin, 'GET /.well-known/jwks.json'].sort());
 
     // Each documented status, provoked for real where it needs no broken dependency.
     const c = new ApiClient(sys.apiUrl);
+    const adminApi = new ApiClient(`${sys.api.url}/api/v1/admin`);
     const observed: Record<string, number[]> = {
       'POST /api/v1/auth/signin': [(await c.post('/signin', { email: 'x@y.co', password: 'p' })).status, (await c.post('/signin', { email: 1 })).status],
       'GET /api/v1/auth/me': [(await c.get('/me')).status],
@@ -144,6 +147,8 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/passkeys/register': [(await c.post('/passkeys/register', { response: {} })).status],
       'DELETE /api/v1/auth/passkeys/{id}': [(await c.del('/passkeys/00000000-0000-4000-8000-000000000000')).status],
       'POST /api/v1/auth/passkeys/authenticate/options': [(await c.post('/passkeys/authenticate/options')).status, (await c.post('/passkeys/authenticate/options', { x: 1 })).status],
+      'GET /api/v1/admin/users/{id}': [(await adminApi.get('/users/00000000-0000-4000-8000-000000000000')).status, (await adminApi.get('/users/x', { authorization: 'Bearer x' })).status],
+      'GET /api/v1/admin/audit': [(await adminApi.get('/audit')).status],
       'POST /api/v1/auth/passkeys/authenticate': [(await c.post('/passkeys/authenticate', { response: {} })).status, (await c.post('/passkeys/authenticate', { response: { id: 'AAAAAAAAAAAAAAAAAAAAAA', rawId: 'AAAAAAAAAAAAAAAAAAAAAA', type: 'public-key', response: { clientDataJSON: 'AAAAAAAAAAAAAAAAAAAAAA', authenticatorData: 'AAAAAAAAAAAAAAAAAAAAAA', signature: 'AAAAAAAAAAAAAAAAAAAAAA' } } })).status],
     };
     for (const [route, statuses] of Object.entries(observed)) {

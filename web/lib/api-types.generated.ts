@@ -4452,7 +4452,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. */
+            /** @description FORBIDDEN_ORIGIN: This origin is not allowed. | ACCOUNT_LOCKED: This account is locked. Contact support. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4460,7 +4460,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"] & {
                         /** @enum {string} */
-                        code: "FORBIDDEN_ORIGIN";
+                        code: "FORBIDDEN_ORIGIN" | "ACCOUNT_LOCKED";
                     };
                 };
             };
