@@ -62,7 +62,7 @@ describe('the web client sends a strict, nonce-based CSP', () => {
     const page = await context.newPage();
     await page.goto(`${webUrl}/signin`, { waitUntil: 'networkidle' });
     // Hydrated: React attached its handlers, so client-side validation answers without a server round trip.
-    await page.getByRole('button', { name: /sign in/i }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('#form-error .alert').waitFor({ timeout: 15_000 });
     expect(await page.evaluate(() => (window as unknown as { __violations: string[] }).__violations)).toEqual([]);
 
