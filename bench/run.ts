@@ -146,7 +146,7 @@ async function main(ctx: Bench): Promise<void> {
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `me ${sut.system} c=${c}`, (c === 1 ? ctx.plan.c1S : ctx.plan.cNS) + slack, () => scenarioMe(ctx, sut, c));
   if (ctx.observed) {
     const obs = ctx.observed;
-    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', MODES_RUNS * (ctx.plan.c1S + ctx.plan.cNS) + 6 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
+    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', (MODES_RUNS + 1) * (ctx.plan.c1S + ctx.plan.cNS) + 7 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
   }
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `logout ${sut.system} c=${c}`, 2, () => scenarioLogout(ctx, sut, c));
 

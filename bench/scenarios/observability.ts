@@ -16,8 +16,9 @@ import type { Sut } from '../systems';
  *
  * The same twin also runs with every request traced: the load sends a sampled W3C `traceparent`,
  * which the parent-based sampler follows (the twin trusts callers: TRACE_INCOMING_CONTEXT=follow), so the full cost is measured without a third process set.
- * Same stack, same sessions (Redis is shared); runs alternated off, sampled, all, all, sampled, off
- * so a drift of the shared machine falls on every side.
+ * Same stack, same sessions (Redis is shared); the twin is warmed up first (one unrecorded run of
+ * each), then runs alternate off, sampled, all, all, sampled, off so a drift of the shared machine
+ * falls on every side.
  */
 type Mode = 'off' | 'sampled' | 'all';
 const MODES: Mode[] = ['off', 'sampled', 'all', 'all', 'sampled', 'off'];
@@ -69,6 +70,19 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   // A sampled W3C trace context per request: the twin's parent-based sampler keeps every one.
   const traced = () => ({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` });
   try {
+    // Warm-up, not recorded: ours has served the earlier scenarios, the twin nothing yet, and a cold
+    // process (JIT, connection pools) would count against tracing in the first "on" run.
+    const sessions0 = [...ours.sessions];
+    await runLoad({
+      system: 'ours', name: 'signup_warmup', url: onUrl, method: 'POST', path: ours.signup.path, concurrency: 1, durationS: ctx.plan.c1S, expect: ours.signup.expect,
+      build: (i) => ({ body: ours.signup.body(ctx.address(ours, 'obw', i)) }),
+    });
+    if (sessions0.length > 0) {
+      await runLoad({
+        system: 'ours', name: 'me_warmup', url: onUrl, method: 'GET', path: ours.me.path, concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
+        build: (i) => ({ headers: { cookie: sessions0[i % sessions0.length] } }),
+      });
+    }
     let n = 0;
     for (const mode of MODES) {
       const url = mode === 'off' ? ours.url : onUrl;
