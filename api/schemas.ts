@@ -100,12 +100,18 @@ export const SigninMfaBody = z
   .meta({ id: 'SigninMfaBody', description: 'Either `code` (authenticator app) or `recoveryCode`.' });
 export const ReauthBody = z.object({ password: SigninPassword, code: AnyFactorCode.optional() }).strict().meta({ id: 'ReauthBody' });
 export const EmptyBody = z.object({}).strict().meta({ id: 'EmptyBody' });
+/**
+ * The keys every body refuses (api/http/middleware.ts, prototype pollution), stated in the document
+ * for the objects that accept keys of their own (the WebAuthn answers), so clients and the fuzzer
+ * know them.
+ */
+const NO_FORBIDDEN_KEYS = { propertyNames: { not: { enum: ['__proto__', 'constructor', 'prototype'] } } };
 const b64url = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9_-]*$/, 'base64url');
 const CredentialBase = {
   id: b64url(16, 1400).meta({ description: 'The credential id (base64url).' }),
   rawId: b64url(16, 1400),
   type: z.literal('public-key'),
-  clientExtensionResults: z.object({}).loose().default({}),
+  clientExtensionResults: z.object({}).loose().meta(NO_FORBIDDEN_KEYS).default({}),
   authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
 };
 /** What `@simplewebauthn/browser`'s startRegistration returns (RegistrationResponseJSON). */
@@ -116,9 +122,9 @@ export const PasskeyRegistrationCredential = z
       clientDataJSON: b64url(16, 4096),
       attestationObject: b64url(16, 8192),
       transports: z.array(z.string().max(32)).max(8).optional(),
-    }).loose(),
+    }).loose().meta(NO_FORBIDDEN_KEYS),
   })
-  .meta({ id: 'PasskeyRegistrationCredential', description: 'The authenticator\'s answer to the creation options (RegistrationResponseJSON of WebAuthn Level 3).' });
+  .meta({ ...NO_FORBIDDEN_KEYS, id: 'PasskeyRegistrationCredential', description: 'The authenticator\'s answer to the creation options (RegistrationResponseJSON of WebAuthn Level 3).' });
 /** What startAuthentication returns (AuthenticationResponseJSON). */
 export const PasskeyAuthenticationCredential = z
   .object({
@@ -128,9 +134,9 @@ export const PasskeyAuthenticationCredential = z
       authenticatorData: b64url(16, 4096),
       signature: b64url(16, 1024),
       userHandle: b64url(0, 128).optional(),
-    }).loose(),
+    }).loose().meta(NO_FORBIDDEN_KEYS),
   })
-  .meta({ id: 'PasskeyAuthenticationCredential', description: 'The authenticator\'s signed answer to the request options (AuthenticationResponseJSON).' });
+  .meta({ ...NO_FORBIDDEN_KEYS, id: 'PasskeyAuthenticationCredential', description: 'The authenticator\'s signed answer to the request options (AuthenticationResponseJSON).' });
 export const PasskeyLabel = codePoints(1, 64, 'the label is 1 to 64 characters')
   .regex(NAME_PATTERN, 'the label must not be blank or contain control characters')
   .meta({ description: 'Your name for this passkey (default: "Passkey N").', example: 'Laptop' });
