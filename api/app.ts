@@ -29,6 +29,7 @@ import type { SigninUseCases } from './use-cases/signin.use-case';
 import type { SignupUseCases } from './use-cases/signup.use-case';
 import type { MfaUseCases } from './mfa/mfa.use-case';
 import type { PasskeyUseCases } from './passkeys/passkeys.use-case';
+import { tracing } from '../common/tracing';
 
 export interface AppDeps {
   config: Config;
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   // Probes are not traced; everything after this is (common/tracing.ts).
-  app.use(serverSpan);
+  if (tracing()) app.use(serverSpan);
   app.use(requestContext(logger, deps.trail));
   // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
   app.use(API_BASE, noStore);

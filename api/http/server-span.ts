@@ -1,6 +1,6 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { RequestHandler } from 'express';
-import { tracer, tracing } from '../../common/tracing';
+import { tracer } from '../../common/tracing';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -21,10 +21,10 @@ declare module 'express-serve-static-core' {
  * everything after it (AsyncLocalStorage follows the body read into the handlers: the traces test
  * finds the Temporal call of a signup under its POST span), so Redis, Temporal and Kafka spans hang
  * under it. Named `METHOD /route/template` by
- * `routeTemplate`; the path is recorded without its query string, no header is.
+ * `routeTemplate`; the path is recorded without its query string, no header is. Mounted only when
+ * tracing is on (api/app.ts).
  */
 export const serverSpan: RequestHandler = (req, res, next) => {
-  if (!tracing()) return next();
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
   const span = tracer().startSpan(req.method, { kind: SpanKind.SERVER }, parent);
   res.locals.span = span;
@@ -37,18 +37,14 @@ export const serverSpan: RequestHandler = (req, res, next) => {
       'http.flavor': req.httpVersion,
     });
   }
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
+  // 'close' comes once for every response, after 'finish' when it was sent, alone when the client left.
+  res.once('close', () => {
     if (span.isRecording()) {
       span.setAttribute('http.status_code', res.statusCode);
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       if (!res.writableFinished) span.setAttribute('http.aborted', true);
     }
     span.end();
-  };
-  res.once('finish', end);
-  res.once('close', end);
+  });
   context.with(trace.setSpan(parent, span), next);
 };
