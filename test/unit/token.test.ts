@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { signSessionToken, tokenConfig, verifySessionToken } from '../../api/sessions/token';
 
@@ -98,5 +99,51 @@ describe('session token keys: kid header and rotation', () => {
     const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
     const token = jwt.sign({ sid: claims.sid, sub: 42 }, NEW, { algorithm: 'HS256', keyid: cfg.keyId, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, expiresIn: 60 });
     expect(verifySessionToken(cfg, token)).toBeUndefined();
+  });
+
+  describe('the verifier (own HS256 check, no JSON before the signature)', () => {
+    const cfg = tokenConfig({ ...base, JWT_SECRET: NEW });
+    const opts = { algorithm: 'HS256' as const, keyid: cfg.keyId, issuer: base.JWT_ISSUER, audience: base.JWT_AUDIENCE, subject: claims.sub };
+    const good = signSessionToken(cfg, claims, 60);
+    const [h, p, sig] = good.split('.');
+    /** A token of ours with `body` as its payload, signed by hand (jsonwebtoken refuses to sign odd payloads). */
+    const signed = (body: string) => {
+      const seg = Buffer.from(body).toString('base64url');
+      return `${h}.${seg}.${createHmac('sha256', NEW).update(`${h}.${seg}`).digest('base64url')}`;
+    };
+
+    it('refuses a changed signature, payload or header, and one more segment', () => {
+      expect(verifySessionToken(cfg, good)).toEqual(claims);
+      const flip = (c: string) => (c === 'A' ? 'B' : 'A');
+      expect(verifySessionToken(cfg, `${h}.${p}.${sig.slice(0, -1)}${flip(sig.slice(-1))}`)).toBeUndefined();
+      expect(verifySessionToken(cfg, `${h}.${p}.${flip(sig[0])}${sig.slice(1)}`)).toBeUndefined();
+      expect(verifySessionToken(cfg, `${h}.${p}.${sig}=`)).toBeUndefined();
+      expect(verifySessionToken(cfg, `${h}.${p}.`)).toBeUndefined();
+      const other = Buffer.from(JSON.stringify({ ...jwt.decode(good) as object, sub: 'user-2' })).toString('base64url');
+      expect(verifySessionToken(cfg, `${h}.${other}.${sig}`)).toBeUndefined();
+      expect(verifySessionToken(cfg, `${good}.${sig}`)).toBeUndefined();
+    });
+
+    it('refuses alg none and a header that says HS256 in other words', () => {
+      const none = Buffer.from('{"alg":"none","typ":"JWT","kid":"' + cfg.keyId + '"}').toString('base64url');
+      expect(verifySessionToken(cfg, `${none}.${p}.`)).toBeUndefined();
+      const spaced = Buffer.from('{"alg": "HS256","typ":"JWT","kid":"' + cfg.keyId + '"}').toString('base64url');
+      expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, expiresIn: 60 }).replace(/^[^.]+/, spaced))).toBeUndefined();
+    });
+
+    it('requires exp, honours nbf, and takes an audience list that holds ours', () => {
+      expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, opts))).toBeUndefined();
+      expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, expiresIn: 60, notBefore: 30 }))).toBeUndefined();
+      expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, { ...opts, expiresIn: 60, notBefore: 0 }))).toEqual(claims);
+      const list = { ...opts, audience: ['another-app', base.JWT_AUDIENCE], expiresIn: 60 };
+      expect(verifySessionToken(cfg, jwt.sign({ sid: claims.sid }, NEW, list))).toEqual(claims);
+      const exp = Math.floor(Date.now() / 1000) + 60;
+      expect(verifySessionToken(cfg, signed(JSON.stringify({ ...claims, iss: base.JWT_ISSUER, aud: base.JWT_AUDIENCE, exp })))).toEqual(claims);
+      expect(verifySessionToken(cfg, signed(JSON.stringify({ ...claims, iss: base.JWT_ISSUER, aud: base.JWT_AUDIENCE, exp, iat: 'yesterday' })))).toBeUndefined();
+    });
+
+    it('refuses a payload that is not a JSON object', () => {
+      for (const body of ['[1]', '"x"', 'null', '{oops']) expect(verifySessionToken(cfg, signed(body))).toBeUndefined();
+    });
   });
 });
