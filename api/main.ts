@@ -63,7 +63,7 @@ export async function start(config: Config, opts: ApiStartOptions = {}): Promise
   const logger = opts.logger ?? createLogger('api', config.LOG_LEVEL);
   commonPasswords();
   const keys = deriveKeys(config);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, connectTimeout: 2000 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, connectTimeout: 2000, enableAutoPipelining: true });
   redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis error'));
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);
