@@ -7,7 +7,7 @@ import type { Config } from '../common/config';
 import { liveness, readiness, type LivenessCheck, type ReadinessCheck } from '../common/health';
 import type { Logger } from '../common/logger';
 import { serverSpan } from './http/server-span';
-import { csrfGuard, errorHandler, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeTemplate } from './http/middleware';
+import { csrfGuard, errorHandler, fixedHeaders, httpMetrics, methodNotAllowed, noStore, notFound, requestContext, requireObjectBody, routeIndex, routeTemplate } from './http/middleware';
 import { ADMIN_BASE, API_BASE, JWKS_PATH, buildOpenApi } from './openapi';
 import { adminGuard, adminRoutes, toAdminHandler } from './admin/admin.routes';
 import { createAdminTokenVerifier } from './admin/admin-token';
@@ -63,6 +63,10 @@ export function createApp(deps: AppDeps): Express {
   // ADMIN_API=off: the admin paths do not exist (404), and the document does not show them.
   const admin = config.ADMIN_API === 'on' ? adminRoutes(deps) : [];
   const openapi = buildOpenApi(routes, admin);
+  // Only a route that declares a body reads one.
+  const jsonBody = [express.json({ limit: '16kb', strict: true, type: 'application/json' }), requireObjectBody];
+  const guard = { ...auth, reauthWindowMs: config.REAUTH_WINDOW_S * 1000 };
+  const api = routeIndex(routes.map((spec) => ({ path: spec.path, method: spec.method, handlers: [routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, guard)] })));
 
   app.use(httpMetrics);
   app.get('/health/live', (_req, res) => {
@@ -80,9 +84,10 @@ export function createApp(deps: AppDeps): Express {
   // Before anything that can answer (CORS, CSRF, body parsing, errors): no auth answer is cached.
   app.use(API_BASE, noStore);
   app.use(ADMIN_BASE, noStore);
-  app.use(helmet());
+  // helmet's headers are fixed for its options: computed once (fixedHeaders).
+  app.use(fixedHeaders(helmet()));
   app.use(cors({ origin: config.WEB_ORIGINS, credentials: true, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'x-request-id'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 600 }));
-  app.use(API_BASE, methodNotAllowed(routes));
+  app.use(API_BASE, api.methodCheck);
   app.use(ADMIN_BASE, methodNotAllowed(admin));
   app.use(csrfGuard(config.WEB_ORIGINS));
   app.use(cookieParser());
@@ -101,17 +106,12 @@ export function createApp(deps: AppDeps): Express {
     app.use('/docs', helmet({ contentSecurityPolicy: false }), swaggerUi.serve, swaggerUi.setup(openapi));
   }
 
-  const router = express.Router();
-  // Only a route that declares a body reads one.
-  const jsonBody = [express.json({ limit: '16kb', strict: true, type: 'application/json' }), requireObjectBody];
-  const guard = { ...auth, reauthWindowMs: config.REAUTH_WINDOW_S * 1000 };
-  for (const spec of routes) router[spec.method](spec.path, routeTemplate(API_BASE + spec.path), ...(spec.body ? jsonBody : []), toHandler(spec, guard));
-  app.use(API_BASE, router);
+  app.use(API_BASE, api.dispatch, api.router);
 
   if (admin.length > 0) {
     const adminRouter = express.Router();
-    const guard = adminGuard(createAdminTokenVerifier({ config, signingKeys: deps.signingKeys }));
-    for (const spec of admin) adminRouter[spec.method](spec.path, routeTemplate(ADMIN_BASE + spec.path), guard, toAdminHandler(spec));
+    const adminAuth = adminGuard(createAdminTokenVerifier({ config, signingKeys: deps.signingKeys }));
+    for (const spec of admin) adminRouter[spec.method](spec.path, routeTemplate(ADMIN_BASE + spec.path), adminAuth, toAdminHandler(spec));
     app.use(ADMIN_BASE, adminRouter);
   }
 
