@@ -40,7 +40,7 @@ import { DEFAULT_TRACE_RATIO, TRACE_INCOMING, TRACE_SAMPLERS, type TraceSamplerN
  *
  * No personal data in attributes: HTTP spans keep the path without its query string and record no
  * headers (cookies never), Redis spans name the command only (keys hold hashes of emails, but the
- * rule is simpler without them), pg spans keep the statement with its string literals scrubbed
+ * rule is simpler without them) and exist only in sampled requests, pg spans keep the statement with its string literals scrubbed
  * (MikroORM inlines values) and never the bound values.
  */
 export interface Tracing {
@@ -125,6 +125,26 @@ export function incomingContextFromEnv(env: NodeJS.ProcessEnv): 'ignore' | 'foll
   return v as (typeof TRACE_INCOMING)[number];
 }
 
+type SendCommandTracer = { _traceSendCommand(original: (...args: unknown[]) => unknown, moduleVersion?: string): (...args: unknown[]) => unknown };
+const stockTraceSendCommand = (IORedisInstrumentation.prototype as unknown as Partial<SendCommandTracer>)._traceSendCommand;
+
+/**
+ * The ioredis instrumentation, with a span per command only inside a span that records (a request
+ * the sampler kept). Its own `requireParentSpan` counts any parent, and at the default 5 % sampling
+ * nearly every request has a non-recording one: each command made a span, its attributes and two
+ * closures for nothing. Patches the one (private) method that wraps `sendCommand`; the package is
+ * pinned, and a unit test fails if the method goes away (the stock behaviour then stays).
+ */
+export class SampledOnlyIORedisInstrumentation extends IORedisInstrumentation {}
+if (typeof stockTraceSendCommand === 'function') {
+  (SampledOnlyIORedisInstrumentation.prototype as unknown as SendCommandTracer)._traceSendCommand = function (this: IORedisInstrumentation, original, moduleVersion) {
+    const traced = stockTraceSendCommand.call(this, original, moduleVersion);
+    return function (this: unknown, ...args: unknown[]) {
+      return (trace.getActiveSpan()?.isRecording() ? traced : original).apply(this, args);
+    };
+  };
+}
+
 /**
  * `entry`: this process answers callers from outside (the API): their trace context is ignored
  * unless TRACE_INCOMING_CONTEXT=follow. The worker and the DB processor follow the context our own
@@ -155,7 +175,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
         requireParentSpan: true,
         requestHook: (span, { query }) => span.setAttribute('db.statement', scrubSql(query.text)),
       }),
-      new IORedisInstrumentation({ dbStatementSerializer: (command: string) => command }),
+      new SampledOnlyIORedisInstrumentation({ dbStatementSerializer: (command: string) => command }),
       new KafkaJsInstrumentation(),
     ],
   });

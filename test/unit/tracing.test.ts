@@ -72,3 +72,49 @@ describe('the entry propagator (TRACE_INCOMING_CONTEXT)', () => {
     expect(() => incomingContextFromEnv({ TRACE_INCOMING_CONTEXT: 'yes' })).toThrow(/ignore or follow/);
   });
 });
+
+describe('SampledOnlyIORedisInstrumentation (Redis spans only in sampled requests)', () => {
+  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, AlwaysOnSampler, AlwaysOffSampler } = jest.requireActual('@opentelemetry/sdk-trace-base');
+  const { AsyncLocalStorageContextManager } = jest.requireActual('@opentelemetry/context-async-hooks');
+  const { context } = jest.requireActual('@opentelemetry/api');
+  const { IORedisInstrumentation } = jest.requireActual('@opentelemetry/instrumentation-ioredis');
+  const { SampledOnlyIORedisInstrumentation } = jest.requireActual('../../common/tracing');
+
+  it('wraps the pinned instrumentation method it patches (an upgrade that drops it fails here)', () => {
+    expect(typeof IORedisInstrumentation.prototype._traceSendCommand).toBe('function');
+    expect(SampledOnlyIORedisInstrumentation.prototype._traceSendCommand).not.toBe(IORedisInstrumentation.prototype._traceSendCommand);
+  });
+
+  it('makes a command span under a recording span, none under a non-recording one or none at all', () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = (sampler: unknown) => new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    try {
+      const inst = new SampledOnlyIORedisInstrumentation({ enabled: false });
+      inst.setTracerProvider(provider(new AlwaysOnSampler()));
+      const calls: string[] = [];
+      const sent: { resolve: (v: unknown) => void }[] = [];
+      // As ioredis does: the reply resolves the command later (the instrumentation ends its span then).
+      const original = function (this: unknown, cmd: { name: string; resolve: (v: unknown) => void }) { calls.push(cmd.name); sent.push(cmd); return 'sent'; };
+      const send = inst._traceSendCommand(original, '5.0.0');
+      const client = { options: { host: '127.0.0.1', port: 6379 } };
+      const command = (name: string) => ({ name, args: [], resolve: () => undefined, reject: () => undefined });
+      const under = (sampler: unknown, name: string) => {
+        const parent = provider(sampler).getTracer('t').startSpan('request');
+        context.with(trace.setSpan(context.active(), parent), () => expect(send.call(client, command(name))).toBe('sent'));
+        parent.end();
+      };
+      under(new AlwaysOnSampler(), 'get');
+      under(new AlwaysOffSampler(), 'set');
+      expect(send.call(client, command('del'))).toBe('sent');
+      expect(calls).toEqual(['get', 'set', 'del']);
+      for (const cmd of sent) cmd.resolve('OK');
+      const spans = exporter.getFinishedSpans().map((s: { name: string }) => s.name);
+      expect(spans).toContain('get');
+      expect(spans).not.toContain('set');
+      expect(spans).not.toContain('del');
+    } finally {
+      context.disable();
+    }
+  });
+});
