@@ -209,8 +209,9 @@ export const noStore: RequestHandler = (_req, res, next) => {
 /**
  * A middleware that only sets fixed response headers (helmet's, with static options), run once at
  * start against a recording response: each request then gets the same headers from one loop instead
- * of a dozen nested middlewares. Refuses a middleware that reads the request, removes a header it
- * did not set, or does not call next (its headers would not be fixed).
+ * of a dozen nested middlewares. Refuses a middleware that reads the request or does not call next
+ * at once (its headers would not be fixed). Header removals are not replayed: helmet's only one is
+ * X-Powered-By, which the app never sets (`app.disable('x-powered-by')`).
  */
 export function fixedHeaders(middleware: RequestHandler): RequestHandler {
   const headers: [string, string][] = [];
