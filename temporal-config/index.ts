@@ -39,4 +39,9 @@ export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' | 
 export const PATCHES = {
   /** Release v3: per-code attempts, one mail budget, cancellable sender, ids-only results. */
   signupV3: 'signup-v3-lifecycle',
+  /**
+   * Release v4: the registered-email check, the code issue and the account creation try one local
+   * attempt before the regular activity. v3 code otherwise; v3 histories read the patch as absent.
+   */
+  signupV4: 'signup-v4-local-first',
 } as const;

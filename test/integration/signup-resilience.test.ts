@@ -88,6 +88,47 @@ describe('signup survives failing dependencies', () => {
     expect(signin.status).toBe(200);
   });
 
+  /** Activity types the server scheduled for this signup, and the local activities its markers record. */
+  const activitiesOf = async (email: string) => {
+    const history = await sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email)).fetchHistory();
+    const scheduled = history.events!.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType!.name!] : []));
+    const markers = history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+    return { scheduled, markers };
+  };
+
+  it('a healthy signup and verify send only the mail through an activity task: the check, the code and the account are local attempts', async () => {
+    const { email, otp } = await pendingSignup(api, 'localfirst');
+    const v = await api.post('/verify', { email, otp, password: 'local attempts first', name: 'L' });
+    expect(v.status).toBe(201);
+    // isEmailRegistered, issueCode, consumeCode and createUser: four local activity markers.
+    expect(await activitiesOf(email)).toEqual({ scheduled: ['sendCodeEmail'], markers: 4 });
+  });
+
+  it('with the DB processor stopped at signup, the check shows in Temporal as a pending activity with its last failure, and the signup goes on when it returns', async () => {
+    const email = uniqueEmail('checkdown');
+    await sys.stopDbProcessor();
+    let restarted = false;
+    try {
+      expect((await api.post('/signup', { email })).status).toBe(202);
+      const handle = sys.temporal.workflow.getHandle(signupWorkflowId(deriveKeys(sys.config), email));
+      // The local attempt ends with the Kafka request's timeout; the regular activity takes over.
+      const pending = await eventually(async () => {
+        const [a] = (await handle.describe()).raw.pendingActivities ?? [];
+        return a?.activityType?.name === 'isEmailRegistered' && a.lastFailure ? a : undefined;
+      }, 30_000, 'a pending isEmailRegistered with a last failure');
+      expect(pending.lastFailure!.message).toMatch(/timed out|timeout/i);
+      expect(await statusOf(email)).toBe('checking');
+      await sys.startDbProcessor();
+      restarted = true;
+    } finally {
+      if (!restarted) await sys.startDbProcessor();
+    }
+    const otp = await waitForCode(email, 1, 90_000);
+    expect((await api.post('/verify', { email, otp, password: 'the check came back', name: 'C' })).status).toBe(201);
+    const { scheduled } = await activitiesOf(email);
+    expect(scheduled).toEqual(['isEmailRegistered', 'sendCodeEmail']);
+  });
+
   it('a verification retried while the first one is still creating the account is told the account is ready', async () => {
     const email = uniqueEmail('retry');
     await api.post('/signup', { email });

@@ -10,7 +10,7 @@ import { findCanaries } from '../support/leaks';
 const types = Object.keys(WORKFLOW_TYPES) as WorkflowTypeName[];
 const converter = dataConverter(testConfig());
 /** Releases each workflow type must keep at least: the signup has shipped a change, the others not yet. */
-const MIN_RELEASES: Record<WorkflowTypeName, number> = { signup: 2, 'password-reset': 1, 'password-change': 1, 'email-change': 1, 'email-undo': 1, 'account-closure': 1, 'signin-notice': 1, 'mfa-notice': 1 };
+const MIN_RELEASES: Record<WorkflowTypeName, number> = { signup: 3, 'password-reset': 1, 'password-change': 1, 'email-change': 1, 'email-undo': 1, 'account-closure': 1, 'signin-notice': 1, 'mfa-notice': 1 };
 const MIN_SCENARIOS: Record<WorkflowTypeName, number> = { signup: 5, 'password-reset': 4, 'password-change': 1, 'email-change': 3, 'email-undo': 2, 'account-closure': 3, 'signin-notice': 1, 'mfa-notice': 1 };
 const everyRelease = types.flatMap((type) => keptReleases(type).map((r) => [`${type} ${r.release}`, { type, ...r }] as const));
 
