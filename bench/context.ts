@@ -151,6 +151,10 @@ const portsFrom = (base: number) => ({
   obsWorker: base + 7,
   obsDbp: base + 8,
   obsMetrics: base + 9,
+  // Its twin with tracing off and nobody scraping: the "off" side of the same comparison.
+  obsOffApi: base + 13,
+  obsOffWorker: base + 14,
+  obsOffDbp: base + 15,
   direct: base + 11,
   directStalled: base + 12,
   ba: base + 21,

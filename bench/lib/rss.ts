@@ -1,25 +1,37 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /**
- * Resident memory of a supervised process, from /proc (Linux): the sum over its process group (a
- * SupervisedProcess is a group leader), in MB; null when it is not running or /proc is unreadable.
+ * The /proc entries (Linux) of a process group's members: a SupervisedProcess is a group leader, and
+ * tsx starts a second node process in it. Each with its stat fields after the command name (which
+ * may hold spaces, closed by the last ')'): state, ppid, pgrp, … utime (11), stime (12).
  */
-export function groupRssMb(pgid: number | undefined): number | null {
-  if (!pgid) return null;
-  let kb = 0;
-  let found = false;
+function groupMembers(pgid: number): { pid: string; fields: string[] }[] | null {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
     return null;
   }
+  const members: { pid: string; fields: string[] }[] = [];
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces), closed by the last ')': state, ppid, pgrp.
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (pgrp !== pgid) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) members.push({ pid, fields });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return members;
+}
+
+/** Resident memory of a supervised process, the sum over its process group, in MB; null when it is not running or /proc is unreadable. */
+export function groupRssMb(pgid: number | undefined): number | null {
+  if (!pgid) return null;
+  let kb = 0;
+  let found = false;
+  for (const { pid } of groupMembers(pgid) ?? []) {
+    try {
       const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (rss) {
         kb += Number(rss[1]);
@@ -30,6 +42,15 @@ export function groupRssMb(pgid: number | undefined): number | null {
     }
   }
   return found ? Math.round((kb / 1024) * 10) / 10 : null;
+}
+
+/** CPU time (user + system) a supervised process's group has used so far, in ms; null when it is not running or /proc is unreadable. */
+export function groupCpuMs(pgid: number | undefined): number | null {
+  if (!pgid) return null;
+  const members = groupMembers(pgid);
+  if (!members || members.length === 0) return null;
+  // Clock ticks; 100 per second on Linux (USER_HZ).
+  return members.reduce((ms, m) => ms + (Number(m.fields[11]) + Number(m.fields[12])) * 10, 0);
 }
 
 /** Least-squares slope of (t, y) pairs, in y units per t unit; null with fewer than 3 points. */

@@ -5,14 +5,18 @@ import type { SupervisedProcess } from '../../testkit/supervisor';
 import type { Bench } from '../context';
 import { startTwin, twinReady } from '../lib/twin';
 import { runLoad, type ScenarioResult } from '../lib/load';
+import { groupCpuMs } from '../lib/rss';
 import type { Sut } from '../systems';
 
 /**
- * The cost of observability, measured in the same run: our system as the other scenarios run it
- * (tracing off, nobody scraping /metrics) against a twin with tracing on at its default sampling
- * (`parentbased_traceidratio` 0.05: spans exported over OTLP/HTTP to the local Jaeger when it
- * answers, otherwise to an in-process sink) and its three /metrics endpoints scraped every second.
- * prom-client counts in both: recording cannot be turned off, so "off" means not scraped.
+ * The cost of observability, measured in the same run between two twins of our system started
+ * together and warmed up alike, which differ only in it: "off" (tracing off, nobody scraping
+ * /metrics) and "on" (tracing at its default sampling, `parentbased_traceidratio` 0.05: spans
+ * exported over OTLP/HTTP to the local Jaeger when it answers, otherwise to an in-process sink, and
+ * its three /metrics endpoints scraped every second). prom-client counts in both: recording cannot
+ * be turned off, so "off" means not scraped. (Until 2026-12-03 "off" was the main system, which had
+ * served every earlier scenario: its worker held thousands of cached signups the twin did not, and
+ * the signup comparison came out faster with tracing on than off.)
  *
  * The same twin also runs with every request traced: the load sends a sampled W3C `traceparent`,
  * which the parent-based sampler follows (the twin trusts callers: TRACE_INCOMING_CONTEXT=follow), so the full cost is measured without a third process set.
@@ -31,6 +35,10 @@ export interface ObservabilityOverhead {
   sampling: string;
   signup_c1: Record<Mode, number | null> & { sampled_ratio: number | null; all_ratio: number | null };
   me_c50: Record<Mode, number | null> & { sampled_ratio: number | null; all_ratio: number | null };
+  /** CPU ms the twin's API, worker and DB processor used per signup of the signup runs. */
+  signup_cpu_ms: Record<Mode, number | null> & { sampled_ratio: number | null; all_ratio: number | null };
+  /** CPU ms the twin's API used per /me of the /me runs. */
+  me_cpu_ms: Record<Mode, number | null> & { sampled_ratio: number | null; all_ratio: number | null };
   goal: string;
   runs: ScenarioResult[];
 }
@@ -43,6 +51,7 @@ const median = (xs: (number | null)[]) => {
 const round = (x: number | null, d = 3) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 const obsPorts = (ctx: Bench) => ({ api: ctx.ports.obsApi, worker: ctx.ports.obsWorker, dbp: ctx.ports.obsDbp });
+const offPorts = (ctx: Bench) => ({ api: ctx.ports.obsOffApi, worker: ctx.ports.obsOffWorker, dbp: ctx.ports.obsOffDbp });
 
 export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Promise<{ procs: SupervisedProcess[]; exporter: string; sink?: OtlpSink }> {
   const jaeger = `http://127.0.0.1:${process.env.JAEGER_OTLP_PORT ?? 4318}`;
@@ -50,56 +59,81 @@ export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Pro
   const jaegerUp = process.env.JAEGER_SKIP !== '1' && (await fetch(jaegerUi, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false));
   const sink = jaegerUp ? undefined : await OtlpSink.start();
   const endpoint = sink ? sink.url : jaeger;
-  const { procs } = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
-  return { procs, exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
+  const on = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
+  const off = startTwin(ctx, 'obs-off', { ...baseEnv, TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs-off` }, offPorts(ctx));
+  return { procs: [...on.procs, ...off.procs], exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
 }
 
+/** `procs` as startObserved returned them: the "on" twin's three, then the "off" twin's. */
 export async function waitObserved(ctx: Bench, procs: SupervisedProcess[]): Promise<void> {
-  await twinReady(procs, obsPorts(ctx));
+  await Promise.all([twinReady(procs.slice(0, 3), obsPorts(ctx)), twinReady(procs.slice(3, 6), offPorts(ctx))]);
 }
 
 /** Signup p50 at one connection and /me throughput at 50, off and on, alternated. */
 export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: string): Promise<void> {
   const onUrl = `http://127.0.0.1:${ctx.ports.obsApi}`;
+  const offUrl = `http://127.0.0.1:${ctx.ports.obsOffApi}`;
   const scrapeS = 1;
   const targets = [`http://127.0.0.1:${ctx.ports.obsMetrics}/metrics`, `http://127.0.0.1:${ctx.ports.obsWorker}/metrics`, `http://127.0.0.1:${ctx.ports.obsDbp}/metrics`];
   const scraper = setInterval(() => {
     for (const t of targets) void fetch(t, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), () => undefined);
   }, scrapeS * 1000);
   const runs: ScenarioResult[] = [];
+  // CPU per request from /proc: steadier than latency or req/s on cores shared with the rest of the bench.
+  const twins = ctx.observed?.procs ?? [];
+  const side = (mode: Mode) => (mode === 'off' ? twins.slice(3, 6) : twins.slice(0, 3));
+  const cpuOf = (ps: SupervisedProcess[]) => {
+    let ms = 0;
+    for (const p of ps) {
+      const c = groupCpuMs(p.pid);
+      if (c === null) return null;
+      ms += c;
+    }
+    return ms;
+  };
+  const cpu = new Map<ScenarioResult, number | null>();
+  const measured = async (ps: SupervisedProcess[], load: () => Promise<ScenarioResult>) => {
+    const start = cpuOf(ps);
+    const r = await load();
+    const end = cpuOf(ps);
+    cpu.set(r, start !== null && end !== null && r.ok > 0 ? (end - start) / r.ok : null);
+    return r;
+  };
   // A sampled W3C trace context per request: the twin's parent-based sampler keeps every one.
   const traced = () => ({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` });
   try {
-    // Warm-up, not recorded: ours has served the earlier scenarios, the twin nothing yet, and a cold
-    // process (JIT, connection pools) would count against tracing in the first "on" run.
+    // Warm-up of both twins, not recorded: a cold process (JIT, connection pools) would count
+    // against whichever side ran first.
     const sessions0 = [...ours.sessions];
-    await runLoad({
-      system: 'ours', name: 'signup_warmup', url: onUrl, method: 'POST', path: ours.signup.path, concurrency: 1, durationS: ctx.plan.c1S, expect: ours.signup.expect,
-      build: (i) => ({ body: ours.signup.body(ctx.address(ours, 'obw', i)) }),
-    });
-    if (sessions0.length > 0) {
+    for (const [k, url] of [onUrl, offUrl].entries()) {
       await runLoad({
-        system: 'ours', name: 'me_warmup', url: onUrl, method: 'GET', path: ours.me.path, concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
-        build: (i) => ({ headers: { cookie: sessions0[i % sessions0.length] } }),
+        system: 'ours', name: 'signup_warmup', url, method: 'POST', path: ours.signup.path, concurrency: 1, durationS: ctx.plan.c1S, expect: ours.signup.expect,
+        build: (i) => ({ body: ours.signup.body(ctx.address(ours, `obw${k}`, i)) }),
       });
+      if (sessions0.length > 0) {
+        await runLoad({
+          system: 'ours', name: 'me_warmup', url, method: 'GET', path: ours.me.path, concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
+          build: (i) => ({ headers: { cookie: sessions0[i % sessions0.length] } }),
+        });
+      }
     }
     let n = 0;
     for (const mode of MODES) {
-      const url = mode === 'off' ? ours.url : onUrl;
+      const url = mode === 'off' ? offUrl : onUrl;
       const headers = () => (mode === 'all' ? traced() : {});
       const purpose = `ob${mode[0]}${n++}`;
-      runs.push(await runLoad({
+      runs.push(await measured(side(mode), () => runLoad({
         system: 'ours', name: `signup_${mode}`, url, method: 'POST', path: ours.signup.path,
         concurrency: 1, durationS: ctx.plan.c1S, expect: ours.signup.expect,
         build: (i) => ({ body: ours.signup.body(ctx.address(ours, purpose, i)), headers: headers() }),
-      }));
+      })));
       const sessions = [...ours.sessions];
       if (sessions.length > 0) {
-        runs.push(await runLoad({
+        runs.push(await measured(side(mode).slice(2), () => runLoad({
           system: 'ours', name: `me_${mode}`, url, method: 'GET', path: ours.me.path,
           concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
           build: (i) => ({ headers: { cookie: sessions[i % sessions.length], ...headers() } }),
-        }));
+        })));
       }
     }
   } finally {
@@ -109,18 +143,23 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
     Object.fromEntries((['off', 'sampled', 'all'] as Mode[]).map((m) => [m, median(runs.filter((r) => r.name === `${measure}_${m}`).map(f))])) as Record<Mode, number | null>;
   const p50 = by('signup', (r) => r.p50_ms);
   const rps = by('me', (r) => r.rps);
+  const signupCpu = by('signup', (r) => cpu.get(r) ?? null);
+  const meCpu = by('me', (r) => cpu.get(r) ?? null);
   const ratio = (x: number | null, base: number | null) => (x !== null && base ? round(x / base) : null);
+  const summary = (m: Record<Mode, number | null>, d: number) => ({ off: round(m.off, d), sampled: round(m.sampled, d), all: round(m.all, d), sampled_ratio: ratio(m.sampled, m.off), all_ratio: ratio(m.all, m.off) });
   ctx.observability = {
     exporter,
     scrape_interval_s: scrapeS,
     sampling: `${DEFAULT_TRACE_RATIO * 100} % of requests (parentbased_traceidratio, the default)`,
-    signup_c1: { off: round(p50.off, 2), sampled: round(p50.sampled, 2), all: round(p50.all, 2), sampled_ratio: ratio(p50.sampled, p50.off), all_ratio: ratio(p50.all, p50.off) },
-    me_c50: { off: round(rps.off, 1), sampled: round(rps.sampled, 1), all: round(rps.all, 1), sampled_ratio: ratio(rps.sampled, rps.off), all_ratio: ratio(rps.all, rps.off) },
-    goal: 'at the default sampling: signup p50 on ÷ off ≤ 1.05; /me req/s on ÷ off ≥ 0.95',
+    signup_c1: summary(p50, 2),
+    me_c50: summary(rps, 1),
+    signup_cpu_ms: summary(signupCpu, 2),
+    me_cpu_ms: summary(meCpu, 3),
+    goal: 'at the default sampling: signup p50 on ÷ off ≤ 1.05; /me req/s on ÷ off ≥ 0.95 (CPU per request on ÷ off ≤ 1.05 is the steadier reading of both)',
     runs,
   };
   const o = ctx.observability;
-  ctx.log(`observability: signup c=1 p50 off ${p50.off} ms, sampled ${p50.sampled} ms (×${o.signup_c1.sampled_ratio}), all ${p50.all} ms (×${o.signup_c1.all_ratio}); me c=50 off ${rps.off} req/s, sampled ${rps.sampled} (×${o.me_c50.sampled_ratio}), all ${rps.all} (×${o.me_c50.all_ratio}); exporter ${exporter}`);
+  ctx.log(`observability: signup c=1 p50 off ${p50.off} ms, sampled ${p50.sampled} ms (×${o.signup_c1.sampled_ratio}), all ${p50.all} ms (×${o.signup_c1.all_ratio}); me c=50 off ${rps.off} req/s, sampled ${rps.sampled} (×${o.me_c50.sampled_ratio}), all ${rps.all} (×${o.me_c50.all_ratio}); CPU per signup ×${o.signup_cpu_ms.sampled_ratio} sampled, ×${o.signup_cpu_ms.all_ratio} all; API CPU per /me ×${o.me_cpu_ms.sampled_ratio} sampled, ×${o.me_cpu_ms.all_ratio} all; exporter ${exporter}`);
 }
 
 export function observabilityMarkdown(o: ObservabilityOverhead | undefined): string[] {
@@ -134,11 +173,13 @@ export function observabilityMarkdown(o: ObservabilityOverhead | undefined): str
     '',
     '### Observability overhead (tracing and metrics on ÷ off, same run)',
     '',
-    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: no tracing, nobody scraping. Runs alternated off, sampled, all, all, sampled, off; medians. Goal: ${o.goal}.`,
+    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; medians. Goal: ${o.goal}.`,
     '',
     '| measure | off | on | on ÷ off | overhead |',
     '|---|---:|---:|---:|---:|',
     ...row('signup p50, 1 connection', o.signup_c1, ' ms', false),
     ...row('/me req/s, 50 connections', o.me_c50, '', true),
+    ...(o.signup_cpu_ms ? row('signup, CPU of API + worker + DB processor per signup', o.signup_cpu_ms, ' ms', false) : []),
+    ...(o.me_cpu_ms ? row('/me, API CPU per request', o.me_cpu_ms, ' ms', false) : []),
   ];
 }
