@@ -132,6 +132,8 @@ export interface Bench extends BenchOptions {
   canTopology?: boolean;
   /** Our twin with tracing on (started with ours), and what the observability step measured. */
   observed?: Awaited<ReturnType<typeof startObserved>>;
+  /** Open workflows on the Temporal server when the run started (null: not counted). */
+  openWorkflowsAtStart?: number | null;
   observability?: ObservabilityOverhead;
   /** One of the processes under test, started, logging to the run's folder. */
   startTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs?: string[]): SupervisedProcess;

@@ -121,6 +121,26 @@ export async function terminateBenchWorkflows(ctx: Bench, queues: string[], addr
 }
 
 /**
+ * Open workflows on the Temporal server at the start of a run. The dev server keeps every signup of
+ * earlier runs and tests open for its 24 h window, with their timers; one run (db9ec34) started
+ * beside 4,000 left by an ad-hoc harness, so the results say how many there were.
+ */
+export async function openWorkflows(ctx: Bench): Promise<number | null> {
+  try {
+    const connection = await Connection.connect({ address: ctx.config.TEMPORAL_ADDRESS });
+    try {
+      const r = await connection.workflowService.countWorkflowExecutions({ namespace: ctx.config.TEMPORAL_NAMESPACE, query: `ExecutionStatus = 'Running'` });
+      return Number(r.count ?? 0);
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    ctx.log(`could not count the open workflows: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/**
  * After the stalled scenario: its twins stop, and our stalled signups (retrying SMTP with back-off
  * for hours) are terminated, so their retries do not load Temporal during the later scenarios.
  */

@@ -71,6 +71,7 @@ export function buildOutput(ctx: Bench, floor: BcryptFloor, startupS: number, lo
       os: `${os.type()} ${os.release()}`,
       loadavg_start: load0.map((x) => Math.round(x * 100) / 100),
       loadavg_end: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      temporal_open_workflows_at_start: ctx.openWorkflowsAtStart ?? null,
     },
     settings: {
       bcrypt_cost: ctx.cost,
@@ -106,7 +107,7 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
   return [
     `## Benchmark, ${out.mode} run ${ctx.run} (${out.date})`,
     '',
-    `Machine: ${out.machine.cpus} × ${out.machine.cpu_model}, ${out.machine.mem_gb} GB, Node ${out.machine.node}; load average ${out.machine.loadavg_start[0]} at the start, ${out.machine.loadavg_end[0]} at the end (the cores are shared with other work: compare systems within this run only). Total ${out.total_s} s.`,
+    `Machine: ${out.machine.cpus} × ${out.machine.cpu_model}, ${out.machine.mem_gb} GB, Node ${out.machine.node}; load average ${out.machine.loadavg_start[0]} at the start, ${out.machine.loadavg_end[0]} at the end (the cores are shared with other work: compare systems within this run only); ${out.machine.temporal_open_workflows_at_start ?? 'an unknown number of'} open workflows on the Temporal server at the start. Total ${out.total_s} s.`,
     `Our API ran with RATE_LIMITS_ENABLED=false (rate limits off for the benchmark), LOG_LEVEL=warn, BCRYPT_COST=${ctx.cost}; both peers use the same bcrypt cost, the same Postgres server (database cfd_auth_bench) and the same Redis.`,
     `bcrypt floor at cost ${ctx.cost}: hash ${floor.hash_ms} ms, compare ${floor.compare_ms} ms (medians); ${floor.compares_per_s_parallel} compares/s with ${floor.parallel} in parallel.`,
     '',

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { killAllSupervised, REPO_ROOT } from '../testkit/supervisor';
 import { createBench, parseOptions, type Bench } from './context';
-import { endStalled, drain, ensureStack, oursEnv, startAll, stopAll, terminateBenchWorkflows } from './infra';
+import { endStalled, drain, ensureStack, openWorkflows, oursEnv, startAll, stopAll, terminateBenchWorkflows } from './infra';
 import { measureBcrypt, medianCompare, medianHash, parallelCompares } from './lib/floor';
 import type { System } from './lib/load';
 import { buildOutput, markdown, writeResults, writeSoak } from './output';
@@ -106,6 +106,8 @@ async function main(ctx: Bench): Promise<void> {
   const load0 = os.loadavg();
   const rotated = rotator();
   await ensureStack(ctx);
+  ctx.openWorkflowsAtStart = await openWorkflows(ctx);
+  if ((ctx.openWorkflowsAtStart ?? 0) > 500) ctx.log(`the Temporal server holds ${ctx.openWorkflowsAtStart} open workflows from earlier runs: they load it (npm run bench -- --clean ends the bench's; README "Benchmark")`);
   const suts = makeSuts(ctx);
   const startup = await startAll(ctx, suts);
   ctx.log(`processes ready after ${startup.startup_s.toFixed(1)} s`);
