@@ -122,7 +122,7 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
     '',
     ...[oursTp, ...peerTp].filter((t): t is Throughput => !!t).map(
       (t) =>
-        `- ${t.system}: ${t.signups_per_s} signups/s accepted for ${t.duration_s} s at c=${t.concurrency} (${t.errors} errors); ${t.delivered}/${t.accepted} codes in MailDev${t.all_codes_delivered_s === null ? ` within ${t.drain_bound_s} s after the load (not all)` : `, the last ${t.all_codes_delivered_s} s after the load ended (${t.delivered_per_s_end_to_end}/s end to end)`}.`,
+        `- ${t.system}: ${t.signups_per_s} signups/s accepted for ${t.duration_s} s at c=${t.concurrency} (${t.errors} errors); ${t.delivered}/${t.accepted} codes in MailDev${t.all_codes_delivered_s === null ? ` within ${t.drain_bound_s} s after the load (not all)` : `, the last ${t.all_codes_delivered_s} s after the load ended (${t.delivered_per_s_end_to_end}/s end to end)`}; ${t.duplicate_codes ?? 'unknown'} duplicate codes.`,
     ),
     '',
     ...(ctx.memory ? [`Memory (RSS) of our processes at the end of the sustained run: ${Object.entries(ctx.memory).map(([n, mb]) => `${n} ${mb ?? '–'} MB`).join(', ')} (worker target ≤ ${WORKER_RSS_TARGET_MB} MB; growth over time: \`npm run bench -- --soak\`).`, ''] : []),

@@ -39,6 +39,8 @@ export interface Throughput {
   /** Codes delivered per second from the start of the load to the last delivery. */
   delivered_per_s_end_to_end: number | null;
   drain_bound_s: number;
+  /** Mails beyond the first to one address (each signup asks for one code): must be 0; null when MailDev could not be listed. */
+  duplicate_codes: number | null;
 }
 
 export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number, drainMaxS: number): Promise<Throughput> {
@@ -70,6 +72,13 @@ export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number
     await sleep(500);
   }
   const drainS = doneAt === null ? null : (doneAt - loadEnd) / 1000;
+  let duplicates: number | null = null;
+  try {
+    const mails = await ctx.mail.list(ctx.needle(sut, purpose));
+    duplicates = mails.length - new Set(mails.map((m) => m.to)).size;
+  } catch {
+    // MailDev busy: reported as unknown
+  }
   const t: Throughput = {
     system: sut.system,
     concurrency: c,
@@ -82,6 +91,7 @@ export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number
     all_codes_delivered_s: drainS === null ? null : Math.round(drainS * 10) / 10,
     delivered_per_s_end_to_end: drainS === null ? null : Math.round((delivered / (r.duration_s + drainS)) * 10) / 10,
     drain_bound_s: Math.round(drainMaxS),
+    duplicate_codes: duplicates,
   };
   ctx.log(`signup_throughput ${sut.system}: ${delivered}/${accepted} codes delivered${drainS === null ? ` (bound of ${drainMaxS.toFixed(0)} s reached)` : ` ${drainS.toFixed(1)} s after the load ended`}`);
   return t;
