@@ -14,19 +14,20 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { loadConfig } from '../common/config';
 import { withDb } from '../testkit/db';
 import { waitForCode } from '../testkit/maildev';
-import { REPO_ROOT } from '../testkit/supervisor';
+import { freePort, portFree, REPO_ROOT } from '../testkit/supervisor';
+import { eventually, sleep } from '../testkit/wait';
 import { BENCH_EMAIL_DOMAIN } from './clean';
 import { groupCpuMs } from './lib/rss';
 
 const rev = process.argv[2] ?? '56a16e6';
 const ROUNDS = Number(process.env.ROUNDS ?? 4);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`ROUNDS must be a whole number ≥ 1, got ${process.env.ROUNDS}`);
 const N1 = 30;
 const NC = 60;
 const CONC = 10;
@@ -36,27 +37,10 @@ const PASSWORD = 'a sturdy bench passphrase';
 const KAFKA_VERSION = '3.9.1';
 const stamp = Date.now();
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; await sleep(300)) if (await probe().catch(() => false)) return;
-  throw new Error(`${what} not ready after ${timeoutMs} ms`);
-}
 const answers = (url: string) => () => fetch(url).then((r) => r.status === 200);
-const listening = (port: number) => () =>
-  new Promise<boolean>((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
-    s.on('error', () => resolve(false));
-  });
+/** Polls `probe` until it holds (testkit's `eventually`), failing with `what`. */
+const until = (what: string, probe: () => Promise<boolean>, timeoutMs = 120_000) => eventually(async () => ((await probe()) ? true : undefined), timeoutMs, what, 300);
 
 /** The earlier revision's checkout; its dependencies must be ours (same versions), so node_modules is shared. */
 function checkout(dir: string): void {
@@ -90,7 +74,7 @@ async function startKafka(dir: string): Promise<{ brokers: string; proc: ChildPr
   java('kafka.tools.StorageTool', 'format', '-t', id, '-c', props);
   const log = openSync(path.join(dir, 'kafka.log'), 'a');
   const proc = spawn('java', ['-Xms256m', '-Xmx512m', '-Djava.awt.headless=true', `-Dlog4j.configuration=file:${REPO_ROOT}/scripts/kafka/log4j.properties`, '-cp', `${libs}/*`, 'kafka.Kafka', props], { detached: true, stdio: ['ignore', log, log] });
-  await until('the earlier revision\'s Kafka', listening(port), 60_000);
+  await until('the earlier revision\'s Kafka', async () => !(await portFree(port)), 60_000);
   return { brokers: `127.0.0.1:${port}`, proc };
 }
 

@@ -91,7 +91,7 @@ export async function startAll(ctx: Bench, suts: Sut[]): Promise<Record<string, 
     api.waitReady(timeout, `http://127.0.0.1:${ctx.ports.api}/health/ready`),
     workerS.waitReady(timeout, `http://127.0.0.1:${ctx.ports.workerStalled}/health/ready`, upExceptSmtp),
     apiS.waitReady(timeout, `http://127.0.0.1:${ctx.ports.apiStalled}/health/ready`),
-    waitObserved(ctx, ctx.observed.procs),
+    waitObserved(ctx, ctx.observed),
     ...peerReady,
   ]);
   void suts;

@@ -148,7 +148,7 @@ async function main(ctx: Bench): Promise<void> {
   for (const c of [c1, cN]) for (const sut of rotated(suts)) await step(ctx, `me ${sut.system} c=${c}`, (c === 1 ? ctx.plan.c1S : ctx.plan.cNS) + slack, () => scenarioMe(ctx, sut, c));
   if (ctx.observed) {
     const obs = ctx.observed;
-    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', 2 * (ctx.plan.c1S + ctx.plan.cNS) + MODES_RUNS * (ctx.plan.c1S + ctx.plan.cNS) + 8 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
+    await step(ctx, 'observability overhead (ours, tracing and metrics on ÷ off)', (MODES_RUNS + 2) * (ctx.plan.c1S + ctx.plan.cNS) + 8 * slack, () => scenarioObservability(ctx, suts[0], obs.exporter));
     // The twins have done their part: their pollers and consumers would only share the cores with what follows.
     await Promise.all(obs.procs.map((p) => p.stop()));
   }

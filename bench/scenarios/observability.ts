@@ -53,7 +53,16 @@ const round = (x: number | null, d = 3) => (x === null ? null : Math.round(x * 1
 const obsPorts = (ctx: Bench) => ({ api: ctx.ports.obsApi, worker: ctx.ports.obsWorker, dbp: ctx.ports.obsDbp });
 const offPorts = (ctx: Bench) => ({ api: ctx.ports.obsOffApi, worker: ctx.ports.obsOffWorker, dbp: ctx.ports.obsOffDbp });
 
-export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Promise<{ procs: SupervisedProcess[]; exporter: string; sink?: OtlpSink }> {
+/** The twins' processes, each as startTwin orders them: DB processor, worker, API. */
+interface Observed {
+  on: SupervisedProcess[];
+  off: SupervisedProcess[];
+  procs: SupervisedProcess[];
+  exporter: string;
+  sink?: OtlpSink;
+}
+
+export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Promise<Observed> {
   const jaeger = `http://127.0.0.1:${process.env.JAEGER_OTLP_PORT ?? 4318}`;
   const jaegerUi = `http://127.0.0.1:${process.env.JAEGER_UI_PORT ?? 16686}/`;
   const jaegerUp = process.env.JAEGER_SKIP !== '1' && (await fetch(jaegerUi, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false));
@@ -61,12 +70,11 @@ export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Pro
   const endpoint = sink ? sink.url : jaeger;
   const on = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
   const off = startTwin(ctx, 'obs-off', { ...baseEnv, TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs-off` }, offPorts(ctx));
-  return { procs: [...on.procs, ...off.procs], exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
+  return { on: on.procs, off: off.procs, procs: [...on.procs, ...off.procs], exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
 }
 
-/** `procs` as startObserved returned them: the "on" twin's three, then the "off" twin's. */
-export async function waitObserved(ctx: Bench, procs: SupervisedProcess[]): Promise<void> {
-  await Promise.all([twinReady(procs.slice(0, 3), obsPorts(ctx)), twinReady(procs.slice(3, 6), offPorts(ctx))]);
+export async function waitObserved(ctx: Bench, observed: Observed): Promise<void> {
+  await Promise.all([twinReady(observed.on, obsPorts(ctx)), twinReady(observed.off, offPorts(ctx))]);
 }
 
 /** Signup p50 at one connection and /me throughput at 50, off and on, alternated. */
@@ -80,8 +88,8 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   }, scrapeS * 1000);
   const runs: ScenarioResult[] = [];
   // CPU per request from /proc: steadier than latency or req/s on cores shared with the rest of the bench.
-  const twins = ctx.observed?.procs ?? [];
-  const side = (mode: Mode) => (mode === 'off' ? twins.slice(3, 6) : twins.slice(0, 3));
+  const side = (mode: Mode) => (mode === 'off' ? ctx.observed?.off : ctx.observed?.on) ?? [];
+  const apiOf = (ps: SupervisedProcess[]) => ps.slice(2);
   const cpuOf = (ps: SupervisedProcess[]) => {
     let ms = 0;
     for (const p of ps) {
@@ -129,7 +137,7 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
       })));
       const sessions = [...ours.sessions];
       if (sessions.length > 0) {
-        runs.push(await measured(side(mode).slice(2), () => runLoad({
+        runs.push(await measured(apiOf(side(mode)), () => runLoad({
           system: 'ours', name: `me_${mode}`, url, method: 'GET', path: ours.me.path,
           concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
           build: (i) => ({ headers: { cookie: sessions[i % sessions.length], ...headers() } }),
