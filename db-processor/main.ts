@@ -12,7 +12,7 @@ import { EnvelopeSecurity, TRACE_HEADERS, traceContextOf, type Verified } from '
 import { tracer, untraced } from '../common/tracing';
 import { SupervisedConsumer, supervisedConsumerConfig } from '../common/kafka/supervised-consumer';
 import { MAX_MESSAGE_BYTES, MESSAGE_VERSION, RequestEnvelope, REQUESTS, type RequestType } from '../common/kafka/messages';
-import { DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
+import { DB_PROCESSOR_AUDIT_GROUP, DB_PROCESSOR_GROUP, TOPICS } from '../common/kafka/topics';
 import { createLogger, type Logger } from '../common/logger';
 import { metrics, metricsRegistry, reportConsumerLag, reportOutbox } from '../common/metrics';
 import { ormConfig } from '../entities/mikro-orm.config';
@@ -34,8 +34,9 @@ type Outcome =
   | { kind: 'drop'; reason: string };
 
 /**
- * Consumes DB requests in one consumer group (scale out by running more instances: partitions are
- * shared among them), answers on the replies topic, and dead-letters what it cannot read.
+ * Consumes DB requests in two lanes, each a consumer group (scale out by running more instances:
+ * partitions are shared among them): requests someone waits on, and audit rows. Answers on the
+ * replies topic, and dead-letters what it cannot read.
  */
 export async function start(config: Config, logger: Logger = createLogger('db-processor', config.LOG_LEVEL)): Promise<DbProcessor> {
   const orm = await MikroORM.init(ormConfig(config.DATABASE_URL));
@@ -51,22 +52,29 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   // A short session timeout: when an instance dies (kill -9), its partitions move to the others
   // after 10 s instead of kafkajs' default 30 s, and a restarted group forms as quickly.
-  const consumerConfig = supervisedConsumerConfig({
-    groupId: DB_PROCESSOR_GROUP,
+  const consumerConfig = (groupId: string) => supervisedConsumerConfig({
+    groupId,
     maxWaitTimeInMs: 100,
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
     allowAutoTopicCreation: false,
   });
+  // One consumer per lane (requests someone waits on; audit rows), each with its own fetch loop.
   // Rebuilt after any crash (a non-retriable one after a broker restart included); liveness fails
-  // when it cannot rejoin within KAFKA_REJOIN_BOUND_MS, so a supervisor restarts the process.
-  const consumer = new SupervisedConsumer({
-    name: 'db-requests',
-    create: () => kafka.consumer(consumerConfig),
-    logger,
-    rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS,
-    sessionTimeoutMs: 10_000,
-  });
+  // when one cannot rejoin within KAFKA_REJOIN_BOUND_MS, so a supervisor restarts the process.
+  const lanes = [
+    { name: 'db-requests', topic: TOPICS.dbRequests, group: DB_PROCESSOR_GROUP },
+    { name: 'db-audit', topic: TOPICS.dbAudit, group: DB_PROCESSOR_AUDIT_GROUP },
+  ].map((lane) => ({
+    ...lane,
+    consumer: new SupervisedConsumer({
+      name: lane.name,
+      create: () => kafka.consumer(consumerConfig(lane.group)),
+      logger,
+      rejoinBoundMs: config.KAFKA_REJOIN_BOUND_MS,
+      sessionTimeoutMs: 10_000,
+    }),
+  }));
 
   // Fails at start, not at the first event, when production lacks the signing keys.
   const signer = EventSigner.fromConfig(config);
@@ -78,31 +86,33 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   });
   relay.start();
   reportOutbox(() => untraced(() => relay.backlog()));
-  await consumer.connect();
-  await consumer.subscribe({ topic: TOPICS.dbRequests, fromBeginning: false });
-  await consumer.run({
-    partitionsConsumedConcurrently: 6,
-    // Each request is handled in the trace its authenticated trace headers name (checked here once
-    // more only when it has them); the kafkajs span's parent, from a header nobody signs, is not followed.
-    eachMessage: ({ message, partition }) => {
-      const parent = message.headers?.[TRACE_HEADERS.parent] ? traceContextOf(security.verify('request', TOPICS.dbRequests, message)) : ROOT_CONTEXT;
-      return context.with(parent, () =>
-        tracer().startActiveSpan(`${TOPICS.dbRequests} handle`, { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': TOPICS.dbRequests } }, async (span) => {
-          try {
-            span.setAttribute('cfd.request.outcome', await handleOne(message, partition));
-          } finally {
-            span.end();
-          }
-        }),
-      );
-    },
-  });
+  for (const { topic, consumer } of lanes) {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: false });
+    await consumer.run({
+      partitionsConsumedConcurrently: 6,
+      // Each request is handled in the trace its authenticated trace headers name (checked here once
+      // more only when it has them); the kafkajs span's parent, from a header nobody signs, is not followed.
+      eachMessage: ({ message, partition }) => {
+        const parent = message.headers?.[TRACE_HEADERS.parent] ? traceContextOf(security.verify('request', topic, message)) : ROOT_CONTEXT;
+        return context.with(parent, () =>
+          tracer().startActiveSpan(`${topic} handle`, { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic } }, async (span) => {
+            try {
+              span.setAttribute('cfd.request.outcome', await handleOne(topic, message, partition));
+            } finally {
+              span.end();
+            }
+          }),
+        );
+      },
+    });
+  }
 
-  async function handleOne(message: KafkaMessage, partition: number): Promise<string> {
+  async function handleOne(topic: string, message: KafkaMessage, partition: number): Promise<string> {
     const end = metrics.dbRequestDuration.startTimer();
-    const { outcome, route, type } = await handle(message, { handlers, orm, logger, security, guard });
+    const { outcome, route, type } = await handle(topic, message, { handlers, orm, logger, security, guard });
     end({ type: type ?? 'unknown', outcome: outcome.kind === 'reply' ? (outcome.ok ? 'ok' : outcome.code) : outcome.kind === 'dead-letter' ? 'dead_letter' : 'dropped' });
-    const meta = { partition, offset: message.offset };
+    const meta = { topic, partition, offset: message.offset };
     if (outcome.kind === 'dead-letter') {
       metrics.kafkaDeadLetters.inc({ reason: outcome.reason });
       logger.warn({ ...meta, reason: outcome.reason }, 'request dead-lettered');
@@ -112,7 +122,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
           key: message.key,
           value: message.value,
           // The original headers (message id, MAC) stay, for inspection and replay forensics.
-          headers: { ...message.headers, 'x-dlq-reason': outcome.reason, 'x-source-topic': TOPICS.dbRequests, 'x-source-offset': message.offset },
+          headers: { ...message.headers, 'x-dlq-reason': outcome.reason, 'x-source-topic': topic, 'x-source-offset': message.offset },
         }],
       });
     } else if (outcome.kind === 'drop') {
@@ -131,20 +141,24 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
   }
 
   const liveChecks = {
-    kafka: () => (consumer.isLive ? undefined : `not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms`),
+    kafka: () => {
+      const out = lanes.filter((l) => !l.consumer.isLive).map((l) => l.group);
+      return out.length ? `${out.join(', ')}: not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms` : undefined;
+    },
   };
-  const lag = consumerLag(kafka, DB_PROCESSOR_GROUP, TOPICS.dbRequests);
-  reportConsumerLag(lag.read);
+  const lags = lanes.map((l) => consumerLag(kafka, l.group, l.topic));
+  reportConsumerLag(async () => (await Promise.all(lags.map((l) => l.read()))).flat());
   const health = await startHealthServer(config.API_HOST, config.DB_PROCESSOR_HEALTH_PORT, {
     postgres: async () => {
       if (!(await orm.isConnected())) throw new Error('postgres down');
     },
     kafka: async () => {
-      if (!consumer.isReady) throw new Error('not in the consumer group');
+      const out = lanes.filter((l) => !l.consumer.isReady).map((l) => l.group);
+      if (out.length) throw new Error(`not in the consumer group: ${out.join(', ')}`);
     },
   }, liveChecks, metricsRegistry('db-processor'));
   const stopLivenessExit = config.EXIT_WHEN_NOT_LIVE ? exitWhenNotLive(liveChecks, logger) : () => undefined;
-  logger.info({ healthPort: health.port, group: DB_PROCESSOR_GROUP }, 'db-processor started');
+  logger.info({ healthPort: health.port, groups: lanes.map((l) => l.group) }, 'db-processor started');
 
   return {
     healthPort: health.port,
@@ -153,8 +167,8 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
       stopLivenessExit();
       reportConsumerLag(undefined);
       reportOutbox(undefined);
-      await lag.close();
-      await consumer.disconnect().catch(() => undefined);
+      await Promise.all(lags.map((l) => l.close()));
+      await Promise.all(lanes.map((l) => l.consumer.disconnect().catch(() => undefined)));
       await relay.stop();
       await producer.disconnect().catch(() => undefined);
       await health.close();
@@ -222,10 +236,10 @@ interface Deps {
  * Unauthenticated, stale and replayed messages are dead-lettered without an answer: only a request
  * that proves it comes from a requester may cause a reply.
  */
-async function handle(message: KafkaMessage, deps: Deps): Promise<{ outcome: Outcome; route?: Route; type?: RequestType }> {
+async function handle(topic: string, message: KafkaMessage, deps: Deps): Promise<{ outcome: Outcome; route?: Route; type?: RequestType }> {
   if (!message.value || message.value.length === 0) return { outcome: { kind: 'dead-letter', reason: 'empty' } };
   if (message.value.length > MAX_MESSAGE_BYTES) return { outcome: { kind: 'dead-letter', reason: 'too_large' } };
-  const checked = deps.security.verify('request', TOPICS.dbRequests, message);
+  const checked = deps.security.verify('request', topic, message);
   if (!checked.ok) return { outcome: { kind: 'dead-letter', reason: checked.reason } };
   let raw: unknown;
   try {

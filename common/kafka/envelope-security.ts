@@ -5,7 +5,7 @@ import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { Config } from '../config';
 import { parseKeyRing, type KeyRingSpec } from './keyring';
 import { MESSAGE_VERSION } from './messages';
-import { TOPICS } from './topics';
+import { requestTopic, TOPICS } from './topics';
 
 /**
  * Confidentiality and authenticity of the DB processor's Kafka traffic.
@@ -227,7 +227,7 @@ export class EnvelopeSecurity {
     const sealed = this.encrypt('request', requestBinding(route), payload);
     const value = JSON.stringify({ v: MESSAGE_VERSION, ...route, payload: sealed });
     const key = this.messageKey(businessKey);
-    return { key, value, headers: this.sign('request', TOPICS.dbRequests, key, value, activeTraceHeaders()) };
+    return { key, value, headers: this.sign('request', requestTopic(route.type), key, value, activeTraceHeaders()) };
   }
 
   openRequestPayload(envelope: { type: string; correlationId: string; replyTo: string; payload: unknown }): unknown {

@@ -1,6 +1,6 @@
 import type { SASLOptions } from 'kafkajs';
 import { ConfigError, type Config } from '../config';
-import { TOPICS, DB_PROCESSOR_GROUP } from './topics';
+import { TOPICS, DB_PROCESSOR_AUDIT_GROUP, DB_PROCESSOR_GROUP } from './topics';
 
 /**
  * Who a process is to Kafka. Each role has its own SASL/SCRAM user, `cfd-<role>`, and the broker's
@@ -33,9 +33,9 @@ export function kafkaSasl(config: Config, role: KafkaRole): SASLOptions | undefi
 
 /** The topics a role uses: a process checks these exist at start-up (only `admin` creates them). */
 export const ROLE_TOPICS: Record<KafkaRole, readonly string[]> = {
-  api: [TOPICS.dbRequests, TOPICS.dbReplies],
+  api: [TOPICS.dbRequests, TOPICS.dbAudit, TOPICS.dbReplies],
   worker: [TOPICS.dbRequests, TOPICS.dbReplies],
-  'db-processor': [TOPICS.dbRequests, TOPICS.dbReplies, TOPICS.dbDeadLetter, TOPICS.authEvents, TOPICS.authEventsDeadLetter],
+  'db-processor': [TOPICS.dbRequests, TOPICS.dbAudit, TOPICS.dbReplies, TOPICS.dbDeadLetter, TOPICS.authEvents, TOPICS.authEventsDeadLetter],
   admin: Object.values(TOPICS),
 };
 
@@ -61,9 +61,13 @@ const requester = (role: KafkaRole): AclGrant[] => [
 /** Everything a service may do; nothing else is allowed (the broker denies when no ACL matches). */
 export const ACL_GRANTS: readonly AclGrant[] = [
   ...requester('api'),
+  // Only the API records audit rows over Kafka (the DB processor writes its own directly).
+  { role: 'api', resource: 'topic', name: TOPICS.dbAudit, operations: ['WRITE', 'DESCRIBE'] },
   ...requester('worker'),
   { role: 'db-processor', resource: 'topic', name: TOPICS.dbRequests, operations: ['READ', 'DESCRIBE'] },
   { role: 'db-processor', resource: 'group', name: DB_PROCESSOR_GROUP, operations: ['READ', 'DESCRIBE'] },
+  { role: 'db-processor', resource: 'topic', name: TOPICS.dbAudit, operations: ['READ', 'DESCRIBE'] },
+  { role: 'db-processor', resource: 'group', name: DB_PROCESSOR_AUDIT_GROUP, operations: ['READ', 'DESCRIBE'] },
   { role: 'db-processor', resource: 'topic', name: TOPICS.dbReplies, operations: ['WRITE', 'DESCRIBE'] },
   { role: 'db-processor', resource: 'topic', name: TOPICS.dbDeadLetter, operations: ['WRITE', 'DESCRIBE'] },
   { role: 'db-processor', resource: 'topic', name: TOPICS.authEvents, operations: ['WRITE', 'DESCRIBE'] },

@@ -16,7 +16,7 @@ import {
   type RequestType,
 } from './messages';
 import { REPLY_GROUP_PREFIX } from './identity';
-import { TOPICS } from './topics';
+import { requestTopic, TOPICS } from './topics';
 
 /** The DB processor answered with an error, or with a reply that does not parse (INVALID_REPLY). */
 export class RemoteError extends Error {
@@ -171,7 +171,7 @@ export class KafkaRequester {
     const message = this.opts.security.requestMessage({ type, correlationId, replyTo: this.instanceId, deadline }, payload, opts.key);
     // A send that kafkajs keeps retrying must not outlive the deadline: the timer above rejects first.
     this.producer
-      .send({ topic: TOPICS.dbRequests, messages: [message] })
+      .send({ topic: requestTopic(type), messages: [message] })
       .catch((err: Error) => {
         const waiter = this.pending.get(correlationId);
         if (!waiter) return;

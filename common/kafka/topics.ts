@@ -1,6 +1,12 @@
 /** Every topic the system uses, created idempotently at start-up (scripts/ensure-topics.ts and each process). */
 export const TOPICS = {
   dbRequests: 'auth.db.requests.v1',
+  /**
+   * Audit rows (`audit.record`), in a lane of their own: the DB processor reads it with a consumer of
+   * its own, so a sign-in's lookup never waits behind an audit write (a kafkajs consumer fetches
+   * again only once every message of its last fetch is handled).
+   */
+  dbAudit: 'auth.db.audit.v1',
   dbReplies: 'auth.db.replies.v1',
   dbDeadLetter: 'auth.db.requests.dlq.v1',
   /** Auth events for other services (common/events/auth-events.ts), keyed by user id. */
@@ -20,6 +26,7 @@ export interface TopicSpec {
 export const TOPIC_SPECS: readonly TopicSpec[] = [
   // Requests and replies are useless after their deadline (seconds): keep an hour for inspection only.
   { topic: TOPICS.dbRequests, numPartitions: 6, retentionMs: HOUR_MS },
+  { topic: TOPICS.dbAudit, numPartitions: 6, retentionMs: HOUR_MS },
   { topic: TOPICS.dbReplies, numPartitions: 6, retentionMs: HOUR_MS },
   { topic: TOPICS.dbDeadLetter, numPartitions: 1, retentionMs: 7 * 24 * HOUR_MS },
   // Consumers are other services: give a consumer that was down a month to catch up.
@@ -28,3 +35,8 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
 ];
 
 export const DB_PROCESSOR_GROUP = 'auth-db-processor';
+/** The DB processor's group on the audit lane. */
+export const DB_PROCESSOR_AUDIT_GROUP = 'auth-db-audit';
+
+/** The topic a request of `type` is sent on: its lane. */
+export const requestTopic = (type: string): string => (type === 'audit.record' ? TOPICS.dbAudit : TOPICS.dbRequests);

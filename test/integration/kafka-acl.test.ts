@@ -7,7 +7,7 @@
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { kafkaSasl, REPLY_GROUP_PREFIX, type KafkaRole } from '../../common/kafka/identity';
-import { DB_PROCESSOR_GROUP, TOPICS } from '../../common/kafka/topics';
+import { DB_PROCESSOR_AUDIT_GROUP, DB_PROCESSOR_GROUP, TOPICS } from '../../common/kafka/topics';
 import { testConfig } from '../../testkit/env';
 
 const config = testConfig();
@@ -94,7 +94,7 @@ const replyGroup = () => `${REPLY_GROUP_PREFIX}kafka-acl-${randomUUID()}`;
 describe('Kafka ACLs: each service may do only its part', () => {
   jest.setTimeout(120_000);
 
-  it.each(['api', 'worker'] as const)('%s writes requests and reads replies, and nothing else', async (role) => {
+  it.each(['api', 'worker'] as const)('%s writes requests (the API audit rows too) and reads replies, and nothing else', async (role) => {
     const kafka = as(role);
     expect(await produce(kafka, TOPICS.dbRequests)).toBe('ok');
     expect(await consume(kafka, TOPICS.dbReplies, replyGroup())).toBe('ok');
@@ -107,6 +107,10 @@ describe('Kafka ACLs: each service may do only its part', () => {
     // Reading requests, in the DB processor's group or in one of its own.
     expect(await consume(kafka, TOPICS.dbRequests, DB_PROCESSOR_GROUP)).toBe('GROUP_AUTHORIZATION_FAILED');
     expect(await consume(kafka, TOPICS.dbRequests, replyGroup())).toBe('TOPIC_AUTHORIZATION_FAILED');
+    // The audit lane: only the API writes audit rows; nobody but the DB processor reads them.
+    expect(await produce(kafka, TOPICS.dbAudit)).toBe(role === 'api' ? 'ok' : 'TOPIC_AUTHORIZATION_FAILED');
+    // (The worker may not even describe the audit topic, so its denial comes first.)
+    expect(await consume(kafka, TOPICS.dbAudit, DB_PROCESSOR_AUDIT_GROUP)).toBe(role === 'api' ? 'GROUP_AUTHORIZATION_FAILED' : 'TOPIC_AUTHORIZATION_FAILED');
   });
 
   it('db-processor reads requests and writes replies, dead letters and auth events, and nothing else', async () => {
@@ -118,6 +122,7 @@ describe('Kafka ACLs: each service may do only its part', () => {
     expect(await produce(kafka, TOPICS.authEventsDeadLetter)).toBe('ok');
 
     expect(await produce(kafka, TOPICS.dbRequests)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await produce(kafka, TOPICS.dbAudit)).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await consume(kafka, TOPICS.dbReplies, replyGroup())).toBe('GROUP_AUTHORIZATION_FAILED');
   });
 

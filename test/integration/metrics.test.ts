@@ -174,6 +174,7 @@ describe('Prometheus metrics on every process (real stack)', () => {
     expect(delta(before.db, dbAfter, 'cfd_db_request_duration_seconds_count', { type: 'user.exists', outcome: 'ok' })).toBeGreaterThanOrEqual(3);
     expect(dbAfter.filter((s) => s.name === 'cfd_kafka_consumer_lag_messages')).toEqual([
       { name: 'cfd_kafka_consumer_lag_messages', labels: { group: 'auth-db-processor', topic: TOPICS.dbRequests }, value: expect.any(Number) },
+      { name: 'cfd_kafka_consumer_lag_messages', labels: { group: 'auth-db-audit', topic: TOPICS.dbAudit }, value: expect.any(Number) },
     ]);
     // The verified signup's events (user.registered, session.created) went out through the outbox relay.
     const dbEvents = await eventually(async () => {
