@@ -104,7 +104,11 @@ export async function stopAll(ctx: Bench): Promise<void> {
 }
 
 /** Ends the signups this run left open (they wait 24 h for a code) on the given task queues. */
-export async function terminateBenchWorkflows(ctx: Bench, queues: string[], address = ctx.config.TEMPORAL_ADDRESS): Promise<string> {
+export async function terminateBenchWorkflows(
+  ctx: { run: string; config: Pick<Bench['config'], 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> },
+  queues: string[],
+  address = ctx.config.TEMPORAL_ADDRESS,
+): Promise<string> {
   const connection = await Connection.connect({ address });
   try {
     await connection.workflowService.startBatchOperation({
