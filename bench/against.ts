@@ -9,7 +9,10 @@
  * side runs its own DB processor, worker and API; rate limits are on in both, raised out of reach
  * (the earlier revisions cannot turn them off). Rounds alternate the order; per round and side:
  * signups one at a time, then at 10 connections, every code awaited (so the background work is
- * over), verifies, sign-ins, and `/me` at 50 connections with the API's CPU per request from /proc.
+ * over), verifies, sign-ins (with the device cookie the verify set), and `/me` at 50 connections
+ * with the API's CPU per request from /proc. CPU per signup (first signup to last code mailed) per
+ * process: the side's API, worker and DB processor, the Temporal server, its Kafka broker, Postgres,
+ * Redis, MailDev, and the whole machine (the sides take turns, so what the shared servers spend in a round is that side's).
  * Results: bench/results/against-<rev>.{json,md}, medians and current ÷ earlier.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +26,7 @@ import { waitForCode } from '../testkit/maildev';
 import { freePort, portFree, REPO_ROOT } from '../testkit/supervisor';
 import { eventually, sleep } from '../testkit/wait';
 import { BENCH_EMAIL_DOMAIN } from './clean';
-import { groupCpuMs } from './lib/rss';
+import { cpuMsMatching, groupCpuMs, machineBusyMs } from './lib/rss';
 import { terminateBenchWorkflows } from './infra';
 import { deviceCookie } from './systems';
 
@@ -86,6 +89,8 @@ interface Side {
   env: NodeJS.ProcessEnv;
   ports: { api: number; worker: number; dbp: number };
   procs: ChildProcess[];
+  /** CPU ms used so far by the Kafka broker this side talks to. */
+  brokerCpuMs: () => number | null;
   cookies: string[];
   /** Verified accounts, with the device cookie their verify set (a browser sends it back at sign-in). */
   accounts: { email: string; device?: string }[];
@@ -115,6 +120,15 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
     if (status !== want) throw new Error(`${side.name}: ${what} answered ${status}, not ${want}`);
   };
   const emails: string[] = [];
+  // CPU from the first signup until every code is out: the signups' whole work, per process. The
+  // sides take turns, so the shared Temporal server's (and the machine's) CPU in this span is theirs.
+  const cpu = () => ({
+    api: groupCpuMs(side.procs[2].pid), worker: groupCpuMs(side.procs[1].pid), dbp: groupCpuMs(side.procs[0].pid),
+    temporal: cpuMsMatching((c) => c.includes('temporal\0server\0start-dev') || c.includes('temporal-server')), kafka: side.brokerCpuMs(),
+    postgres: cpuMsMatching((c) => c.startsWith('postgres') || c.includes('bin/postgres')), redis: cpuMsMatching((c) => c.startsWith('redis-server')),
+    maildev: cpuMsMatching((c) => c.includes('.bin/maildev')), machine: machineBusyMs(),
+  });
+  const cpuBefore = cpu();
   const one: number[] = [];
   for (let i = 0; i < N1; i++) {
     const email = address();
@@ -137,6 +151,11 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
   }));
   // Every code delivered: the signups' background work is over before verify and sign-in are timed.
   const codes = await Promise.all(emails.map((e) => waitForCode(e, 1, 120_000)));
+  const cpuAfter = cpu();
+  const perSignup = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => {
+    const before = cpuBefore[k as keyof typeof cpuBefore];
+    return [`signup_cpu_ms_${k}`, v !== null && before !== null ? (v - before) / emails.length : NaN];
+  }));
   const verify: number[] = [];
   for (let i = 0; i < NV; i++) {
     const r = await post(side, '/verify', { email: emails[i], otp: codes[i], password: PASSWORD, name: 'Bench User' });
@@ -166,6 +185,7 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
   return {
     signup_c1_p50_ms: med(one), signup_c10_p50_ms: med(many), verify_p50_ms: med(verify), signin_p50_ms: med(signin),
     me_c50_rps: me.requests.average, me_api_cpu_ms_per_req: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / me.requests.total : NaN,
+    ...perSignup,
   };
 }
 
@@ -208,6 +228,7 @@ async function main(): Promise<void> {
       const ports = { api: await freePort(), worker: await freePort(), dbp: await freePort() };
       const side: Side = {
         name, dir, ports, procs: [], cookies: [], accounts: [],
+        brokerCpuMs: name === rev ? () => groupCpuMs(kafka.proc.pid) : () => cpuMsMatching((c) => c.includes('kafka.Kafka') && !c.includes(tmp)),
         env: { ...env, TEMPORAL_TASK_QUEUE: `bench-against-${stamp}-${name}`, API_PORT: String(ports.api), WORKER_HEALTH_PORT: String(ports.worker), DB_PROCESSOR_HEALTH_PORT: String(ports.dbp) },
       };
       sides.push(side);
@@ -228,7 +249,7 @@ async function main(): Promise<void> {
         const got = await round(side, seq);
         if (r < 0) continue; // warm-up
         for (const [k, v] of Object.entries(got)) ((figures[side.name] ??= {})[k] ??= []).push(v);
-        console.log(`[against] round ${r + 1}/${ROUNDS} ${side.name}: ${Object.entries(got).map(([k, v]) => `${k} ${v.toFixed(k.includes('cpu') ? 3 : 1)}`).join(', ')}`);
+        console.log(`[against] round ${r + 1}/${ROUNDS} ${side.name}: ${Object.entries(got).map(([k, v]) => `${k} ${v.toFixed(k.includes('per_req') ? 3 : 1)}`).join(', ')}`);
       }
     }
     const rows = Object.keys(figures[rev]).map((k) => {
@@ -242,7 +263,7 @@ async function main(): Promise<void> {
       `## Current against ${rev}, same run (${new Date(stamp).toISOString()})`, '',
       `${machine}. ${ROUNDS} rounds alternated (after one warm-up round each), medians; bcrypt cost 10, rate limits on and out of reach in both. Latency: below 1 is better; req/s: above 1 is better; CPU: below 1 is better.`, '',
       `| measure | ${rev} | current | current ÷ ${rev} |`, '|---|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.measure} | ${(r[rev] as number).toFixed(r.measure.includes('cpu') ? 3 : 1)} | ${r.current.toFixed(r.measure.includes('cpu') ? 3 : 1)} | ${r.current_over_earlier} |`), '',
+      ...rows.map((r) => `| ${r.measure} | ${(r[rev] as number).toFixed(r.measure.includes('per_req') ? 3 : 1)} | ${r.current.toFixed(r.measure.includes('per_req') ? 3 : 1)} | ${r.current_over_earlier} |`), '',
     ].join('\n'));
     console.log(readFileSync(`${out}.md`, 'utf8'));
   } finally {

@@ -6,6 +6,11 @@ import { readdirSync, readFileSync } from 'node:fs';
  * may hold spaces, closed by the last ')'): state, ppid, pgrp, … utime (11), stime (12).
  */
 function groupMembers(pgid: number): { pid: string; fields: string[] }[] | null {
+  return processes((_pid, fields) => Number(fields[2]) === pgid);
+}
+
+/** The /proc entries of every process `keep` accepts (given its pid and stat fields). */
+function processes(keep: (pid: string, fields: string[]) => boolean): { pid: string; fields: string[] }[] | null {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
@@ -17,7 +22,7 @@ function groupMembers(pgid: number): { pid: string; fields: string[] }[] | null 
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) members.push({ pid, fields });
+      if (keep(pid, fields)) members.push({ pid, fields });
     } catch {
       // gone meanwhile
     }
@@ -49,9 +54,23 @@ export function groupCpuMs(pgid: number | undefined): number | null {
   if (!pgid) return null;
   const members = groupMembers(pgid);
   if (!members || members.length === 0) return null;
-  // Clock ticks; 100 per second on Linux (USER_HZ).
-  return members.reduce((ms, m) => ms + (Number(m.fields[11]) + Number(m.fields[12])) * 10, 0);
+  return cpuMsOf(members);
 }
+
+/** CPU time (user + system) so far, in ms, of every process whose command line `match` accepts (NULs between arguments). */
+export function cpuMsMatching(match: (cmdline: string) => boolean): number | null {
+  const found = processes((pid) => {
+    try {
+      return match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+  return found ? cpuMsOf(found) : null;
+}
+
+// Clock ticks; 100 per second on Linux (USER_HZ).
+const cpuMsOf = (members: { fields: string[] }[]) => members.reduce((ms, m) => ms + (Number(m.fields[11]) + Number(m.fields[12])) * 10, 0);
 
 /** Least-squares slope of (t, y) pairs, in y units per t unit; null with fewer than 3 points. */
 export function slope(points: readonly { t: number; y: number }[]): number | null {
@@ -62,4 +81,15 @@ export function slope(points: readonly { t: number; y: number }[]): number | nul
   const num = points.reduce((s, p) => s + (p.t - mt) * (p.y - my), 0);
   const den = points.reduce((s, p) => s + (p.t - mt) ** 2, 0);
   return den === 0 ? null : num / den;
+}
+
+/** CPU time the whole machine has been busy so far (all cores, everything but idle and I/O wait), in ms; null when /proc/stat is unreadable. */
+export function machineBusyMs(): number | null {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = ticks;
+    return (user + nice + system + irq + softirq + steal) * 10;
+  } catch {
+    return null;
+  }
 }
