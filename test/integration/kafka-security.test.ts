@@ -136,6 +136,14 @@ describe('Kafka messages are authenticated: forged, tampered, replayed and stale
     await expectRefused(email, route.correlationId, String(message.key), 'mac_invalid');
   });
 
+  it('a request signed for the requests topic, copied onto the audit lane, is dead-lettered as mac_invalid and changes nothing', async () => {
+    const email = uniqueEmail('kafka-lane');
+    const { route, message } = await createRequest(email);
+    await producer.send({ topic: TOPICS.dbAudit, messages: [message] });
+    await expectRefused(email, route.correlationId, String(message.key), 'mac_invalid');
+    expect(deadLettered(String(message.key))[0].headers['x-source-topic']).toBe(TOPICS.dbAudit);
+  });
+
   it('a request naming an unknown key id is dead-lettered as unknown_key_id', async () => {
     const email = uniqueEmail('kafka-kid');
     const { route, message } = await createRequest(email);
