@@ -2,7 +2,7 @@
  * `npm run bench` (`--quick` for a short run): our system against the bcrypt floor and two peers,
  * in one run, on this machine's local stack. See bench/README.md.
  *
- *   npm run bench                 default run (< 13 min): bench/results/latest.{json,md,svg}
+ *   npm run bench                 default run (< 18 min): bench/results/latest.{json,md,svg}
  *   npm run bench -- --quick      short run (< 2.5 min):  bench/results/quick.{json,md,svg}
  *   options: --out NAME (results file name), --cpu-prof (profile our API; .cpuprofile files in
  *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only), --no-topology
