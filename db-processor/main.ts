@@ -146,8 +146,8 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
       return out.length ? `${out.join(', ')}: not back in the consumer group within ${config.KAFKA_REJOIN_BOUND_MS} ms` : undefined;
     },
   };
-  const lags = lanes.map((l) => consumerLag(kafka, l.group, l.topic));
-  reportConsumerLag(async () => (await Promise.all(lags.map((l) => l.read()))).flat());
+  const lag = consumerLag(kafka, lanes);
+  reportConsumerLag(lag.read);
   const health = await startHealthServer(config.API_HOST, config.DB_PROCESSOR_HEALTH_PORT, {
     postgres: async () => {
       if (!(await orm.isConnected())) throw new Error('postgres down');
@@ -167,7 +167,7 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
       stopLivenessExit();
       reportConsumerLag(undefined);
       reportOutbox(undefined);
-      await Promise.all(lags.map((l) => l.close()));
+      await lag.close();
       await Promise.all(lanes.map((l) => l.consumer.disconnect().catch(() => undefined)));
       await relay.stop();
       await producer.disconnect().catch(() => undefined);
@@ -178,13 +178,25 @@ export async function start(config: Config, logger: Logger = createLogger('db-pr
 }
 
 /**
- * The group's lag on a topic (latest offsets minus committed offsets, summed over partitions), read
- * with an admin client at most every `maxAgeMs` when Prometheus scrapes.
+ * Each group's lag on its topic (latest offsets minus committed offsets, summed over partitions),
+ * read with one admin client at most every `maxAgeMs` when Prometheus scrapes.
  */
-function consumerLag(kafka: Kafka, groupId: string, topic: string, maxAgeMs = 5_000) {
+function consumerLag(kafka: Kafka, pairs: readonly { group: string; topic: string }[], maxAgeMs = 5_000) {
   const admin = kafka.admin();
   let connected: Promise<void> | undefined;
-  let cached: { at: number; lag: number } | undefined;
+  let cached: { at: number; lags: { group: string; topic: string; lag: number }[] } | undefined;
+  const lagOf = async (groupId: string, topic: string) => {
+    const [latest, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const done = new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]));
+    let lag = 0;
+    for (const p of latest) {
+      const high = Number(p.high);
+      const at = done.get(p.partition) ?? -1;
+      // No committed offset yet (-1): the group starts at the end (fromBeginning false), no lag.
+      if (at >= 0) lag += Math.max(0, high - at);
+    }
+    return lag;
+  };
   return {
     async read(): Promise<{ group: string; topic: string; lag: number }[]> {
       if (!cached || Date.now() - cached.at >= maxAgeMs) {
@@ -194,21 +206,13 @@ function consumerLag(kafka: Kafka, groupId: string, topic: string, maxAgeMs = 5_
             throw err;
           });
           await connected;
-          const [latest, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-          const done = new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]));
-          let lag = 0;
-          for (const p of latest) {
-            const high = Number(p.high);
-            const at = done.get(p.partition) ?? -1;
-            // No committed offset yet (-1): the group starts at the end (fromBeginning false), no lag.
-            if (at >= 0) lag += Math.max(0, high - at);
-          }
-          cached = { at: Date.now(), lag };
+          const lags = await Promise.all(pairs.map(async ({ group, topic }) => ({ group, topic, lag: await lagOf(group, topic) })));
+          cached = { at: Date.now(), lags };
         } catch {
           if (!cached) return [];
         }
       }
-      return [{ group: groupId, topic, lag: cached.lag }];
+      return cached.lags;
     },
     close: () => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve()),
   };
