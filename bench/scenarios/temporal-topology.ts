@@ -146,9 +146,11 @@ export async function scenarioTopology(ctx: Bench, ours: Sut, server: ServerTopo
 export function topologyMarkdown(t: TopologyComparison | undefined): string[] {
   if (!t) return [];
   const ratio = (a: number | null, b: number | null) => (a && b ? (b / a).toFixed(2) : 'n/a');
+  // A median of two runs is their mean: shown to 0.1 ms.
+  const ms = (x: number | null) => (x === null ? 'n/a' : (Math.round(x * 10) / 10).toString());
   const rows = [
-    `| signup p50, 1 connection (ms) | ${t.signup_c1.dev_p50_ms ?? 'n/a'} | ${t.signup_c1.server_p50_ms ?? 'n/a'} | ${ratio(t.signup_c1.dev_p50_ms, t.signup_c1.server_p50_ms)} |`,
-    `| signup p50, 50 connections (ms) | ${t.signup_c50.dev_p50_ms ?? 'n/a'} | ${t.signup_c50.server_p50_ms ?? 'n/a'} | ${ratio(t.signup_c50.dev_p50_ms, t.signup_c50.server_p50_ms)} |`,
+    `| signup p50, 1 connection (ms) | ${ms(t.signup_c1.dev_p50_ms)} | ${ms(t.signup_c1.server_p50_ms)} | ${ratio(t.signup_c1.dev_p50_ms, t.signup_c1.server_p50_ms)} |`,
+    `| signup p50, 50 connections (ms) | ${ms(t.signup_c50.dev_p50_ms)} | ${ms(t.signup_c50.server_p50_ms)} | ${ratio(t.signup_c50.dev_p50_ms, t.signup_c50.server_p50_ms)} |`,
     `| signup req/s, 50 connections | ${t.signup_c50.dev_rps} | ${t.signup_c50.server_rps} | ${ratio(t.signup_c50.dev_rps, t.signup_c50.server_rps)} |`,
   ];
   if (t.throughput) {
