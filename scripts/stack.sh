@@ -15,6 +15,8 @@
 #   scripts/stack.sh restart-temporal  stop the Temporal dev server and start it again (its SQLite file keeps state)
 #   scripts/stack.sh temporal-up | temporal-down   only Temporal (and its UI), e.g. a second one on other ports
 #   scripts/stack.sh temporal-build   build the server topology's binaries (go install, cached) and nothing else
+#   scripts/stack.sh jaeger-build     build Jaeger now, in the foreground (`up` builds it in the background)
+#   scripts/stack.sh jaeger-up | jaeger-down   only Jaeger
 #
 # TEMPORAL_TOPOLOGY=server runs the Temporal server built from source on PostgreSQL (postgres12,
 # TEMPORAL_HISTORY_SHARDS shards, default 8) and its UI server instead of the CLI dev server.
@@ -900,7 +902,7 @@ down_prometheus() {
 jaeger_skipped() { [[ "${JAEGER_SKIP:-0}" == 1 ]]; }
 
 # Built once into $CFD_CACHE/bin from a scratch module (go get -tool pins the version and its
-# dependencies); about 6 minutes on 2 cores.
+# dependencies); about 8 minutes on 2 cores. `up` does not wait for it (jaeger_build_in_background).
 jaeger_ensure_bin() {
   [[ -x "$JAEGER_BIN" ]] && return 0
   local go=go log="$LOGS/jaeger-build.log" src="$CFD_CACHE/src/jaeger-$JAEGER_VERSION"
@@ -909,7 +911,7 @@ jaeger_ensure_bin() {
       fail jaeger "Jaeger is not at $JAEGER_BIN and Go is not installed to build it: install Go, set JAEGER_BIN to a jaeger $JAEGER_VERSION binary, or set JAEGER_SKIP=1"
     fi
   fi
-  say jaeger "Building Jaeger $JAEGER_VERSION with go (once, ~6 min on 2 cores), log: ${log#"$ROOT"/}..."
+  say jaeger "Building Jaeger $JAEGER_VERSION with go (once, ~8 min on 2 cores), log: ${log#"$ROOT"/}..."
   mkdir -p "$src" "$(dirname "$JAEGER_BIN")"
   (
     cd "$src"
@@ -921,10 +923,40 @@ jaeger_ensure_bin() {
   say jaeger "built $JAEGER_BIN"
 }
 
+# While Jaeger is not built yet, `up` starts the build in the background (niced, so tests and the
+# apps keep the cores) and goes on: nothing else needs Jaeger (the apps' span exports fail quietly
+# until it answers). The builder starts Jaeger when the binary is there, unless `down` ran since
+# (it removes the marker). Its own output: .data/logs/jaeger-builder.log; go's: jaeger-build.log.
+JAEGER_START_MARKER_NAME=jaeger.start-when-built
+jaeger_builder_pid() { live_pid jaeger-builder "stack.sh jaeger-build"; }
+
+jaeger_build_in_background() {
+  local bp
+  touch "$RUN/$JAEGER_START_MARKER_NAME"
+  bp="$(jaeger_builder_pid)"
+  if [[ -n "$bp" ]]; then
+    say jaeger "still building in the background (pid $bp), log: ${LOGS#"$ROOT"/}/jaeger-build.log; it starts when built"
+    return 0
+  fi
+  start_daemon jaeger-builder nice -n 19 bash "$ROOT/scripts/stack.sh" jaeger-build
+  say jaeger "building Jaeger $JAEGER_VERSION in the background (once, ~8 min on 2 cores), log: ${LOGS#"$ROOT"/}/jaeger-build.log; it starts when built"
+}
+
+# stack.sh jaeger-build: builds Jaeger in the foreground, then starts it when an `up` asked for it.
+cmd_jaeger_build() {
+  jaeger_ensure_bin
+  [[ -f "$RUN/$JAEGER_START_MARKER_NAME" ]] || return 0
+  take_lock
+  # `down` may have run while this waited for the lock.
+  [[ -f "$RUN/$JAEGER_START_MARKER_NAME" ]] || return 0
+  rm -f "$RUN/$JAEGER_START_MARKER_NAME"
+  up_jaeger
+}
+
 up_jaeger() {
   local svc=jaeger log="$LOGS/jaeger.log" url="http://127.0.0.1:$JAEGER_UI_PORT"
   if jaeger_skipped; then say "$svc" "skipped (JAEGER_SKIP=1)"; return 0; fi
-  jaeger_ensure_bin
+  if [[ ! -x "$JAEGER_BIN" ]]; then jaeger_build_in_background; return 0; fi
   local pid
   pid="$(live_pid jaeger "$(basename "$JAEGER_BIN")")"
   if [[ -n "$pid" ]] && cfd_probe_http "$url/"; then
@@ -944,6 +976,10 @@ up_jaeger() {
 }
 
 down_jaeger() {
+  rm -f "$RUN/$JAEGER_START_MARKER_NAME"
+  local bp
+  bp="$(jaeger_builder_pid)"
+  [[ -z "$bp" ]] || say jaeger "the background build (pid $bp) goes on; Jaeger will not start when it ends"
   stop_daemon jaeger "$(basename "$JAEGER_BIN")" "$JAEGER_UI_PORT" 15
 }
 
@@ -1049,7 +1085,8 @@ cmd_restart() {
 # hangs). Exit 3 when any infrastructure service is down, when an application process that answers
 # is not ready, or when an application process is not running while it is expected: `npm start`
 # is running (.data/run/start.pid names a live process) or STACK_STATUS_EXPECT_APPS=1
-# (STACK_STATUS_EXPECT_APPS=0: a process that is not running is never counted). Exit 0 otherwise.
+# (STACK_STATUS_EXPECT_APPS=0: a process that is not running is never counted). Jaeger's first build
+# in the background shows as `building` and is not counted. Exit 0 otherwise.
 cmd_status() {
   local tmp i=0 expect_apps="${STACK_STATUS_EXPECT_APPS:-}"
   tmp="$(mktemp -d)"
@@ -1127,7 +1164,16 @@ cmd_status() {
     infra prometheus "127.0.0.1:$PROMETHEUS_PORT" 0 "$(pidnote prometheus prometheus)" cfd_probe_http "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
   fi
   if ! jaeger_skipped; then
-    infra jaeger "127.0.0.1:$JAEGER_UI_PORT" 0 "OTLP/HTTP :$JAEGER_OTLP_PORT; $(pidnote jaeger "$(basename "$JAEGER_BIN")")" cfd_probe_http "http://127.0.0.1:$JAEGER_UI_PORT/"
+    local bp
+    bp="$(jaeger_builder_pid)"
+    if [[ ! -x "$JAEGER_BIN" && -n "$bp" ]]; then
+      # Its first build, in the background: the truth, and not counted (nothing else needs Jaeger).
+      printf 'infra|jaeger|127.0.0.1:%s|building|pid %s, log %s/jaeger-build.log; starts when built; not counted\n' \
+        "$JAEGER_UI_PORT" "$bp" "${LOGS#"$ROOT"/}" >"$tmp/$(printf '%02d' "$i")"
+      i=$((i + 1))
+    else
+      infra jaeger "127.0.0.1:$JAEGER_UI_PORT" 0 "OTLP/HTTP :$JAEGER_OTLP_PORT; $(pidnote jaeger "$(basename "$JAEGER_BIN")")" cfd_probe_http "http://127.0.0.1:$JAEGER_UI_PORT/"
+    fi
   fi
   app api "$API_PORT" "npm run api"
   app worker "$WORKER_HEALTH_PORT" "npm run worker"
@@ -1150,6 +1196,7 @@ cmd_status() {
     counted=1
     case "$state" in
       up | ready) color="$C_OK" counted=0 ;;
+      building) color="$C_DIM" counted=0 ;;
       not-running) if ((expect_apps)); then color="$C_BAD"; else color="$C_DIM" counted=0; fi ;;
       *) color="$C_BAD" ;;
     esac
@@ -1179,6 +1226,9 @@ case "${1:-}" in
   temporal-build) temporal_server_ensure_bins ;;
   temporal-up) take_lock; up_temporal ;;
   temporal-down) take_lock; down_temporal ;;
+  jaeger-build) cmd_jaeger_build ;;
+  jaeger-up) take_lock; up_jaeger ;;
+  jaeger-down) take_lock; down_jaeger ;;
   -h | --help | help) usage ;;
   *)
     usage >&2
