@@ -2,15 +2,18 @@ import { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
+import { createKafka } from '../common/kafka/client';
+import { createLogger } from '../common/logger';
 import { runToEnd } from '../testkit/supervisor';
 import type { Bench } from './context';
+import { TWIN_TOPIC_PREFIX } from './lib/twin';
 
 /**
  * `npm run bench -- --clean`: removes what benchmark runs left behind, on this checkout's stack.
  * Every address a run uses is `b-<run>-…@bench.example.com` (context.ts), every task queue
  * `bench-<run>…`, and the peers live in their own database and Redis prefixes, so nothing of a
- * user's own signups is touched. Kafka topics are the stack's own (the bench creates none); their
- * messages carry no personal data and age out with the topic's retention. Redis keys with a TTL
+ * user's own signups is touched. Kafka: the twins' topics (`bench-*`) are deleted; the main bench
+ * system's messages are on the stack's own topics, carry no personal data and age out with retention. Redis keys with a TTL
  * (codes, code mailboxes, the code digests) expire by themselves within the code lifetime.
  */
 export const BENCH_EMAIL_DOMAIN = '@bench.example.com';
@@ -107,6 +110,18 @@ export async function cleanBench(ctx: Bench): Promise<string[]> {
       return `redis: ${sessions} bench sessions and ${peerKeys} peer keys removed`;
     } finally {
       redis.disconnect();
+    }
+  });
+
+  await step('kafka topics', async () => {
+    const admin = createKafka(ctx.config, createLogger('bench-clean', 'warn'), 'admin').admin();
+    await admin.connect();
+    try {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(TWIN_TOPIC_PREFIX));
+      if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
+      return `kafka topics: ${topics.length ? topics.length + ' twin topics deleted (' + TWIN_TOPIC_PREFIX + '*)' : 'no twin topics'}`;
+    } finally {
+      await admin.disconnect();
     }
   });
 

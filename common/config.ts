@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { applyDotenv } from './env-file';
 import { parseKeyRing } from './kafka/keyring';
+import { TOPIC_PREFIX_PATTERN } from './kafka/topics';
 import { TRACE_INCOMING, TRACE_SAMPLERS } from './trace-settings';
 
 const DEV_SECRETS = {
@@ -55,6 +56,8 @@ const schema = z.object({
 
   KAFKA_BROKERS: list('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().default('cfd-auth'),
+  // Before every topic and consumer group name (common/kafka/topics.ts reads it from the environment).
+  KAFKA_TOPIC_PREFIX: z.string().regex(TOPIC_PREFIX_PATTERN, "letters, digits, '.', '_' and '-' only, at most 40").default(''),
   KAFKA_SSL: bool(false),
   // SASL is on unless switched off explicitly; the local stack and docker-compose run SCRAM-SHA-256.
   KAFKA_SASL_MECHANISM: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']).default('scram-sha-256'),

@@ -68,8 +68,8 @@ export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Pro
   const jaegerUp = process.env.JAEGER_SKIP !== '1' && (await fetch(jaegerUi, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false));
   const sink = jaegerUp ? undefined : await OtlpSink.start();
   const endpoint = sink ? sink.url : jaeger;
-  const on = startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
-  const off = startTwin(ctx, 'obs-off', { ...baseEnv, TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs-off` }, offPorts(ctx));
+  const on = await startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
+  const off = await startTwin(ctx, 'obs-off', { ...baseEnv, TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs-off` }, offPorts(ctx));
   return { on: on.procs, off: off.procs, procs: [...on.procs, ...off.procs], exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
 }
 

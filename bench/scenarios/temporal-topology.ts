@@ -73,7 +73,7 @@ export async function startServerTopology(ctx: Bench, baseEnv: NodeJS.ProcessEnv
   }
   const address = `127.0.0.1:${env.TEMPORAL_PORT}`;
   const ports = { api: ctx.ports.srvApi, worker: ctx.ports.srvWorker, dbp: ctx.ports.srvDbp };
-  const { procs, ready } = startTwin(ctx, 'srv', { ...baseEnv, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: `${ctx.queue}-srv` }, ports);
+  const { procs, ready } = await startTwin(ctx, 'srv', { ...baseEnv, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: `${ctx.queue}-srv` }, ports);
   await ready();
   return {
     procs,

@@ -36,16 +36,23 @@ export function createKafka(config: Config, logger: Logger, role: KafkaRole, cli
 /**
  * Start-up check of a service: the topics its role uses exist. Only the admin creates topics
  * (scripts/ensure-topics.ts, run by scripts/stack.sh and compose's migrate step); a service that
- * finds one missing says so and fails, since its credentials may not create it.
+ * finds one missing says so and fails, since its credentials may not create it. Topics and ACLs
+ * created a moment ago may take a moment more to be visible to the service's user: it looks again
+ * for up to `waitMs` before failing.
  */
-export async function requireTopics(kafka: Kafka, role: KafkaRole): Promise<void> {
+export async function requireTopics(kafka: Kafka, role: KafkaRole, waitMs = 10_000): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const visible = new Set(await admin.listTopics());
-    const missing = ROLE_TOPICS[role].filter((t) => !visible.has(t));
-    if (missing.length > 0) {
-      throw new Error(`Kafka topics missing or not visible to ${kafkaUsername(role)}: ${missing.join(', ')} (run scripts/ensure-topics.ts, which creates topics and ACLs as cfd-admin)`);
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const visible = new Set(await admin.listTopics());
+      const missing = ROLE_TOPICS[role].filter((t) => !visible.has(t));
+      if (missing.length === 0) return;
+      if (Date.now() >= until) {
+        throw new Error(`Kafka topics missing or not visible to ${kafkaUsername(role)}: ${missing.join(', ')} (run scripts/ensure-topics.ts, which creates topics and ACLs as cfd-admin)`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
     await admin.disconnect();

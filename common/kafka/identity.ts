@@ -1,6 +1,6 @@
 import type { SASLOptions } from 'kafkajs';
 import { ConfigError, type Config } from '../config';
-import { TOPICS, DB_PROCESSOR_AUDIT_GROUP, DB_PROCESSOR_GROUP } from './topics';
+import { TOPICS, DB_PROCESSOR_AUDIT_GROUP, DB_PROCESSOR_GROUP, REPLY_GROUP_PREFIX } from './topics';
 
 /**
  * Who a process is to Kafka. Each role has its own SASL/SCRAM user, `cfd-<role>`, and the broker's
@@ -50,7 +50,7 @@ export interface AclGrant {
 }
 
 /** Reply consumer groups are per process instance, all named with this prefix. */
-export const REPLY_GROUP_PREFIX = 'auth-replies.';
+export { REPLY_GROUP_PREFIX };
 
 const requester = (role: KafkaRole): AclGrant[] => [
   { role, resource: 'topic', name: TOPICS.dbRequests, operations: ['WRITE', 'DESCRIBE'] },
