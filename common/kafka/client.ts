@@ -61,24 +61,38 @@ export async function requireTopics(kafka: Kafka, role: KafkaRole, waitMs = 10_0
 
 const OPERATIONS = { READ: AclOperationTypes.READ, WRITE: AclOperationTypes.WRITE, DESCRIBE: AclOperationTypes.DESCRIBE } as const;
 
-/** Grants every service its ACLs (common/kafka/identity.ts); granting an existing ACL is a no-op. */
+/** Every ACL binding the services need (common/kafka/identity.ts), under this process's topic prefix. */
+function aclBindings() {
+  return ACL_GRANTS.flatMap((g) =>
+    g.operations.map((op) => ({
+      resourceType: g.resource === 'topic' ? AclResourceTypes.TOPIC : AclResourceTypes.GROUP,
+      resourceName: g.name,
+      resourcePatternType: g.prefixed ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
+      principal: `User:${kafkaUsername(g.role)}`,
+      host: '*',
+      operation: OPERATIONS[op],
+      permissionType: AclPermissionTypes.ALLOW,
+    })),
+  );
+}
+
+/** Grants every service its ACLs; granting an existing ACL is a no-op. */
 export async function ensureAcls(kafka: Kafka): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createAcls({
-      acl: ACL_GRANTS.flatMap((g) =>
-        g.operations.map((op) => ({
-          resourceType: g.resource === 'topic' ? AclResourceTypes.TOPIC : AclResourceTypes.GROUP,
-          resourceName: g.name,
-          resourcePatternType: g.prefixed ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
-          principal: `User:${kafkaUsername(g.role)}`,
-          host: '*',
-          operation: OPERATIONS[op],
-          permissionType: AclPermissionTypes.ALLOW,
-        })),
-      ),
-    });
+    await admin.createAcls({ acl: aclBindings() });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Revokes what ensureAcls grants (a deployment under a KAFKA_TOPIC_PREFIX that is gone, e.g. a test's). */
+export async function revokeAcls(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteAcls({ filters: aclBindings() });
   } finally {
     await admin.disconnect();
   }

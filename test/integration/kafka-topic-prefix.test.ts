@@ -5,7 +5,7 @@
  * (The bench's twins run so; without the prefix they shared the main system's groups.)
  */
 import { TEST_TOPIC_PREFIX } from '../support/prefixed-topics';
-import { createKafka, ensureAcls, ensureTopics } from '../../common/kafka/client';
+import { createKafka, ensureAcls, ensureTopics, revokeAcls } from '../../common/kafka/client';
 import { DB_PROCESSOR_AUDIT_GROUP, DB_PROCESSOR_GROUP, TOPICS } from '../../common/kafka/topics';
 import { loadConfig } from '../../common/config';
 import { createAccount } from '../../testkit/accounts';
@@ -34,7 +34,9 @@ describe('KAFKA_TOPIC_PREFIX', () => {
   });
   // Declared after useSystem: the system is closed first.
   afterAll(async () => {
+    // This run's namespace is gone for good: its topics and ACLs with it.
     await admin.deleteTopics({ topics: Object.values(TOPICS), timeout: 30_000 }).catch(() => undefined);
+    await revokeAcls(createKafka(config, quietLogger(), 'admin')).catch(() => undefined);
     await admin.disconnect();
   });
 
