@@ -76,7 +76,7 @@ cat <<TABLE
   Health         api :$API_PORT  worker :$WORKER_HEALTH_PORT  db-processor :$DB_PROCESSOR_HEALTH_PORT  (/health/ready)
   Metrics        api :$API_METRICS_PORT  worker :$WORKER_HEALTH_PORT  db-processor :$DB_PROCESSOR_HEALTH_PORT  temporal sdk :$WORKER_TEMPORAL_METRICS_PORT  server :$TEMPORAL_METRICS_PORT  (/metrics)
 $( [[ "${PROMETHEUS_SKIP:-0}" == 1 ]] || printf '  Prometheus     http://127.0.0.1:%s   (alerts: /alerts)' "$PROMETHEUS_PORT")
-$( [[ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]] || { [[ "${JAEGER_SKIP:-0}" == 1 ]] && printf '  Traces         %s (OTLP/HTTP)' "$OTEL_EXPORTER_OTLP_ENDPOINT" || printf '  Jaeger         http://127.0.0.1:%s   (traces; services cfd-auth-api, cfd-auth-worker, cfd-auth-db-processor)' "$JAEGER_UI_PORT"; })
+$( [[ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]] || { [[ "${JAEGER_SKIP:-0}" == 1 ]] && printf '  Traces         %s (OTLP/HTTP)' "$OTEL_EXPORTER_OTLP_ENDPOINT" || printf '  Jaeger         http://127.0.0.1:%s   (traces; services cfd-auth-api, cfd-auth-worker, cfd-auth-db-processor)%s' "$JAEGER_UI_PORT" "$([[ -x "$JAEGER_BIN" ]] || printf '; first build under way in the background, it starts when built')"; })
   Status         npm run stack:status   (every service and app process; exit 3 when one is not ready)
   Supervised     a process that exits, or whose /health/live fails, is restarted ([supervise] lines)
   ----------------------------------------------------------------
