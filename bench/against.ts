@@ -14,6 +14,7 @@
  * process: the side's API, worker and DB processor, the Temporal server, its Kafka broker, Postgres,
  * Redis, MailDev, and the whole machine (the sides take turns, so what the shared servers spend in a round is that side's).
  * Results: bench/results/against-<rev>.{json,md}, medians and current ÷ earlier.
+ * AGAINST_CPU_PROF=<dir>: every process of both sides also writes a V8 CPU profile into <dir>.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -99,7 +100,9 @@ interface Side {
 function startSide(side: Side, logDir: string): void {
   const run = (script: string, tag: string) => {
     const fd = openSync(path.join(logDir, `${side.name}-${tag}.log`), 'a');
-    return spawn(process.execPath, ['--import', 'tsx', path.join(side.dir, script)], { cwd: side.dir, env: side.env, detached: true, stdio: ['ignore', fd, fd] });
+    // AGAINST_CPU_PROF=<dir>: each process writes a V8 CPU profile there when it stops (<dir>/<side>-<tag>/).
+    const prof = process.env.AGAINST_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.AGAINST_CPU_PROF, `${side.name}-${tag}`)}`] : [];
+    return spawn(process.execPath, [...prof, '--import', 'tsx', path.join(side.dir, script)], { cwd: side.dir, env: side.env, detached: true, stdio: ['ignore', fd, fd] });
   };
   side.procs = [run('db-processor/main.ts', 'dbp'), run('workflows/worker.ts', 'worker'), run('api/main.ts', 'api')];
 }
