@@ -1,4 +1,4 @@
-import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type KafkaConfig } from 'kafkajs';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type Admin, type KafkaConfig } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { ACL_GRANTS, kafkaSasl, kafkaUsername, ROLE_TOPICS, type KafkaRole } from './identity';
@@ -33,6 +33,17 @@ export function createKafka(config: Config, logger: Logger, role: KafkaRole, cli
   return new Kafka(kafkaConfig);
 }
 
+/** Runs `fn` with a connected admin client, disconnected afterwards whatever happens. */
+async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /**
  * Start-up check of a service: the topics its role uses exist. Only the admin creates topics
  * (scripts/ensure-topics.ts, run by scripts/stack.sh and compose's migrate step); a service that
@@ -41,9 +52,7 @@ export function createKafka(config: Config, logger: Logger, role: KafkaRole, cli
  * for up to `waitMs` before failing.
  */
 export async function requireTopics(kafka: Kafka, role: KafkaRole, waitMs = 10_000): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withAdmin(kafka, async (admin) => {
     const until = Date.now() + waitMs;
     for (;;) {
       const visible = new Set(await admin.listTopics());
@@ -54,9 +63,7 @@ export async function requireTopics(kafka: Kafka, role: KafkaRole, waitMs = 10_0
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 const OPERATIONS = { READ: AclOperationTypes.READ, WRITE: AclOperationTypes.WRITE, DESCRIBE: AclOperationTypes.DESCRIBE } as const;
@@ -78,31 +85,17 @@ function aclBindings() {
 
 /** Grants every service its ACLs; granting an existing ACL is a no-op. */
 export async function ensureAcls(kafka: Kafka): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createAcls({ acl: aclBindings() });
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(kafka, (admin) => admin.createAcls({ acl: aclBindings() }));
 }
 
 /** Revokes what ensureAcls grants (a deployment under a KAFKA_TOPIC_PREFIX that is gone, e.g. a test's). */
 export async function revokeAcls(kafka: Kafka): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.deleteAcls({ filters: aclBindings() });
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(kafka, (admin) => admin.deleteAcls({ filters: aclBindings() }));
 }
 
 /** Creates missing topics with their partitions and retention (admin only); existing ones are left as they are. */
 export async function ensureTopics(kafka: Kafka): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withAdmin(kafka, async (admin) => {
     const existing = new Set(await admin.listTopics());
     const missing = TOPIC_SPECS.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
@@ -115,7 +108,5 @@ export async function ensureTopics(kafka: Kafka): Promise<void> {
         configEntries: [{ name: 'retention.ms', value: String(t.retentionMs) }],
       })),
     });
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
