@@ -143,6 +143,8 @@ export const mailWithSubject = (address: string, subject: string, n = 1, timeout
   eventually(async () => (await mailsTo(address)).filter((m) => m.subject === subject)[n - 1], timeoutMs, `"${subject}" #${n} to ${address}`, pollMs);
 /** The code in the `n`-th mail to an address on the stack's MailDev. */
 export const waitForCode = (address: string, n = 1, timeoutMs = 30_000) => defaultMailDev.waitForCode(address, n, timeoutMs);
+/** Every code of `want` (addresses containing `search`) on the stack's MailDev, found by one poller. */
+export const waitCodes = (search: string, want: Iterable<string>, timeoutMs: number) => defaultMailDev.waitCodes(search, want, timeoutMs);
 
 /**
  * One poller for many waiters (bench: signup_to_verified at concurrency 50): polls `search` every
