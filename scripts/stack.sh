@@ -1171,6 +1171,8 @@ cmd_status() {
       printf 'infra|jaeger|127.0.0.1:%s|building|pid %s, log %s/jaeger-build.log; starts when built; not counted\n' \
         "$JAEGER_UI_PORT" "$bp" "${LOGS#"$ROOT"/}" >"$tmp/$(printf '%02d' "$i")"
       i=$((i + 1))
+    elif [[ ! -x "$JAEGER_BIN" ]]; then
+      infra jaeger "127.0.0.1:$JAEGER_UI_PORT" 0 "not built (see ${LOGS#"$ROOT"/}/jaeger-build.log); scripts/stack.sh up builds it" cfd_probe_http "http://127.0.0.1:$JAEGER_UI_PORT/"
     else
       infra jaeger "127.0.0.1:$JAEGER_UI_PORT" 0 "OTLP/HTTP :$JAEGER_OTLP_PORT; $(pidnote jaeger "$(basename "$JAEGER_BIN")")" cfd_probe_http "http://127.0.0.1:$JAEGER_UI_PORT/"
     fi

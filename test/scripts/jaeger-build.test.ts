@@ -42,7 +42,7 @@ describe('stack.sh: Jaeger builds in the background', () => {
       '#!/usr/bin/env bash',
       'case "$1" in',
       '  mod) touch go.mod ;;',
-      `  build) sleep ${BUILD_S}; printf '%s\\n' '#!/usr/bin/env bash' 'python3 -m http.server --bind 127.0.0.1 "$JAEGER_UI_PORT"' >"$3"; chmod +x "$3" ;;`,
+      `  build) sleep ${BUILD_S}; [[ -z "$FAKE_GO_FAIL" ]] || { echo 'build failed' >&2; exit 1; }; printf '%s\\n' '#!/usr/bin/env bash' 'python3 -m http.server --bind 127.0.0.1 "$JAEGER_UI_PORT"' >"$3"; chmod +x "$3" ;;`,
       'esac',
     ].join('\n'));
     chmodSync(path.join(fakeBin, 'go'), 0o755);
@@ -86,6 +86,16 @@ describe('stack.sh: Jaeger builds in the background', () => {
     expect(after.out.split('\n').find((l) => l.startsWith('jaeger '))).toMatch(/ up /);
     // The builder says what it did in its own log.
     expect(readFileSync(path.join(dir, 'data', 'logs', 'jaeger-builder.log'), 'utf8')).toMatch(/built .*\n.*started \(pid/s);
+  }, 60_000);
+
+  it('a failed build: status counts jaeger as down and says it is not built; the next up builds again', async () => {
+    const failing = { ...env, FAKE_GO_FAIL: '1' };
+    expect((await stack(['jaeger-up'], failing)).code).toBe(0);
+    const row = async () => (await stack(['status'], failing)).out.split('\n').find((l) => l.startsWith('jaeger ')) ?? '';
+    await eventually(async () => (/ down .*not built/.test(await row()) ? true : undefined), 30_000, 'the failed build reported');
+    const status = await stack(['status'], failing);
+    expect(status.code).toBe(3);
+    expect((await stack(['jaeger-up'], env)).out).toMatch(/building Jaeger .* in the background/);
   }, 60_000);
 
   it('down before the build ends: the binary is kept, Jaeger does not start', async () => {
