@@ -2,7 +2,7 @@ import { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
-import { createKafka } from '../common/kafka/client';
+import { createKafka, withAdmin } from '../common/kafka/client';
 import { createLogger } from '../common/logger';
 import { runToEnd } from '../testkit/supervisor';
 import type { Bench } from './context';
@@ -13,7 +13,8 @@ import { TWIN_TOPIC_PREFIX } from './lib/twin';
  * Every address a run uses is `b-<run>-…@bench.example.com` (context.ts), every task queue
  * `bench-<run>…`, and the peers live in their own database and Redis prefixes, so nothing of a
  * user's own signups is touched. Kafka: the twins' topics (`bench-*`) are deleted; the main bench
- * system's messages are on the stack's own topics, carry no personal data and age out with retention. Redis keys with a TTL
+ * system's messages are on the stack's own topics, carry no personal data and age out with their
+ * retention. Redis keys with a TTL
  * (codes, code mailboxes, the code digests) expire by themselves within the code lifetime.
  */
 export const BENCH_EMAIL_DOMAIN = '@bench.example.com';
@@ -113,17 +114,12 @@ export async function cleanBench(ctx: Bench): Promise<string[]> {
     }
   });
 
-  await step('kafka topics', async () => {
-    const admin = createKafka(ctx.config, createLogger('bench-clean', 'warn'), 'admin').admin();
-    await admin.connect();
-    try {
+  await step('kafka topics', () =>
+    withAdmin(createKafka(ctx.config, createLogger('bench-clean', 'warn'), 'admin'), async (admin) => {
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(TWIN_TOPIC_PREFIX));
       if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
-      return `kafka topics: ${topics.length ? topics.length + ' twin topics deleted (' + TWIN_TOPIC_PREFIX + '*)' : 'no twin topics'}`;
-    } finally {
-      await admin.disconnect();
-    }
-  });
+      return `kafka topics: ${topics.length ? `${topics.length} twin topics deleted (${TWIN_TOPIC_PREFIX}*)` : 'no twin topics'}`;
+    }));
 
   await step('maildev', async () => `maildev: ${await ctx.mail.deleteMatching(BENCH_EMAIL_DOMAIN, 120_000)} bench emails deleted`);
 

@@ -927,12 +927,12 @@ jaeger_ensure_bin() {
 # apps keep the cores) and goes on: nothing else needs Jaeger (the apps' span exports fail quietly
 # until it answers). The builder starts Jaeger when the binary is there, unless `down` ran since
 # (it removes the marker). Its own output: .data/logs/jaeger-builder.log; go's: jaeger-build.log.
-JAEGER_START_MARKER_NAME=jaeger.start-when-built
+JAEGER_START_MARKER="$RUN/jaeger.start-when-built"
 jaeger_builder_pid() { live_pid jaeger-builder "stack.sh jaeger-build"; }
 
 jaeger_build_in_background() {
   local bp
-  touch "$RUN/$JAEGER_START_MARKER_NAME"
+  touch "$JAEGER_START_MARKER"
   bp="$(jaeger_builder_pid)"
   if [[ -n "$bp" ]]; then
     say jaeger "still building in the background (pid $bp), log: ${LOGS#"$ROOT"/}/jaeger-build.log; it starts when built"
@@ -945,11 +945,11 @@ jaeger_build_in_background() {
 # stack.sh jaeger-build: builds Jaeger in the foreground, then starts it when an `up` asked for it.
 cmd_jaeger_build() {
   jaeger_ensure_bin
-  [[ -f "$RUN/$JAEGER_START_MARKER_NAME" ]] || return 0
+  [[ -f "$JAEGER_START_MARKER" ]] || return 0
   take_lock
   # `down` may have run while this waited for the lock.
-  [[ -f "$RUN/$JAEGER_START_MARKER_NAME" ]] || return 0
-  rm -f "$RUN/$JAEGER_START_MARKER_NAME"
+  [[ -f "$JAEGER_START_MARKER" ]] || return 0
+  rm -f "$JAEGER_START_MARKER"
   up_jaeger
 }
 
@@ -976,7 +976,7 @@ up_jaeger() {
 }
 
 down_jaeger() {
-  rm -f "$RUN/$JAEGER_START_MARKER_NAME"
+  rm -f "$JAEGER_START_MARKER"
   local bp
   bp="$(jaeger_builder_pid)"
   [[ -z "$bp" ]] || say jaeger "the background build (pid $bp) goes on; Jaeger will not start when it ends"

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_TRACE_RATIO } from '../../common/tracing';
 import { OtlpSink } from '../../testkit/otlp-sink';
-import { sleep } from '../../testkit/wait';
 import type { SupervisedProcess } from '../../testkit/supervisor';
 import type { Bench } from '../context';
+import { drain } from '../lib/drain';
 import { startTwin, twinReady } from '../lib/twin';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import { groupCpuMs } from '../lib/rss';
@@ -114,13 +114,10 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
     cpu.set(r, start !== null && end !== null && r.ok > 0 ? (end - start) / r.ok : null);
     return r;
   };
-  /** Until every accepted signup of the run has its code in MailDev (bounded: a stuck run is reported, not waited for). */
+  /** Until every accepted signup of the run has its code in MailDev (infra's drain, bounded at 120 s). */
   const delivered = (purpose: string) => async (r: ScenarioResult) => {
-    const needle = ctx.needle(ours, purpose);
-    const until = Date.now() + 120_000;
-    let n = 0;
-    while ((n = await ctx.mail.count(needle).catch(() => n)) < r.ok && Date.now() < until) await sleep(200);
-    if (n < r.ok) ctx.log(`observability: ${r.name}: ${r.ok - n} of ${r.ok} codes not delivered within 120 s; its CPU per signup is short of them`);
+    ctx.owed.set('ours', [...(ctx.owed.get('ours') ?? []), { needle: ctx.needle(ours, purpose), expected: r.ok }]);
+    await drain(ctx, [ours], 120);
   };
   // A sampled W3C trace context per request: the twin's parent-based sampler keeps every one.
   const traced = () => ({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` });
@@ -129,10 +126,11 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
     // against whichever side ran first.
     const sessions0 = [...ours.sessions];
     for (const [k, url] of [onUrl, offUrl].entries()) {
-      await runLoad({
+      const warm = await runLoad({
         system: 'ours', name: 'signup_warmup', url, method: 'POST', path: ours.signup.path, concurrency: 1, durationS: ctx.plan.c1S, expect: ours.signup.expect,
         build: (i) => ({ body: ours.signup.body(ctx.address(ours, `obw${k}`, i)) }),
-      }).then(async (r) => (await delivered(`obw${k}`)(r), r));
+      });
+      await delivered(`obw${k}`)(warm);
       if (sessions0.length > 0) {
         await runLoad({
           system: 'ours', name: 'me_warmup', url, method: 'GET', path: ours.me.path, concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,

@@ -34,7 +34,7 @@ export function createKafka(config: Config, logger: Logger, role: KafkaRole, cli
 }
 
 /** Runs `fn` with a connected admin client, disconnected afterwards whatever happens. */
-async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -1,4 +1,5 @@
 import type { Consumer, Kafka } from 'kafkajs';
+import { withAdmin } from './client';
 
 /**
  * Starts `consumer` (in a group of its own, unique per instance) at the offsets `topic` has now, and
@@ -15,14 +16,10 @@ export async function joinAtHighWatermarks(
   run: () => Promise<void>,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withAdmin(kafka, async (admin) => {
     const offsets = await admin.fetchTopicOffsets(topic);
     await admin.setOffsets({ groupId, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.high })) });
-  } finally {
-    await admin.disconnect();
-  }
+  });
   let removeListener: () => void = () => undefined;
   let timer: NodeJS.Timeout | undefined;
   const joined = new Promise<void>((resolve, reject) => {

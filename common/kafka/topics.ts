@@ -8,11 +8,12 @@ export const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9._-]{0,40}$/;
  * name: several deployments share one Kafka cluster without sharing a request (the bench runs its
  * twins of our processes so). Read once, when this module loads; ACLs follow the names.
  */
-export function topicPrefix(value = (applyDotenv(), process.env.KAFKA_TOPIC_PREFIX ?? '')): string {
+export function topicPrefix(value: string): string {
   if (!TOPIC_PREFIX_PATTERN.test(value)) throw new Error(`KAFKA_TOPIC_PREFIX: letters, digits, '.', '_' and '-' only, at most 40, got ${JSON.stringify(value)}`);
   return value;
 }
-const PREFIX = topicPrefix();
+applyDotenv();
+const PREFIX = topicPrefix(process.env.KAFKA_TOPIC_PREFIX ?? '');
 
 /** Every topic the system uses, created idempotently at start-up (scripts/ensure-topics.ts and each process). */
 export const TOPICS = {

@@ -15,14 +15,14 @@ import { quietLogger } from '../../testkit/env';
 const UNPREFIXED = ['auth.db.requests.v1', 'auth.db.audit.v1', 'auth.db.replies.v1'];
 
 describe('KAFKA_TOPIC_PREFIX', () => {
-  const config = loadConfig();
-  const admin = createKafka(config, quietLogger(), 'admin').admin();
+  const kafka = createKafka(loadConfig(), quietLogger(), 'admin');
+  const admin = kafka.admin();
+  const MINE = [TOPICS.dbRequests, TOPICS.dbAudit, TOPICS.dbReplies];
   /** Sum of the high watermarks of a topic's partitions. */
   const written = async (topic: string) => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
 
   beforeAll(async () => {
     // What scripts/ensure-topics.ts does for a deployment started with this prefix; the system starts right after.
-    const kafka = createKafka(config, quietLogger(), 'admin');
     await ensureTopics(kafka);
     await ensureAcls(kafka);
     await admin.connect();
@@ -36,19 +36,19 @@ describe('KAFKA_TOPIC_PREFIX', () => {
   afterAll(async () => {
     // This run's namespace is gone for good: its topics and ACLs with it.
     await admin.deleteTopics({ topics: Object.values(TOPICS), timeout: 30_000 }).catch(() => undefined);
-    await revokeAcls(createKafka(config, quietLogger(), 'admin')).catch(() => undefined);
+    await revokeAcls(kafka).catch(() => undefined);
     await admin.disconnect();
   });
 
   it('a signup and its verify use only the prefixed topics, read in prefixed groups', async () => {
     expect(TOPICS.dbRequests).toBe(`${TEST_TOPIC_PREFIX}auth.db.requests.v1`);
     const before = await Promise.all(UNPREFIXED.map(written));
-    const mine = await Promise.all([TOPICS.dbRequests, TOPICS.dbAudit, TOPICS.dbReplies].map(written));
+    const mine = await Promise.all(MINE.map(written));
 
     const account = await createAccount(sys.apiUrl, 'topic-prefix');
     expect(account.user.id).toBeTruthy();
 
-    const after = await Promise.all([TOPICS.dbRequests, TOPICS.dbAudit, TOPICS.dbReplies].map(written));
+    const after = await Promise.all(MINE.map(written));
     // Requests (the registered-email check, the account's creation), audit rows and their replies.
     after.forEach((n, i) => expect(n).toBeGreaterThan(mine[i]));
     expect(await Promise.all(UNPREFIXED.map(written))).toEqual(before);
