@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm run build`: compiles the processes to JavaScript in dist/ (tsconfig.build.json), as the image
 # runs them: `node dist/api/main.js`, `dist/workflows/worker.js`, `dist/db-processor/main.js`,
-# `dist/scripts/migrate.js`, `dist/scripts/ensure-topics.js`. The worker bundles the compiled
-# workflow code (dist/workflows/index.js) at start, as it bundles the TypeScript under tsx.
+# `dist/scripts/migrate.js`, `dist/scripts/ensure-topics.js`. At start the worker has a
+# child process (dist/workflows/bundle.js) bundle the compiled workflow code (dist/workflows/index.js),
+# as it bundles the TypeScript under tsx.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rm -rf dist

@@ -1,6 +1,6 @@
 import './worker-tracing';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
-import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import Redis from 'ioredis';
 import { createActivities } from '../activities';
 import type { Config } from '../common/config';
@@ -18,6 +18,10 @@ import { SessionStore } from '../api/sessions/session.store';
 import { TASK_QUEUE } from '../temporal-config';
 import { connectionOptions, taskQueue } from '../temporal-config/connection';
 import { dataConverter } from '../temporal-config/payload-codec';
+import { bundleInChild } from './bundle';
+
+/** The OpenTelemetry workflow interceptors: they join the bundle when tracing is on. */
+const OTEL_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 export interface WorkerHandle {
   taskQueue: string;
@@ -26,7 +30,7 @@ export interface WorkerHandle {
 }
 
 export interface WorkerStartOptions {
-  /** A bundle made once with bundleWorkflowCode (tests); otherwise workflowsPath is bundled at start. */
+  /** A bundle made once with bundleWorkflowCode (tests, without the tracing interceptors); otherwise a child process bundles at start (bundle.ts). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
   logger?: Logger;
@@ -45,14 +49,20 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   const mailer = createMailer(config);
   const connection = await NativeConnection.connect(connectionOptions(config));
   const traces = tracing();
+  const made = opts.workflowBundle ? undefined : await bundleInChild(traces ? [OTEL_WORKFLOW_INTERCEPTORS] : []);
   const worker = await Worker.create({
-    // Client, workflow and activity interceptors, and the sink that exports spans made in the sandbox.
-    // The workflow interceptors join the bundle made at start (a prebuilt workflowBundle lacks them).
-    plugins: traces ? [new OpenTelemetryPlugin({ resource: traces.resource, spanProcessor: traces.spanProcessor })] : [],
+    // Tracing: activity interceptors, and the sink that exports the spans the workflow interceptors
+    // (in the bundle) make in the sandbox.
+    ...(traces
+      ? {
+          interceptors: { activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })] },
+          sinks: { exporter: makeWorkflowExporter(traces.spanProcessor, traces.resource) },
+        }
+      : {}),
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: queue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./index') }),
+    workflowBundle: made ? { codePath: made.codePath } : opts.workflowBundle,
     dataConverter: dataConverter(config),
     activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config), webBaseUrl: config.WEB_ORIGINS[0], sessions: new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 }) }),
     // One setting for both: as many activities at once as SMTP connections in the pool.
@@ -61,7 +71,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     // A stopping worker lets a send in flight finish (its socket gives up after SMTP_SEND_TIMEOUT_MS)
     // instead of cancelling it and having the retry mail a second copy.
     shutdownGraceTime: SMTP_SEND_TIMEOUT_MS + 5_000,
-  });
+  }).finally(() => made?.remove());
   const running = worker.run();
   running.catch((err) => logger.error({ err: { message: (err as Error).message } }, 'worker stopped with an error'));
 

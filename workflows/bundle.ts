@@ -1,0 +1,77 @@
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The workflow bundle, made by a short-lived child process. Webpack's modules and its working memory
+ * (some 170 MB of heap) then leave with that child instead of staying in the worker's heap for as
+ * long as it runs. The child runs on the same Node with the same loaders (`--import tsx` under tsx,
+ * none for dist/), and bundles workflows/index with the given workflow interceptor modules.
+ */
+export async function bundleInChild(interceptorModules: string[], timeoutMs = 120_000): Promise<{ codePath: string; remove(): Promise<void> }> {
+  const codePath = path.join(os.tmpdir(), `cfd-auth-workflows-${process.pid}-${randomUUID()}.js`);
+  const loaders = loaderArgs(process.execArgv);
+  // TypeScript source run without a loader of its own (jest compiles in-process): tsx, from the repo root.
+  if (loaders.length === 0 && __filename.endsWith('.ts')) loaders.push('--import', 'tsx');
+  const child = spawn(process.execPath, [...loaders, __filename, codePath, ...interceptorModules], {
+    cwd: path.join(__dirname, '..'),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: process.env,
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  if (code !== 0) {
+    await unlink(codePath).catch(() => undefined);
+    throw new Error(`bundling the workflows failed (exit ${code}): ${stderr.trim() || 'no output'}`);
+  }
+  return { codePath, remove: () => unlink(codePath).catch(() => undefined) };
+}
+
+/**
+ * The module loaders among the parent's Node options (tsx registers itself with --import or
+ * --require); the rest (--cpu-prof, --inspect, heap flags) stay with the worker alone.
+ */
+export function loaderArgs(execArgv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i];
+    if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a) && i + 1 < execArgv.length) out.push(a, execArgv[++i]);
+  }
+  return out;
+}
+
+async function main(out: string, modules: string[]): Promise<void> {
+  const quiet = () => undefined;
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./index'),
+    workflowInterceptorModules: modules,
+    logger: { trace: quiet, debug: quiet, info: quiet, log: quiet, warn: (m: string) => console.error(m), error: (m: string) => console.error(m) },
+  });
+  await writeFile(out, code);
+}
+
+if (require.main === module) {
+  const [out, ...modules] = process.argv.slice(2);
+  main(out, modules).then(
+    () => process.exit(0),
+    (err: Error) => {
+      console.error(err.stack ?? err.message);
+      process.exit(1);
+    },
+  );
+}
