@@ -36,7 +36,8 @@ export async function bundleInChild(interceptorModules: string[], timeoutMs = 12
   });
   if (code !== 0) {
     await unlink(codePath).catch(() => undefined);
-    throw new Error(`bundling the workflows failed (exit ${code}): ${stderr.trim() || 'no output'}`);
+    const how = code === null ? `killed after ${timeoutMs} ms` : `exit ${code}`;
+    throw new Error(`bundling the workflows failed (${how}): ${stderr.trim() || 'no output'}`);
   }
   return { codePath, remove: () => unlink(codePath).catch(() => undefined) };
 }
