@@ -1029,6 +1029,8 @@ elapsed_since() { # <EPOCHREALTIME at start> -> "12.3"
 
 cmd_up() {
   local t0="$EPOCHREALTIME"
+  # Kafka's topics, Temporal's flags and Prometheus's config are made by the project's TypeScript.
+  [[ -x "$ROOT/node_modules/.bin/tsx" ]] || { printf '%s[setup   ] node_modules missing: run npm ci first (npm start and npm test do)%s\n' "$C_BAD" "$C_OFF" >&2; exit 1; }
   take_lock
   ensure_apt_packages
   run_parallel up "${SERVICES[@]}"
