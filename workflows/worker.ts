@@ -39,6 +39,10 @@ export interface WorkerStartOptions {
 export async function start(config: Config, opts: WorkerStartOptions = {}): Promise<WorkerHandle> {
   const logger = opts.logger ?? createLogger('worker', config.LOG_LEVEL);
   const queue = opts.taskQueue ?? taskQueue(config, TASK_QUEUE);
+  const traces = tracing();
+  // The bundle is made in a child process (about 2 s) while the connections below are made.
+  const bundle = opts.workflowBundle ? Promise.resolve(opts.workflowBundle) : bundleInChild(traces ? [OTEL_WORKFLOW_INTERCEPTORS] : []).then((code) => ({ code }));
+  bundle.catch(() => undefined); // awaited at Worker.create; a connection failing first leaves it handled
   // commandTimeout: a command to an unreachable Redis fails within the local activity's attempt (2 s),
   // so the verify handler answers UNAVAILABLE inside the API's deadline instead of hanging past it.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000, commandTimeout: 1500, enableOfflineQueue: true });
@@ -48,8 +52,6 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
   await requester.start();
   const mailer = createMailer(config);
   const connection = await NativeConnection.connect(connectionOptions(config));
-  const traces = tracing();
-  const made = opts.workflowBundle ? undefined : await bundleInChild(traces ? [OTEL_WORKFLOW_INTERCEPTORS] : []);
   const worker = await Worker.create({
     // Tracing: activity interceptors, and the sink that exports the spans the workflow interceptors
     // (in the bundle) make in the sandbox.
@@ -62,7 +64,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: queue,
-    workflowBundle: made ? { codePath: made.codePath } : opts.workflowBundle,
+    workflowBundle: await bundle,
     dataConverter: dataConverter(config),
     activities: createActivities({ redis, mailer, requester, keys: deriveKeys(config), webBaseUrl: config.WEB_ORIGINS[0], sessions: new SessionStore(redis, { absoluteMs: config.SESSION_ABSOLUTE_TTL_S * 1000, idleMs: config.SESSION_IDLE_TTL_S * 1000 }) }),
     // One setting for both: as many activities at once as SMTP connections in the pool.
@@ -71,7 +73,7 @@ export async function start(config: Config, opts: WorkerStartOptions = {}): Prom
     // A stopping worker lets a send in flight finish (its socket gives up after SMTP_SEND_TIMEOUT_MS)
     // instead of cancelling it and having the retry mail a second copy.
     shutdownGraceTime: SMTP_SEND_TIMEOUT_MS + 5_000,
-  }).finally(() => made?.remove());
+  });
   const running = worker.run();
   running.catch((err) => logger.error({ err: { message: (err as Error).message } }, 'worker stopped with an error'));
 
