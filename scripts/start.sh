@@ -46,7 +46,7 @@ mkdir -p "$(dirname "$APP_PIDFILE")"
 echo $$ >"$APP_PIDFILE"
 
 run db-processor "http://127.0.0.1:$DB_PROCESSOR_HEALTH_PORT/health/live" npx tsx db-processor/main.ts
-run worker "http://127.0.0.1:$WORKER_HEALTH_PORT/health/live" npx tsx workflows/worker.ts
+run worker "http://127.0.0.1:$WORKER_HEALTH_PORT/health/live" npx tsx --max-semi-space-size=4 workflows/worker.ts
 run api "http://127.0.0.1:$API_PORT/health/live" npx tsx api/main.ts
 if [[ -f web/package.json ]]; then
   bash scripts/lib/ensure-web.sh

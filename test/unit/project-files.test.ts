@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_KEYS } from '../../common/config';
+import { WORKER_NODE_FLAGS } from '../../workflows/node-flags';
 
 const ROOT = path.resolve(__dirname, '../..');
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
@@ -72,5 +73,27 @@ describe('docker-compose.yml (validated statically: no Docker engine here)', () 
   it('builds the app from the Dockerfile in the repository', () => {
     expect(existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
     expect(services.api.build?.dockerfile ?? services.api.build).toBeTruthy();
+  });
+});
+
+describe("the worker's Node flags (workflows/node-flags.ts) in every launcher", () => {
+  const services = (parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { command?: string[] }> }).services;
+
+  it('docker-compose runs worker and worker-prod with them, before the script', () => {
+    for (const app of ['worker', 'worker-prod']) expect({ app, command: services[app].command }).toEqual({ app, command: ['node', ...WORKER_NODE_FLAGS, 'dist/workflows/worker.js'] });
+  });
+
+  it('npm start and npm run worker pass them to tsx, before the script', () => {
+    const flags = WORKER_NODE_FLAGS.join(' ');
+    expect(read('scripts/start.sh')).toContain(`npx tsx ${flags} workflows/worker.ts`);
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.worker).toBe(`bash scripts/run.sh tsx ${flags} workflows/worker.ts`);
+  });
+
+  it('the bench starts every worker of ours with them', () => {
+    for (const f of ['bench/infra.ts', 'bench/lib/twin.ts']) {
+      const starts = read(f).split('\n').filter((l) => l.includes("'workflows/worker.ts'"));
+      expect(starts.length).toBeGreaterThan(0);
+      for (const line of starts) expect({ f, line: line.trim(), flags: line.includes('WORKER_NODE_FLAGS') }).toEqual({ f, line: line.trim(), flags: true });
+    }
   });
 });
