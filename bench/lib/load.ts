@@ -80,6 +80,8 @@ export interface LoadSpec {
   /** Sees every response (after `build` of the same connection); return false to count it as an error. */
   onResponse?: (status: number, body: string, headers: Record<string, string | string[]>, ctx: Record<string, unknown>) => boolean | void;
   note?: string;
+  /** Also receives every latency that makes this run's percentiles, e.g. to pool alternated runs of one kind. */
+  latencies?: number[];
 }
 
 /**
@@ -155,6 +157,7 @@ export async function runLoad(spec: LoadSpec): Promise<ScenarioResult> {
   // Wall time of the run (autocannon's own `duration` counts whole seconds, too coarse for short runs).
   const durationS = Number(process.hrtime.bigint() - t0) / 1e9;
   void result;
+  spec.latencies?.push(...latencies);
   return summarise(
     { system: spec.system, name: spec.name, concurrency: spec.concurrency, tool: 'autocannon', sent: counter },
     latencies,
