@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -87,6 +88,11 @@ describe("the worker's Node flags (workflows/node-flags.ts) in every launcher", 
     const flags = WORKER_NODE_FLAGS.join(' ');
     expect(read('scripts/start.sh')).toContain(`npx tsx ${flags} workflows/worker.ts`);
     expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.worker).toBe(`bash scripts/run.sh tsx ${flags} workflows/worker.ts`);
+  });
+
+  it('are flags this Node accepts (an unknown V8 flag would stop the worker at start)', () => {
+    const run = spawnSync(process.execPath, [...WORKER_NODE_FLAGS, '-e', ''], { encoding: 'utf8' });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
   it('the bench starts every worker of ours with them', () => {
