@@ -204,7 +204,7 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
     runs,
   };
   const o = ctx.observability;
-  ctx.log(`observability: signup c=1 p50 off ${p50.off} ms, sampled ${p50.sampled} ms (×${o.signup_c1.sampled_ratio}), all ${p50.all} ms (×${o.signup_c1.all_ratio}); me c=50 off ${rps.off} req/s, sampled ${rps.sampled} (×${o.me_c50.sampled_ratio}), all ${rps.all} (×${o.me_c50.all_ratio}); CPU per signup ×${o.signup_cpu_ms.sampled_ratio} sampled, ×${o.signup_cpu_ms.all_ratio} all; API CPU per /me ×${o.me_cpu_ms.sampled_ratio} sampled, ×${o.me_cpu_ms.all_ratio} all; exporter ${exporter}`);
+  ctx.log(`observability: signup c=1 p50 off ${o.signup_c1.off} ms, sampled ${o.signup_c1.sampled} ms (×${o.signup_c1.sampled_ratio}), all ${o.signup_c1.all} ms (×${o.signup_c1.all_ratio}); me c=50 off ${o.me_c50.off} req/s, sampled ${o.me_c50.sampled} (×${o.me_c50.sampled_ratio}), all ${o.me_c50.all} (×${o.me_c50.all_ratio}); CPU per signup ×${o.signup_cpu_ms.sampled_ratio} sampled, ×${o.signup_cpu_ms.all_ratio} all; API CPU per /me ×${o.me_cpu_ms.sampled_ratio} sampled, ×${o.me_cpu_ms.all_ratio} all; exporter ${exporter}`);
 }
 
 export function observabilityMarkdown(o: ObservabilityOverhead | undefined): string[] {
