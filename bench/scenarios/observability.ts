@@ -119,9 +119,10 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   const cpu = new Map<ScenarioResult, number | null>();
   const latencies = new Map<ScenarioResult, number[]>();
   /**
-   * CPU per request of `ps` over the load and, with `settle`, until what the load started in the
-   * background is over: a signup's mail is sent after its answer, and would otherwise be counted in
-   * (and slow down) whichever run came next.
+   * Runs a load and keeps its latencies and the CPU `ps` used over it and, with `settle`, until
+   * what the load started in the background is over (poolRuns divides that by the requests): a
+   * signup's mail is sent after its answer, and would otherwise be counted in (and slow down)
+   * whichever run came next.
    */
   const measured = async (ps: SupervisedProcess[], load: (sink: number[]) => Promise<ScenarioResult>, settle?: (r: ScenarioResult) => Promise<void>) => {
     const start = cpuOf(ps);
