@@ -136,7 +136,7 @@ export interface Bench extends BenchOptions {
   openWorkflowsAtStart?: number | null;
   observability?: ObservabilityOverhead;
   /** One of the processes under test, started, logging to the run's folder. */
-  startTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs?: string[]): SupervisedProcess;
+  startTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs?: readonly string[]): SupervisedProcess;
   /** A run-unique address of a system's scenario: `needle` finds all of them in MailDev. */
   address(sut: { tag: string }, purpose: string, n: number | string): string;
   needle(sut: { tag: string }, purpose: string): string;

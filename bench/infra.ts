@@ -50,9 +50,9 @@ export async function startAll(ctx: Bench, suts: Sut[]): Promise<Record<string, 
 
   const started = Date.now();
   const dbp = ctx.startTsx('db-processor', 'db-processor/main.ts', ours);
-  const worker = ctx.startTsx('worker', 'workflows/worker.ts', ours, [...WORKER_NODE_FLAGS]);
+  const worker = ctx.startTsx('worker', 'workflows/worker.ts', ours, WORKER_NODE_FLAGS);
   const api = ctx.startTsx('api', 'api/main.ts', ours, ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
-  const workerS = ctx.startTsx('worker-stalled', 'workflows/worker.ts', { ...ours, WORKER_HEALTH_PORT: String(ctx.ports.workerStalled), SMTP_URL: stalledSmtp, TEMPORAL_TASK_QUEUE: ctx.queueStalled }, [...WORKER_NODE_FLAGS]);
+  const workerS = ctx.startTsx('worker-stalled', 'workflows/worker.ts', { ...ours, WORKER_HEALTH_PORT: String(ctx.ports.workerStalled), SMTP_URL: stalledSmtp, TEMPORAL_TASK_QUEUE: ctx.queueStalled }, WORKER_NODE_FLAGS);
   const apiS = ctx.startTsx('api-stalled', 'api/main.ts', { ...ours, API_PORT: String(ctx.ports.apiStalled), TEMPORAL_TASK_QUEUE: ctx.queueStalled });
   ctx.procs.push(dbp, worker, api, workerS, apiS);
   ctx.stalledProcs.push(workerS, apiS);

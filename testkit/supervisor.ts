@@ -154,7 +154,7 @@ export class SupervisedProcess {
 }
 
 /** `node [nodeArgs] --import tsx <script>` (node flags such as --cpu-prof are refused in NODE_OPTIONS). */
-export function tsxProcess(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string, opts: { healthUrl?: string; nodeArgs?: string[] } = {}): SupervisedProcess {
+export function tsxProcess(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string, opts: { healthUrl?: string; nodeArgs?: readonly string[] } = {}): SupervisedProcess {
   const abs = path.isAbsolute(script) ? script : path.join(REPO_ROOT, script);
   return new SupervisedProcess(name, process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', abs], env, logFile, opts.healthUrl);
 }

@@ -7,5 +7,4 @@
  * 200-230 MB during a minute of signups, against 100-140 MB with 4 (bench/README.md, "Memory"). Flags
  * given on the command line reach the workflow thread too.
  */
-export const WORKER_SEMI_SPACE_MB = 4;
-export const WORKER_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];

@@ -27,7 +27,7 @@ export async function startTwin(ctx: Bench, suffix: string, env: NodeJS.ProcessE
   if (topics.code !== 0) throw new Error(`twin ${suffix}: its Kafka topics could not be created:\n${topics.out.slice(-1500)}`);
   const procs = [
     ctx.startTsx(`db-processor-${suffix}`, 'db-processor/main.ts', full),
-    ctx.startTsx(`worker-${suffix}`, 'workflows/worker.ts', full, [...WORKER_NODE_FLAGS]),
+    ctx.startTsx(`worker-${suffix}`, 'workflows/worker.ts', full, WORKER_NODE_FLAGS),
     ctx.startTsx(`api-${suffix}`, 'api/main.ts', full),
   ];
   ctx.procs.push(...procs);

@@ -116,8 +116,8 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
     }
     return ms;
   };
-  const cpu = new Map<ScenarioResult, number | null>();
-  const latencies = new Map<ScenarioResult, number[]>();
+  /** What each run adds to its ScenarioResult for poolRuns. */
+  const measures = new Map<ScenarioResult, Pick<PooledRun, 'latencies' | 'cpuMs'>>();
   /**
    * Runs a load and keeps its latencies and the CPU `ps` used over it and, with `settle`, until
    * what the load started in the background is over (poolRuns divides that by the requests): a
@@ -130,8 +130,7 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
     const r = await load(sink);
     if (settle) await settle(r);
     const end = cpuOf(ps);
-    cpu.set(r, start !== null && end !== null ? end - start : null);
-    latencies.set(r, sink);
+    measures.set(r, { latencies: sink, cpuMs: start !== null && end !== null ? end - start : null });
     return r;
   };
   /** Until every accepted signup of the run has its code in MailDev (infra's drain, bounded at 120 s). */
@@ -170,9 +169,9 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
       }), delivered(purpose)));
       const sessions = [...ours.sessions];
       if (sessions.length > 0) {
-        runs.push(await measured(apiOf(side(mode)), (sink) => runLoad({
+        runs.push(await measured(apiOf(side(mode)), () => runLoad({
           system: 'ours', name: `me_${mode}`, url, method: 'GET', path: ours.me.path,
-          concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect, latencies: sink,
+          concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
           build: (i) => ({ headers: { cookie: sessions[i % sessions.length], ...headers() } }),
         })));
       }
@@ -180,17 +179,20 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   } finally {
     clearInterval(scraper);
   }
-  const by = (measure: 'signup' | 'me', f: (p: ReturnType<typeof poolRuns>) => number | null) =>
-    Object.fromEntries(
-      (['off', 'sampled', 'all'] as Mode[]).map((m) => {
-        const of = runs.filter((r) => r.name === `${measure}_${m}`);
-        return [m, of.length ? f(poolRuns(of.map((r) => ({ latencies: latencies.get(r) ?? [], ok: r.ok, durationS: r.duration_s, cpuMs: cpu.get(r) ?? null })))) : null];
-      }),
-    ) as Record<Mode, number | null>;
-  const p50 = by('signup', (p) => p.p50_ms);
-  const rps = by('me', (p) => p.rps);
-  const signupCpu = by('signup', (p) => p.cpu_ms_per_request);
-  const meCpu = by('me', (p) => p.cpu_ms_per_request);
+  /** Each mode's runs of one measure, pooled once. */
+  const pooled = (measure: 'signup' | 'me') => {
+    const byMode = new Map((['off', 'sampled', 'all'] as Mode[]).map((m) => {
+      const of = runs.filter((r) => r.name === `${measure}_${m}`);
+      return [m, of.length ? poolRuns(of.map((r) => ({ latencies: [], cpuMs: null, ...measures.get(r), ok: r.ok, durationS: r.duration_s }))) : null];
+    }));
+    return (f: (p: ReturnType<typeof poolRuns>) => number | null) => Object.fromEntries([...byMode].map(([m, p]) => [m, p ? f(p) : null])) as Record<Mode, number | null>;
+  };
+  const signup = pooled('signup');
+  const me = pooled('me');
+  const p50 = signup((p) => p.p50_ms);
+  const rps = me((p) => p.rps);
+  const signupCpu = signup((p) => p.cpu_ms_per_request);
+  const meCpu = me((p) => p.cpu_ms_per_request);
   const ratio = (x: number | null, base: number | null) => (x !== null && base ? round(x / base) : null);
   const summary = (m: Record<Mode, number | null>, d: number) => ({ off: round(m.off, d), sampled: round(m.sampled, d), all: round(m.all, d), sampled_ratio: ratio(m.sampled, m.off), all_ratio: ratio(m.all, m.off) });
   ctx.observability = {
