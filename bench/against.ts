@@ -27,7 +27,7 @@ import { waitCodes } from '../testkit/maildev';
 import { freePort, portFree, REPO_ROOT } from '../testkit/supervisor';
 import { eventually, sleep } from '../testkit/wait';
 import { BENCH_EMAIL_DOMAIN } from './clean';
-import { cpuMsMatching, groupCpuMs, machineBusyMs } from './lib/rss';
+import { cpuMsMatching, cpuPerUnit, cpuSnapshot, groupCpuMs, STACK_SERVICES } from './lib/rss';
 import { terminateBenchWorkflows } from './infra';
 import { deviceCookie } from './systems';
 
@@ -128,12 +128,8 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
   const emails: string[] = [];
   // CPU from the first signup until every code is out: the signups' whole work, per process. The
   // sides take turns, so the shared Temporal server's (and the machine's) CPU in this span is theirs.
-  const cpu = () => ({
-    api: groupCpuMs(side.procs[2].pid), worker: groupCpuMs(side.procs[1].pid), dbp: groupCpuMs(side.procs[0].pid),
-    temporal: cpuMsMatching((c) => c.includes('temporal\0server\0start-dev') || c.includes('temporal-server')), kafka: side.brokerCpuMs(),
-    postgres: cpuMsMatching((c) => c.startsWith('postgres') || c.includes('bin/postgres')), redis: cpuMsMatching((c) => c.startsWith('redis-server')),
-    maildev: cpuMsMatching((c) => c.includes('.bin/maildev')), machine: machineBusyMs(),
-  });
+  const { kafka: _sharedBroker, ...services } = STACK_SERVICES;
+  const cpu = () => ({ ...cpuSnapshot({ api: side.procs[2].pid, worker: side.procs[1].pid, dbp: side.procs[0].pid }, services), kafka: side.brokerCpuMs() });
   const cpuBefore = cpu();
   const one: number[] = [];
   for (let i = 0; i < N1; i++) {
@@ -160,10 +156,7 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
   const cpuAfter = cpu();
   const codes = emails.map((e) => got.get(e.toLowerCase()));
   if (codes.some((c) => !c)) throw new Error(`${side.name}: ${codes.filter((c) => !c).length} of ${emails.length} codes not in MailDev within 120 s`);
-  const perSignup = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => {
-    const before = cpuBefore[k as keyof typeof cpuBefore];
-    return [`signup_cpu_ms_${k}`, v !== null && before !== null ? (v - before) / emails.length : NaN];
-  }));
+  const perSignup = Object.fromEntries(Object.entries(cpuPerUnit(cpuBefore, cpuAfter, emails.length)).map(([k, v]) => [`signup_cpu_ms_${k}`, v ?? NaN]));
   const verify: number[] = [];
   for (let i = 0; i < NV; i++) {
     const r = await post(side, '/verify', { email: emails[i], otp: codes[i], password: PASSWORD, name: 'Bench User' });

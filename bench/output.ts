@@ -124,6 +124,7 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
       (t) =>
         `- ${t.system}: ${t.signups_per_s} signups/s accepted for ${t.duration_s} s at c=${t.concurrency} (${t.errors} errors); ${t.delivered}/${t.accepted} codes in MailDev${t.all_codes_delivered_s === null ? ` within ${t.drain_bound_s} s after the load (not all)` : `, the last ${t.all_codes_delivered_s} s after the load ended (${t.delivered_per_s_end_to_end}/s end to end)`}; ${t.duplicate_codes ?? 'unknown'} duplicate codes.`,
     ),
+    ...[oursTp, ...peerTp].map((t) => (t ? cpuLine(t) : undefined)).filter((l): l is string => !!l),
     '',
     ...(ctx.memory ? [`Memory (RSS) of our processes at the end of the sustained run: ${Object.entries(ctx.memory).map(([n, mb]) => `${n} ${mb ?? '–'} MB`).join(', ')} (worker target ≤ ${WORKER_RSS_TARGET_MB} MB; growth over time: \`npm run bench -- --soak\`).`, ''] : []),
     ...topologyMarkdown(ctx.topology),
@@ -151,4 +152,21 @@ export function writeSoak(ctx: Bench, report: SoakReport, md: string): void {
   const out = { run: ctx.run, date: new Date(ctx.t0).toISOString(), machine: { cpus: os.cpus().length, node: process.version, loadavg_end: os.loadavg() }, ...report };
   writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.json`), JSON.stringify(out, null, 2) + '\n');
   writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.md`), md + '\n');
+}
+
+/**
+ * Where the CPU of a sustained run went, per accepted signup (ms): each process counted, the rest
+ * of the machine (the load generator, the bench, anything else), and the whole machine; the largest
+ * share named. Undefined when the run counted no CPU.
+ */
+export function cpuLine(t: Throughput): string | undefined {
+  const cpu = t.cpu_ms_per_signup;
+  if (!cpu) return undefined;
+  const { machine, ...parts } = cpu;
+  const known = Object.entries(parts).filter((e): e is [string, number] => e[1] !== null);
+  const listed = known.map(([n, ms]) => `${n} ${ms}`).join(', ');
+  if (machine === null || machine === undefined || machine <= 0) return `- ${t.system}, CPU per accepted signup from the load's start to its last code (ms): ${listed}.`;
+  const rest = Math.max(0, Math.round((machine - known.reduce((a, [, ms]) => a + ms, 0)) * 100) / 100);
+  const [top, topMs] = known.reduce((a, b) => (b[1] > a[1] ? b : a), ['', -1] as [string, number]);
+  return `- ${t.system}, CPU per accepted signup from the load's start to its last code (ms): ${listed}, rest of the machine ${rest}; whole machine ${machine}${top ? `, of which ${top} ${Math.round((topMs / machine) * 100)} %` : ''}.`;
 }

@@ -72,6 +72,40 @@ export function cpuMsMatching(match: (cmdline: string) => boolean): number | nul
 // Clock ticks; 100 per second on Linux (USER_HZ).
 const cpuMsOf = (members: { fields: string[] }[]) => members.reduce((ms, m) => ms + (Number(m.fields[11]) + Number(m.fields[12])) * 10, 0);
 
+/**
+ * The stack's shared services, by the command lines scripts/stack.sh (or the bench's server
+ * topology) starts them with, NULs between arguments.
+ */
+export const STACK_SERVICES = {
+  temporal: (c: string) => c.includes('temporal\0server\0start-dev') || c.includes('temporal-server'),
+  kafka: (c: string) => c.includes('kafka.Kafka'),
+  postgres: (c: string) => c.startsWith('postgres') || c.includes('bin/postgres'),
+  redis: (c: string) => c.startsWith('redis-server'),
+  maildev: (c: string) => c.includes('.bin/maildev'),
+} satisfies Record<string, (cmdline: string) => boolean>;
+
+export type CpuSnapshot = Record<string, number | null>;
+
+/**
+ * CPU time used so far (ms) by each named process group, each of `services` and the whole machine
+ * (`machine`); null where a figure could not be read.
+ */
+export function cpuSnapshot(groups: Record<string, number | undefined>, services: Record<string, (cmdline: string) => boolean> = STACK_SERVICES): CpuSnapshot {
+  const snap: CpuSnapshot = {};
+  for (const [name, pgid] of Object.entries(groups)) snap[name] = groupCpuMs(pgid);
+  for (const [name, match] of Object.entries(services)) snap[name] = cpuMsMatching(match);
+  snap.machine = machineBusyMs();
+  return snap;
+}
+
+/** CPU (ms) per unit of work of each entry between two snapshots; null where either side is unknown or there was no work. */
+export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: number): CpuSnapshot {
+  return Object.fromEntries(Object.entries(after).map(([name, end]) => {
+    const start = before[name];
+    return [name, end === null || start === null || start === undefined || units <= 0 ? null : Math.round(((end - start) / units) * 100) / 100];
+  }));
+}
+
 /** Least-squares slope of (t, y) pairs, in y units per t unit; null with fewer than 3 points. */
 export function slope(points: readonly { t: number; y: number }[]): number | null {
   if (points.length < 3) return null;

@@ -1,5 +1,6 @@
 import type { Bench } from '../context';
 import { runLoad, type System } from '../lib/load';
+import { cpuPerUnit, cpuSnapshot, type CpuSnapshot } from '../lib/rss';
 import { headersFor, type Sut } from '../systems';
 import { sleep } from '../../testkit/wait';
 
@@ -41,11 +42,19 @@ export interface Throughput {
   drain_bound_s: number;
   /** Mails beyond the first to one address (each signup asks for one code): must be 0; null when MailDev could not be listed. */
   duplicate_codes: number | null;
+  /**
+   * CPU (ms) per accepted signup of the system's processes, the stack's services and the whole
+   * machine (`machine`), from the start of the load until the last code was in MailDev (or the drain
+   * bound): where a signup's work goes, all of it. Absent when no processes were named.
+   */
+  cpu_ms_per_signup?: CpuSnapshot;
 }
 
-export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number, drainMaxS: number): Promise<Throughput> {
+/** `counted`: the system's own process groups by name (pgid), whose CPU is reported with the stack's. */
+export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number, drainMaxS: number, counted?: Record<string, number | undefined>): Promise<Throughput> {
   const c = 50;
   const purpose = 'tp';
+  const cpuBefore = counted && cpuSnapshot(counted);
   const r = await runLoad({
     system: sut.system, name: 'signup_throughput', url: sut.url, method: 'POST', path: sut.signup.path, headers: sut.headers,
     concurrency: c, durationS, timeoutS: 30, expect: sut.signup.expect,
@@ -71,6 +80,7 @@ export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number
     if (Date.now() >= until) break;
     await sleep(500);
   }
+  const cpu = counted && cpuBefore ? cpuPerUnit(cpuBefore, cpuSnapshot(counted), accepted) : undefined;
   const drainS = doneAt === null ? null : (doneAt - loadEnd) / 1000;
   let duplicates: number | null = null;
   try {
@@ -92,6 +102,7 @@ export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number
     delivered_per_s_end_to_end: drainS === null ? null : Math.round((delivered / (r.duration_s + drainS)) * 10) / 10,
     drain_bound_s: Math.round(drainMaxS),
     duplicate_codes: duplicates,
+    ...(cpu ? { cpu_ms_per_signup: cpu } : {}),
   };
   ctx.log(`signup_throughput ${sut.system}: ${delivered}/${accepted} codes delivered${drainS === null ? ` (bound of ${drainMaxS.toFixed(0)} s reached)` : ` ${drainS.toFixed(1)} s after the load ended`}`);
   return t;
