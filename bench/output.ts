@@ -5,7 +5,7 @@ import type { Bench } from './context';
 import type { BcryptFloor } from './lib/floor';
 import { chartSvg, ratios, ratioTable, scenarioTable, targetTable, type TargetRow } from './lib/report';
 import { observabilityMarkdown } from './scenarios/observability';
-import type { Throughput } from './scenarios/signup';
+import { cpuLine, type Throughput } from './scenarios/signup';
 import { topologyMarkdown } from './scenarios/temporal-topology';
 import { WORKER_RSS_TARGET_MB, type SoakReport } from './scenarios/memory';
 
@@ -152,21 +152,4 @@ export function writeSoak(ctx: Bench, report: SoakReport, md: string): void {
   const out = { run: ctx.run, date: new Date(ctx.t0).toISOString(), machine: { cpus: os.cpus().length, node: process.version, loadavg_end: os.loadavg() }, ...report };
   writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.json`), JSON.stringify(out, null, 2) + '\n');
   writeFileSync(path.join(ctx.resultsDir, `${ctx.outName}.md`), md + '\n');
-}
-
-/**
- * Where the CPU of a sustained run went, per accepted signup (ms): each process counted, the rest
- * of the machine (the load generator, the bench, anything else), and the whole machine; the largest
- * share named. Undefined when the run counted no CPU.
- */
-export function cpuLine(t: Throughput): string | undefined {
-  const cpu = t.cpu_ms_per_signup;
-  if (!cpu) return undefined;
-  const { machine, ...parts } = cpu;
-  const known = Object.entries(parts).filter((e): e is [string, number] => e[1] !== null);
-  const listed = known.map(([n, ms]) => `${n} ${ms}`).join(', ');
-  if (machine === null || machine === undefined || machine <= 0) return `- ${t.system}, CPU per accepted signup from the load's start to its last code (ms): ${listed}.`;
-  const rest = Math.max(0, Math.round((machine - known.reduce((a, [, ms]) => a + ms, 0)) * 100) / 100);
-  const [top, topMs] = known.reduce((a, b) => (b[1] > a[1] ? b : a), ['', -1] as [string, number]);
-  return `- ${t.system}, CPU per accepted signup from the load's start to its last code (ms): ${listed}, rest of the machine ${rest}; whole machine ${machine}${top ? `, of which ${top} ${Math.round((topMs / machine) * 100)} %` : ''}.`;
 }

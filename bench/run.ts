@@ -23,7 +23,7 @@ import type { System } from './lib/load';
 import { buildOutput, markdown, writeResults, writeSoak } from './output';
 import { scenarioMe, scenarioLogout, scenarioSignin } from './scenarios/sessions';
 import { OBSERVABILITY_RUNS as MODES_RUNS, scenarioObservability } from './scenarios/observability';
-import { scenarioSignup, scenarioThroughput, type Throughput } from './scenarios/signup';
+import { OURS_PROCS, pgids, scenarioSignup, scenarioThroughput, type Throughput } from './scenarios/signup';
 import { preparePending, scenarioSignupToVerified, scenarioVerify, type PendingSignup } from './scenarios/verify';
 import { buildServerTopology, scenarioTopology, startServerTopology } from './scenarios/temporal-topology';
 import { makeSuts } from './systems';
@@ -51,11 +51,6 @@ async function step(ctx: Bench, what: string, needS: number, fn: () => Promise<v
     return;
   }
   await fn();
-}
-
-/** The process groups (pgid) of the running processes with these names. */
-function pgids(ctx: Bench, names: string[]): Record<string, number | undefined> {
-  return Object.fromEntries(names.map((n) => [n, ctx.procs.find((p) => p.name === n && p.running)?.pid]));
 }
 
 /** The safety net of a run: past ctx.plan.hardS every process it started is killed and it exits 3. */
@@ -166,14 +161,14 @@ async function main(ctx: Bench): Promise<void> {
   const peerShare = (suts.length - 1) * (ctx.plan.peerThroughputS > 0 ? ctx.plan.peerThroughputS + 15 : 0);
   await step(ctx, `signup_throughput ours ${ctx.plan.throughputS} s`, ctx.plan.throughputS + 5, async () => {
     const drain = Math.max(3, Math.min(ctx.plan.drainMaxS, ctx.remainingS() - ctx.plan.throughputS - 2 - peerShare));
-    oursTp = await scenarioThroughput(ctx, suts[0], ctx.plan.throughputS, drain, pgids(ctx, ['api', 'worker', 'db-processor']));
+    oursTp = await scenarioThroughput(ctx, suts[0], ctx.plan.throughputS, drain, pgids(ctx.procs, OURS_PROCS));
   });
   // Memory of our processes right after the sustained run (the worker's target: ≤ 300 MB).
   if (oursTp) ctx.memory = rssOfOurs(ctx);
   for (const sut of suts.slice(1)) {
     if (ctx.plan.peerThroughputS <= 0) continue;
     await step(ctx, `signup_throughput ${sut.system} ${ctx.plan.peerThroughputS} s`, ctx.plan.peerThroughputS + 8, async () => {
-      peerTp.push(await scenarioThroughput(ctx, sut, ctx.plan.peerThroughputS, Math.max(3, Math.min(30, ctx.remainingS() - ctx.plan.peerThroughputS - 2)), pgids(ctx, [sut.system])));
+      peerTp.push(await scenarioThroughput(ctx, sut, ctx.plan.peerThroughputS, Math.max(3, Math.min(30, ctx.remainingS() - ctx.plan.peerThroughputS - 2)), pgids(ctx.procs, [sut.system])));
     });
   }
 

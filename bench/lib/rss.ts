@@ -77,7 +77,9 @@ const cpuMsOf = (members: { fields: string[] }[]) => members.reduce((ms, m) => m
  * topology) starts them with, NULs between arguments.
  */
 export const STACK_SERVICES = {
-  temporal: (c: string) => c.includes('temporal\0server\0start-dev') || c.includes('temporal-server'),
+  temporal: (c: string) => c.includes('temporal\0server\0start-dev'),
+  // The production topology's server (TEMPORAL_TOPOLOGY=server), when the bench runs one.
+  'temporal-server': (c: string) => c.includes('temporal-server/bin/server'),
   kafka: (c: string) => c.includes('kafka.Kafka'),
   postgres: (c: string) => c.startsWith('postgres') || c.includes('bin/postgres'),
   redis: (c: string) => c.startsWith('redis-server'),

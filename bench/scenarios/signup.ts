@@ -2,6 +2,7 @@ import type { Bench } from '../context';
 import { runLoad, type System } from '../lib/load';
 import { cpuPerUnit, cpuSnapshot, type CpuSnapshot } from '../lib/rss';
 import { headersFor, type Sut } from '../systems';
+import type { SupervisedProcess } from '../../testkit/supervisor';
 import { sleep } from '../../testkit/wait';
 
 export async function scenarioSignup(ctx: Bench, sut: Sut, c: number, stalled: boolean): Promise<void> {
@@ -48,6 +49,14 @@ export interface Throughput {
    * bound): where a signup's work goes, all of it. Absent when no processes were named.
    */
   cpu_ms_per_signup?: CpuSnapshot;
+}
+
+/** Our three processes' names, as the bench starts them. */
+export const OURS_PROCS = ['api', 'worker', 'db-processor'];
+
+/** The process groups (pgid) of the running processes named so (plus `suffix`: a twin's), by name (scenarioThroughput's `counted`). */
+export function pgids(procs: readonly SupervisedProcess[], names: readonly string[], suffix = ''): Record<string, number | undefined> {
+  return Object.fromEntries(names.map((n) => [n, procs.find((p) => p.name === `${n}${suffix}` && p.running)?.pid]));
 }
 
 /** `counted`: the system's own process groups by name (pgid), whose CPU is reported with the stack's. */
@@ -108,3 +117,20 @@ export async function scenarioThroughput(ctx: Bench, sut: Sut, durationS: number
   return t;
 }
 
+/**
+ * Where the CPU of a sustained run went, per accepted signup (ms): each process counted, the rest
+ * of the machine (the load generator, the bench, anything else), and the whole machine; the largest
+ * share named (`where`: which set-up, when there are several). Undefined when the run counted no CPU.
+ */
+export function cpuLine(t: Throughput, where = ''): string | undefined {
+  const cpu = t.cpu_ms_per_signup;
+  if (!cpu) return undefined;
+  const { machine, ...parts } = cpu;
+  // A process that used nothing did not run (the other topology's Temporal server).
+  const known = Object.entries(parts).filter((e): e is [string, number] => e[1] !== null && e[1] > 0);
+  const listed = `- ${t.system}${where ? ` ${where}` : ''}, CPU per accepted signup from the load's start to its last code (ms): ${known.map(([n, ms]) => `${n} ${ms}`).join(', ')}`;
+  if (machine === null || machine === undefined || machine <= 0) return `${listed}.`;
+  const rest = Math.max(0, Math.round((machine - known.reduce((a, [, ms]) => a + ms, 0)) * 100) / 100);
+  const [top, topMs] = known.reduce((a, b) => (b[1] > a[1] ? b : a), ['', -1] as [string, number]);
+  return `${listed}, rest of the machine ${rest}; whole machine ${machine}${top ? `, of which ${top} ${Math.round((topMs / machine) * 100)} %` : ''}.`;
+}

@@ -5,7 +5,7 @@ import { startTwin } from '../lib/twin';
 import { terminateBenchWorkflows } from '../infra';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import type { Sut } from '../systems';
-import { scenarioThroughput, type Throughput } from './signup';
+import { cpuLine, OURS_PROCS, pgids, scenarioThroughput, type Throughput } from './signup';
 import { secondServerTopologyEnv } from '../../temporal-config/server';
 
 /**
@@ -118,14 +118,14 @@ export async function scenarioTopology(ctx: Bench, ours: Sut, server: ServerTopo
   let throughput: TopologyComparison['throughput'] = null;
   if (sustainedS > 0) {
     // scenarioThroughput records its load run with the others: moved here, under this scenario's names.
-    const sustained = async (sut: Sut, topology: string) => {
-      const t = await scenarioThroughput(ctx, sut, sustainedS, ctx.plan.drainMaxS / 3);
+    const sustained = async (sut: Sut, topology: string, procs: readonly SupervisedProcess[], suffix: string) => {
+      const t = await scenarioThroughput(ctx, sut, sustainedS, ctx.plan.drainMaxS / 3, pgids(procs, OURS_PROCS, suffix));
       const r = ctx.results.pop()!;
       runs.push({ ...r, name: `signup_throughput_temporal_${topology}` });
       return t;
     };
-    const dev = await sustained({ ...ours, tag: 'od' }, 'dev');
-    throughput = { dev, server: await sustained(srv, 'server') };
+    const dev = await sustained({ ...ours, tag: 'od' }, 'dev', ctx.procs, '');
+    throughput = { dev, server: await sustained(srv, 'server', server.procs, '-srv') };
   }
   ctx.topology = {
     server: { shards: server.shards, address: server.address, startup_s: Math.round(server.startupS * 10) / 10 },
@@ -158,6 +158,8 @@ export function topologyMarkdown(t: TopologyComparison | undefined): string[] {
     const drained = (x: Throughput) => `${x.delivered}/${x.accepted}${x.all_codes_delivered_s === null ? ` (bound ${x.drain_bound_s} s reached)` : `, all ${x.all_codes_delivered_s} s after the load`}`;
     rows.push(`| sustained signups/s, ${dev.duration_s.toFixed(0)} s at 50 connections | ${dev.signups_per_s} | ${server.signups_per_s} | ${ratio(dev.signups_per_s, server.signups_per_s)} |`);
     rows.push(`| codes delivered | ${drained(dev)} | ${drained(server)} | |`);
+    const machine = (x: Throughput) => x.cpu_ms_per_signup?.machine ?? null;
+    rows.push(`| CPU of the whole machine per sustained signup (ms) | ${ms(machine(dev))} | ${ms(machine(server))} | ${ratio(machine(dev), machine(server))} |`);
   }
   return [
     '',
@@ -168,5 +170,6 @@ export function topologyMarkdown(t: TopologyComparison | undefined): string[] {
     '| measure | dev server | server topology | server ÷ dev |',
     '|---|---:|---:|---:|',
     ...rows,
+    ...(t.throughput ? ['', ...[cpuLine(t.throughput.dev, 'on the dev server'), cpuLine(t.throughput.server, 'on the server topology')].filter((l): l is string => !!l)] : []),
   ];
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { cpuLine } from '../../bench/output';
 import { cpuPerUnit, cpuSnapshot, STACK_SERVICES } from '../../bench/lib/rss';
-import type { Throughput } from '../../bench/scenarios/signup';
+import { cpuLine, pgids, type Throughput } from '../../bench/scenarios/signup';
+import type { SupervisedProcess } from '../../testkit/supervisor';
 
 const throughput = (cpu: Throughput['cpu_ms_per_signup']): Throughput => ({
   system: 'ours', concurrency: 50, duration_s: 60, accepted: 100, sent: 100, errors: 0, signups_per_s: 1.7, delivered: 100,
@@ -16,11 +16,17 @@ describe('the sustained run\'s CPU split (bench: where a signup\'s work goes)', 
     expect(cpuPerUnit(before, after, 0).worker).toBeNull();
   });
 
-  it('names each process, the rest of the machine and the largest share', () => {
-    expect(cpuLine(throughput({ api: 4, worker: 20, temporal: 12, redis: null, machine: 50 }))).toBe(
-      "- ours, CPU per accepted signup from the load's start to its last code (ms): api 4, worker 20, temporal 12, rest of the machine 14; whole machine 50, of which worker 40 %.",
+  it('names each process that ran, the rest of the machine and the largest share', () => {
+    expect(cpuLine(throughput({ api: 4, worker: 20, temporal: 12, 'temporal-server': 0, redis: null, machine: 50 }), 'on the dev server')).toBe(
+      "- ours on the dev server, CPU per accepted signup from the load's start to its last code (ms): api 4, worker 20, temporal 12, rest of the machine 14; whole machine 50, of which worker 40 %.",
     );
     expect(cpuLine(throughput(undefined))).toBeUndefined();
+  });
+
+  it('counts a twin\'s processes under our processes\' names, and only running ones', () => {
+    const procs = [{ name: 'api-srv', pid: 11, running: true }, { name: 'worker-srv', pid: 12, running: false }, { name: 'api', pid: 13, running: true }] as unknown as SupervisedProcess[];
+    expect(pgids(procs, ['api', 'worker'], '-srv')).toEqual({ api: 11, worker: undefined });
+    expect(pgids(procs, ['api'])).toEqual({ api: 13 });
   });
 
   it('finds the CPU a service used by its command line, and a process group by its id', async () => {
