@@ -128,7 +128,9 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
   const emails: string[] = [];
   // CPU from the first signup until every code is out: the signups' whole work, per process. The
   // sides take turns, so the shared Temporal server's (and the machine's) CPU in this span is theirs.
-  const { kafka: _sharedBroker, ...services } = STACK_SERVICES;
+  // The side's own broker; Temporal is whichever topology the stack runs.
+  const { kafka: _sharedBroker, temporal, 'temporal-server': temporalServer, ...others } = STACK_SERVICES;
+  const services = { ...others, temporal: (c: string) => temporal(c) || temporalServer(c) };
   const cpu = () => ({ ...cpuSnapshot({ api: side.procs[2].pid, worker: side.procs[1].pid, dbp: side.procs[0].pid }, services), kafka: side.brokerCpuMs() });
   const cpuBefore = cpu();
   const one: number[] = [];
