@@ -30,17 +30,18 @@ describe('the sustained run\'s CPU split (bench: where a signup\'s work goes)', 
   });
 
   it('finds the CPU a service used by its command line, and a process group by its id', async () => {
-    // A busy child whose command line looks like the stack's Redis: the snapshot must see its CPU grow.
-    const child = spawn('bash', ['-c', 'exec -a redis-server-bench-test node -e "const t = Date.now(); while (Date.now() - t < 1500);"'], { detached: true, stdio: 'ignore' });
+    // A busy child whose command line looks like the stack's Redis: the snapshot must see its CPU grow
+    // (by a fifth of the second at least: the cores may be shared with the rest of the suite).
+    const child = spawn('bash', ['-c', 'exec -a redis-server-bench-test node -e "const t = Date.now(); while (Date.now() - t < 3000);"'], { detached: true, stdio: 'ignore' });
     try {
       await new Promise((r) => setTimeout(r, 100));
       const services = { redis: STACK_SERVICES.redis };
       const before = cpuSnapshot({ child: child.pid }, services);
       await new Promise((r) => setTimeout(r, 1000));
       const after = cpuSnapshot({ child: child.pid }, services);
-      expect(after.child! - before.child!).toBeGreaterThan(500);
-      expect(after.redis! - before.redis!).toBeGreaterThan(500);
-      expect(after.machine! - before.machine!).toBeGreaterThan(500);
+      expect(after.child! - before.child!).toBeGreaterThan(200);
+      expect(after.redis! - before.redis!).toBeGreaterThan(200);
+      expect(after.machine! - before.machine!).toBeGreaterThan(200);
     } finally {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
     }
