@@ -116,6 +116,10 @@ async function post(side: Side, p: string, body: unknown, cookie?: string) {
 }
 
 /** One round of one side; the figures of the round. */
+// The stack's services but Kafka (each side has its own broker); Temporal as one figure, whichever topology the stack runs.
+const { kafka: _sharedBroker, temporal, 'temporal-server': temporalServer, ...others } = STACK_SERVICES;
+const SHARED_SERVICES = { ...others, temporal: (c: string) => temporal(c) || temporalServer(c) };
+
 async function round(side: Side, seq: { n: number }): Promise<Record<string, number>> {
   // The bench's address form, so `npm run bench -- --clean` removes these accounts and mails too.
   // One token per round: one poller finds the round's codes (a poller per signup, ~100 of them
@@ -128,10 +132,7 @@ async function round(side: Side, seq: { n: number }): Promise<Record<string, num
   const emails: string[] = [];
   // CPU from the first signup until every code is out: the signups' whole work, per process. The
   // sides take turns, so the shared Temporal server's (and the machine's) CPU in this span is theirs.
-  // The side's own broker; Temporal is whichever topology the stack runs.
-  const { kafka: _sharedBroker, temporal, 'temporal-server': temporalServer, ...others } = STACK_SERVICES;
-  const services = { ...others, temporal: (c: string) => temporal(c) || temporalServer(c) };
-  const cpu = () => ({ ...cpuSnapshot({ api: side.procs[2].pid, worker: side.procs[1].pid, dbp: side.procs[0].pid }, services), kafka: side.brokerCpuMs() });
+  const cpu = () => ({ ...cpuSnapshot({ api: side.procs[2].pid, worker: side.procs[1].pid, dbp: side.procs[0].pid }, SHARED_SERVICES), kafka: side.brokerCpuMs() });
   const cpuBefore = cpu();
   const one: number[] = [];
   for (let i = 0; i < N1; i++) {

@@ -104,6 +104,7 @@ export function buildOutput(ctx: Bench, floor: BcryptFloor, startupS: number, lo
 }
 
 export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor: BcryptFloor, oursTp: Throughput | undefined, peerTp: Throughput[]): string {
+  const sustained = [oursTp, ...peerTp].filter((t): t is Throughput => !!t);
   return [
     `## Benchmark, ${out.mode} run ${ctx.run} (${out.date})`,
     '',
@@ -120,11 +121,11 @@ export function markdown(ctx: Bench, out: ReturnType<typeof buildOutput>, floor:
     '',
     '### Sustained signups',
     '',
-    ...[oursTp, ...peerTp].filter((t): t is Throughput => !!t).map(
+    ...sustained.map(
       (t) =>
         `- ${t.system}: ${t.signups_per_s} signups/s accepted for ${t.duration_s} s at c=${t.concurrency} (${t.errors} errors); ${t.delivered}/${t.accepted} codes in MailDev${t.all_codes_delivered_s === null ? ` within ${t.drain_bound_s} s after the load (not all)` : `, the last ${t.all_codes_delivered_s} s after the load ended (${t.delivered_per_s_end_to_end}/s end to end)`}; ${t.duplicate_codes ?? 'unknown'} duplicate codes.`,
     ),
-    ...[oursTp, ...peerTp].map((t) => (t ? cpuLine(t) : undefined)).filter((l): l is string => !!l),
+    ...sustained.map((t) => cpuLine(t)).filter((l): l is string => !!l),
     '',
     ...(ctx.memory ? [`Memory (RSS) of our processes at the end of the sustained run: ${Object.entries(ctx.memory).map(([n, mb]) => `${n} ${mb ?? '–'} MB`).join(', ')} (worker target ≤ ${WORKER_RSS_TARGET_MB} MB; growth over time: \`npm run bench -- --soak\`).`, ''] : []),
     ...topologyMarkdown(ctx.topology),

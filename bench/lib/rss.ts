@@ -89,13 +89,29 @@ export const STACK_SERVICES = {
 export type CpuSnapshot = Record<string, number | null>;
 
 /**
- * CPU time used so far (ms) by each named process group, each of `services` and the whole machine
- * (`machine`); null where a figure could not be read.
+ * CPU time used so far (ms) by each named process group (null: no such group running), each of
+ * `services` and the whole machine (`machine`); all null when /proc is unreadable. One pass over
+ * /proc, each command line read once.
  */
 export function cpuSnapshot(groups: Record<string, number | undefined>, services: Record<string, (cmdline: string) => boolean> = STACK_SERVICES): CpuSnapshot {
+  const groupOf = new Map(Object.entries(groups).flatMap(([name, pgid]) => (pgid ? [[pgid, name] as const] : [])));
+  const ms = new Map<string, number>();
+  const add = (name: string, fields: string[]) => ms.set(name, (ms.get(name) ?? 0) + cpuMsOf([{ fields }]));
+  const scanned = processes((pid, fields) => {
+    const group = groupOf.get(Number(fields[2]));
+    if (group) add(group, fields);
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return false; // gone meanwhile
+    }
+    for (const [name, match] of Object.entries(services)) if (match(cmdline)) add(name, fields);
+    return false;
+  });
   const snap: CpuSnapshot = {};
-  for (const [name, pgid] of Object.entries(groups)) snap[name] = groupCpuMs(pgid);
-  for (const [name, match] of Object.entries(services)) snap[name] = cpuMsMatching(match);
+  for (const name of Object.keys(groups)) snap[name] = scanned ? ms.get(name) ?? null : null;
+  for (const name of Object.keys(services)) snap[name] = scanned ? ms.get(name) ?? 0 : null;
   snap.machine = machineBusyMs();
   return snap;
 }

@@ -118,14 +118,15 @@ export async function scenarioTopology(ctx: Bench, ours: Sut, server: ServerTopo
   let throughput: TopologyComparison['throughput'] = null;
   if (sustainedS > 0) {
     // scenarioThroughput records its load run with the others: moved here, under this scenario's names.
-    const sustained = async (sut: Sut, topology: string, procs: readonly SupervisedProcess[], suffix: string) => {
-      const t = await scenarioThroughput(ctx, sut, sustainedS, ctx.plan.drainMaxS / 3, pgids(procs, OURS_PROCS, suffix));
+    // Each topology's own three processes (the server topology's are a twin, suffix -srv; all are in ctx.procs).
+    const sustained = async (sut: Sut, topology: string, suffix: string) => {
+      const t = await scenarioThroughput(ctx, sut, sustainedS, ctx.plan.drainMaxS / 3, pgids(ctx.procs, OURS_PROCS, suffix));
       const r = ctx.results.pop()!;
       runs.push({ ...r, name: `signup_throughput_temporal_${topology}` });
       return t;
     };
-    const dev = await sustained({ ...ours, tag: 'od' }, 'dev', ctx.procs, '');
-    throughput = { dev, server: await sustained(srv, 'server', server.procs, '-srv') };
+    const dev = await sustained({ ...ours, tag: 'od' }, 'dev', '');
+    throughput = { dev, server: await sustained(srv, 'server', '-srv') };
   }
   ctx.topology = {
     server: { shards: server.shards, address: server.address, startup_s: Math.round(server.startupS * 10) / 10 },
