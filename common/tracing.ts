@@ -1,4 +1,4 @@
-import { context, trace, type Context, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, trace, TraceFlags, type Context, type SpanContext, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
 import { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -12,7 +12,9 @@ import {
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  SamplingDecision,
   type Sampler,
+  type SamplingResult,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
@@ -48,6 +50,8 @@ export interface Tracing {
   resource: Resource;
   /** Shared with the Temporal worker's workflow span sink (workflow spans are made in the sandbox). */
   spanProcessor: SpanProcessor;
+  /** The entry's decision for a request with this parent (none: the caller's context is not read or absent). */
+  keepsRequest(parent: SpanContext | undefined): boolean;
   shutdown(): Promise<void>;
 }
 
@@ -96,6 +100,52 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
     case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio() });
     default: throw new Error(`OTEL_TRACES_SAMPLER "${name}" is not one of ${TRACE_SAMPLERS.join(', ')}`);
+  }
+}
+
+/**
+ * What `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` say about a request entering the API:
+ * whether a caller's decision is followed (the `parentbased_*` names; the caller's context is read
+ * only with TRACE_INCOMING_CONTEXT=follow), and the probability of keeping one otherwise.
+ */
+export interface RequestSampling {
+  followsParent: boolean;
+  ratio: number;
+}
+
+export function requestSamplingFromEnv(env: NodeJS.ProcessEnv): RequestSampling {
+  // samplerFromEnv checks the name and the ratio; one place says what is valid.
+  samplerFromEnv(env);
+  const name = (env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_traceidratio') as TraceSamplerName;
+  const argText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const ratio = name.endsWith('always_on') ? 1 : name.endsWith('always_off') ? 0 : argText ? Number(argText) : DEFAULT_TRACE_RATIO;
+  return { followsParent: name.startsWith('parentbased_'), ratio };
+}
+
+/** Whether a request is kept: its caller's decision when that is followed, otherwise the ratio. */
+export function keepsRequest(sampling: RequestSampling, parent: SpanContext | undefined, random: () => number = Math.random): boolean {
+  if (parent && sampling.followsParent) return (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+  return sampling.ratio >= 1 || random() < sampling.ratio;
+}
+
+/**
+ * The sampler of the entry (the API). The request is decided before its server span exists
+ * (`Tracing.keepsRequest`, asked by api/http/server-span.ts), and only a kept request gets one, so
+ * a server span is always recorded; a span under a parent follows the parent; any other span that
+ * starts without a parent (what an unsampled request starts: it runs in no span context) is not
+ * recorded. Such a span still has fresh ids and the "not sampled" flag, and the Temporal and Kafka
+ * headers carry that on, so the workflow, its activities and the DB processor record nothing either,
+ * and no orphan trace starts halfway down a request. Spans started with tracing suppressed
+ * (background work) are not asked: they carry no context at all.
+ */
+export class EntrySampler implements Sampler {
+  shouldSample(ctx: Context, _traceId: string, _name: string, kind: SpanKind): SamplingResult {
+    if (kind === SpanKind.SERVER) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    const parent = trace.getSpanContext(ctx);
+    return { decision: parent && parent.traceFlags & TraceFlags.SAMPLED ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+  }
+  toString(): string {
+    return 'EntrySampler';
   }
 }
 
@@ -156,7 +206,8 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
   if (env === process.env) applyDotenv();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return undefined;
-  const sampler = samplerFromEnv(env);
+  const sampler = opts.entry ? new EntrySampler() : samplerFromEnv(env);
+  const sampling = requestSamplingFromEnv(env);
   const textMapPropagator = opts.entry && incomingContextFromEnv(env) === 'ignore' ? new InjectOnlyPropagator() : new W3CTraceContextPropagator();
   const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }));
@@ -184,6 +235,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
     service,
     resource,
     spanProcessor,
+    keepsRequest: (parent) => keepsRequest(sampling, parent),
     shutdown: async () => {
       active = undefined;
       await sdk.shutdown().catch(() => undefined);

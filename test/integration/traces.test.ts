@@ -158,7 +158,7 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
   }, 180_000);
 
   it('a request the entry does not sample leaves no span in any service (the decision travels with the trace), and background work starts no trace', async () => {
-    const names: [string, string][] = [[WORKER, 'RunActivity:isEmailRegistered'], [WORKER, 'RunActivity:sendCodeEmail'], [WORKER, 'kafka request user.exists'], [DB, `${TOPICS.dbRequests} handle`]];
+    const names: [string, string][] = [[API, 'SignalWithStartWorkflow:signupWorkflow'], [WORKER, 'RunActivity:isEmailRegistered'], [WORKER, 'RunActivity:sendCodeEmail'], [WORKER, 'kafka request user.exists'], [DB, `${TOPICS.dbRequests} handle`]];
     const counted = (s: ReceivedSpan) => names.some(([svc, name]) => s.service === svc && s.name === name);
     const from = sink.spans.length;
     const traceparent = (traceId: string, flags: '00' | '01') => ({ traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}` });
@@ -174,7 +174,8 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     await waitForCode(loud, 1, 60_000);
     await eventually(async () => names.every(([svc, name]) => sink.spans.slice(from).some((s) => s.traceId === kept && s.service === svc && s.name === name)) || undefined, 60_000, 'the sampled signup\'s spans').catch((e) => { throw new Error(`${e.message}; kept trace has: ${sink.spans.filter((s) => s.traceId === kept).map((s) => `${s.service} ${s.name}`).join('; ')}`); });
     expect(sink.spans.filter((s) => s.traceId === dropped).map((s) => `${s.service} ${s.name}`)).toEqual([]);
-    // Nor a root of its own anywhere: every new worker and DB processor span of these kinds is the sampled signup's.
+    // Nor a root of its own anywhere (the unsampled request runs in no span context: the Temporal call
+    // starts a span of its own, unsampled): every new span of these kinds is the sampled signup's.
     expect(sink.spans.slice(from).filter((s) => counted(s) && s.traceId !== kept).map((s) => `${s.service} ${s.name} ${s.traceId}`)).toEqual([]);
     // Background work (the outbox relay's turn every second, the gauges' queries) starts no trace:
     // every DB processor span in this window belongs to a trace a request started at the API.

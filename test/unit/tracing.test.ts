@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
-import { DEFAULT_TRACE_RATIO, incomingContextFromEnv, InjectOnlyPropagator, samplerFromEnv, scrubSql } from '../../common/tracing';
+import { DEFAULT_TRACE_RATIO, EntrySampler, incomingContextFromEnv, keepsRequest, requestSamplingFromEnv, InjectOnlyPropagator, samplerFromEnv, scrubSql } from '../../common/tracing';
 
 describe('scrubSql (pg span statements)', () => {
   it('replaces every string literal MikroORM inlines, quoted quotes, E-strings and dollar quotes included', () => {
@@ -49,6 +49,38 @@ describe('samplerFromEnv (OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG)', () =>
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER "sometimes"/);
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: '5' })).toThrow(/between 0 and 1/);
     expect(() => samplerFromEnv({ OTEL_TRACES_SAMPLER_ARG: 'half' })).toThrow(/between 0 and 1/);
+  });
+});
+
+describe('the entry\'s request decision and its sampler (the API: a request decides; nothing else starts a trace)', () => {
+  const id = 'd'.repeat(32);
+  const parent = (sampled: boolean) => ({ traceId: id, spanId: 'e'.repeat(16), traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
+  const decided = (ctx: typeof ROOT_CONTEXT, kind: SpanKind) => new EntrySampler().shouldSample(ctx, id, 'span', kind).decision;
+
+  it('keeps a request with the configured probability, or as a followed caller decided', () => {
+    const draws = Array.from({ length: 1000 }, (_, i) => (i + 0.5) / 1000);
+    const kept = (env: NodeJS.ProcessEnv, p?: ReturnType<typeof parent>) => draws.filter((r) => keepsRequest(requestSamplingFromEnv(env), p, () => r)).length;
+    expect(kept({})).toBe(50);
+    expect(kept({ OTEL_TRACES_SAMPLER_ARG: '0.2' })).toBe(200);
+    expect(kept({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' })).toBe(1000);
+    expect(kept({ OTEL_TRACES_SAMPLER: 'always_off' })).toBe(0);
+    // A caller's decision is followed by the parent-based names only.
+    expect(kept({}, parent(true))).toBe(1000);
+    expect(kept({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, parent(false))).toBe(0);
+    expect(kept({ OTEL_TRACES_SAMPLER: 'always_on' }, parent(false))).toBe(1000);
+    expect(kept({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.2' }, parent(true))).toBe(200);
+    expect(() => requestSamplingFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER "sometimes"/);
+  });
+
+  it('records a request\'s server span (only kept requests get one) and what runs under a sampled span', () => {
+    expect(decided(ROOT_CONTEXT, SpanKind.SERVER)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(decided(trace.setSpanContext(ROOT_CONTEXT, parent(false)), SpanKind.SERVER)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(decided(trace.setSpanContext(ROOT_CONTEXT, parent(true)), SpanKind.CLIENT)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(decided(trace.setSpanContext(ROOT_CONTEXT, parent(false)), SpanKind.INTERNAL)).toBe(SamplingDecision.NOT_RECORD);
+  });
+
+  it('records no span that starts without a parent outside a request (what an unsampled request starts)', () => {
+    for (const kind of [SpanKind.CLIENT, SpanKind.INTERNAL, SpanKind.PRODUCER, SpanKind.CONSUMER]) expect(decided(ROOT_CONTEXT, kind)).toBe(SamplingDecision.NOT_RECORD);
   });
 });
 
