@@ -83,47 +83,38 @@ export function scrubSql(sql: string): string {
 
 export { DEFAULT_TRACE_RATIO };
 
-/** The sampler `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` name (the specification's six values). */
-export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
-  const name = (env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_traceidratio') as TraceSamplerName;
-  const argText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-  const arg = argText ? Number(argText) : DEFAULT_TRACE_RATIO;
-  const ratio = () => {
-    if (!Number.isFinite(arg) || arg < 0 || arg > 1) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got "${argText}"`);
-    return new TraceIdRatioBasedSampler(arg);
-  };
-  switch (name) {
-    case 'always_on': return new AlwaysOnSampler();
-    case 'always_off': return new AlwaysOffSampler();
-    case 'traceidratio': return ratio();
-    case 'parentbased_always_on': return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio': return new ParentBasedSampler({ root: ratio() });
-    default: throw new Error(`OTEL_TRACES_SAMPLER "${name}" is not one of ${TRACE_SAMPLERS.join(', ')}`);
-  }
-}
-
 /**
- * What `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` say about a request entering the API:
- * whether a caller's decision is followed (the `parentbased_*` names; the caller's context is read
- * only with TRACE_INCOMING_CONTEXT=follow), and the probability of keeping one otherwise.
+ * What `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` say (the specification's six names):
+ * whether a parent's decision is followed (the `parentbased_*` names; at the API, a caller is a
+ * parent only with TRACE_INCOMING_CONTEXT=follow), and the probability of keeping a trace otherwise.
+ * An unknown name or a ratio outside [0, 1] throws: the process stops at start.
  */
-export interface RequestSampling {
+export interface Sampling {
   followsParent: boolean;
   ratio: number;
 }
 
-export function requestSamplingFromEnv(env: NodeJS.ProcessEnv): RequestSampling {
-  // samplerFromEnv checks the name and the ratio; one place says what is valid.
-  samplerFromEnv(env);
+export function samplingFromEnv(env: NodeJS.ProcessEnv): Sampling {
   const name = (env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_traceidratio') as TraceSamplerName;
+  if (!TRACE_SAMPLERS.includes(name)) throw new Error(`OTEL_TRACES_SAMPLER "${name}" is not one of ${TRACE_SAMPLERS.join(', ')}`);
+  const followsParent = name.startsWith('parentbased_');
+  if (name.endsWith('always_on')) return { followsParent, ratio: 1 };
+  if (name.endsWith('always_off')) return { followsParent, ratio: 0 };
   const argText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-  const ratio = name.endsWith('always_on') ? 1 : name.endsWith('always_off') ? 0 : argText ? Number(argText) : DEFAULT_TRACE_RATIO;
-  return { followsParent: name.startsWith('parentbased_'), ratio };
+  const ratio = argText ? Number(argText) : DEFAULT_TRACE_RATIO;
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got "${argText}"`);
+  return { followsParent, ratio };
+}
+
+/** The sampler of the worker and the DB processor (the API's is EntrySampler). */
+export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
+  const { followsParent, ratio } = samplingFromEnv(env);
+  const root = ratio >= 1 ? new AlwaysOnSampler() : ratio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio);
+  return followsParent ? new ParentBasedSampler({ root }) : root;
 }
 
 /** Whether a request is kept: its caller's decision when that is followed, otherwise the ratio. */
-export function keepsRequest(sampling: RequestSampling, parent: SpanContext | undefined, random: () => number = Math.random): boolean {
+export function keepsRequest(sampling: Sampling, parent: SpanContext | undefined, random: () => number = Math.random): boolean {
   if (parent && sampling.followsParent) return (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
   return sampling.ratio >= 1 || random() < sampling.ratio;
 }
@@ -206,8 +197,8 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
   if (env === process.env) applyDotenv();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return undefined;
+  const sampling = samplingFromEnv(env);
   const sampler = opts.entry ? new EntrySampler() : samplerFromEnv(env);
-  const sampling = requestSamplingFromEnv(env);
   const textMapPropagator = opts.entry && incomingContextFromEnv(env) === 'ignore' ? new InjectOnlyPropagator() : new W3CTraceContextPropagator();
   const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }));

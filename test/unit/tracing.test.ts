@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
-import { DEFAULT_TRACE_RATIO, EntrySampler, incomingContextFromEnv, keepsRequest, requestSamplingFromEnv, InjectOnlyPropagator, samplerFromEnv, scrubSql } from '../../common/tracing';
+import { DEFAULT_TRACE_RATIO, EntrySampler, incomingContextFromEnv, keepsRequest, samplingFromEnv, InjectOnlyPropagator, samplerFromEnv, scrubSql } from '../../common/tracing';
 
 describe('scrubSql (pg span statements)', () => {
   it('replaces every string literal MikroORM inlines, quoted quotes, E-strings and dollar quotes included', () => {
@@ -59,7 +59,7 @@ describe('the entry\'s request decision and its sampler (the API: a request deci
 
   it('keeps a request with the configured probability, or as a followed caller decided', () => {
     const draws = Array.from({ length: 1000 }, (_, i) => (i + 0.5) / 1000);
-    const kept = (env: NodeJS.ProcessEnv, p?: ReturnType<typeof parent>) => draws.filter((r) => keepsRequest(requestSamplingFromEnv(env), p, () => r)).length;
+    const kept = (env: NodeJS.ProcessEnv, p?: ReturnType<typeof parent>) => draws.filter((r) => keepsRequest(samplingFromEnv(env), p, () => r)).length;
     expect(kept({})).toBe(50);
     expect(kept({ OTEL_TRACES_SAMPLER_ARG: '0.2' })).toBe(200);
     expect(kept({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' })).toBe(1000);
@@ -69,7 +69,7 @@ describe('the entry\'s request decision and its sampler (the API: a request deci
     expect(kept({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, parent(false))).toBe(0);
     expect(kept({ OTEL_TRACES_SAMPLER: 'always_on' }, parent(false))).toBe(1000);
     expect(kept({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.2' }, parent(true))).toBe(200);
-    expect(() => requestSamplingFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER "sometimes"/);
+    expect(() => samplingFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER "sometimes"/);
   });
 
   it('records a request\'s server span (only kept requests get one) and what runs under a sampled span', () => {
