@@ -28,10 +28,23 @@ const valueOf = (v: AnyValue | undefined): unknown =>
     : v.stringValue ?? v.boolValue ?? v.doubleValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.arrayValue ? (v.arrayValue.values ?? []).map(valueOf) : undefined);
 const flatten = (kvs: KeyValue[] | undefined) => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, valueOf(kv.value)]));
 
+type ProtoType = { decode(b: Uint8Array): unknown; toObject(m: unknown, o: object): unknown };
+// The message types the exporter encodes with (the package's generated protobuf code).
+const ExportTraceServiceRequest = (require('@opentelemetry/otlp-transformer/build/src/generated/root') as {
+  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
+}).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+/** A protobuf export request as OTLP's JSON encoding writes it (ids in hex), so one reader serves both. */
+function protobufAsJson(body: Buffer): string {
+  const ids = new Set(['traceId', 'spanId', 'parentSpanId']);
+  const obj = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, enums: Number, bytes: String });
+  return JSON.stringify(obj, (key, value) => (ids.has(key) && typeof value === 'string' ? Buffer.from(value, 'base64').toString('hex') : value));
+}
+
 /**
- * An OTLP/HTTP trace receiver in the test's own memory (JSON encoding, what
- * @opentelemetry/exporter-trace-otlp-http sends): our processes export to it like they export to
- * Jaeger, and the test reads every span they sent. The bench uses it as a local sink too.
+ * An OTLP/HTTP trace receiver in the test's own memory: our processes export to it like they
+ * export to Jaeger (protobuf, what @opentelemetry/exporter-trace-otlp-proto sends; JSON is read
+ * too), and the test reads every span they sent. The bench uses it as a local sink too.
  */
 export class OtlpSink {
   readonly spans: ReceivedSpan[] = [];
@@ -48,7 +61,7 @@ export class OtlpSink {
         try {
           let body = Buffer.concat(chunks);
           if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-          if (req.url === '/v1/traces' && sink) sink.receive(body.toString('utf8'));
+          if (req.url === '/v1/traces' && sink) sink.receive(/protobuf/.test(req.headers['content-type'] ?? '') ? protobufAsJson(body) : body.toString('utf8'));
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         } catch {
           res.writeHead(400).end();
