@@ -22,10 +22,11 @@ import { applyDotenv } from './env-file';
 import { DEFAULT_TRACE_RATIO, TRACE_INCOMING, TRACE_SAMPLERS, type TraceSamplerName } from './trace-settings';
 
 /**
- * OpenTelemetry traces of one process, exported over OTLP/HTTP (protobuf) to OTEL_EXPORTER_OTLP_ENDPOINT
- * (e.g. http://127.0.0.1:4318; the exporter appends /v1/traces). Protobuf, not JSON: with 5 % of
- * requests kept, encoding their spans was a visible part of what tracing cost the API (bench/README). Without an endpoint tracing is
- * off and costs nothing beyond no-op calls. `npm start` points it at the local Jaeger.
+ * OpenTelemetry traces of one process, exported over OTLP/HTTP in protobuf to
+ * OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318; the exporter appends /v1/traces).
+ * Protobuf, not JSON: encoding the kept requests' spans as JSON was a visible part of what tracing
+ * cost the API (bench/README). Without an endpoint tracing is off and costs nothing beyond no-op
+ * calls. `npm start` points it at the local Jaeger.
  *
  * It must run before pg, ioredis and kafkajs are first required (the instrumentations
  * patch modules as they load): each entry imports its `tracing.ts` first.

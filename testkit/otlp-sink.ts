@@ -61,8 +61,11 @@ export class OtlpSink {
         try {
           let body = Buffer.concat(chunks);
           if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-          if (req.url === '/v1/traces' && sink) sink.receive(/protobuf/.test(req.headers['content-type'] ?? '') ? protobufAsJson(body) : body.toString('utf8'));
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          const protobuf = /protobuf/.test(req.headers['content-type'] ?? '');
+          if (req.url === '/v1/traces' && sink) sink.receive(protobuf ? protobufAsJson(body) : body.toString('utf8'));
+          // An empty export response in the request's encoding (no partial success to report).
+          if (protobuf) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+          else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         } catch {
           res.writeHead(400).end();
         }
