@@ -115,11 +115,11 @@ async function post(side: Side, p: string, body: unknown, cookie?: string) {
   return { ms: performance.now() - t0, status: r.status, cookie: setCookies.map((c) => c.split(';')[0]).join('; '), device: deviceCookie({ 'set-cookie': setCookies }) };
 }
 
-/** One round of one side; the figures of the round. */
 // The stack's services but Kafka (each side has its own broker); Temporal as one figure, whichever topology the stack runs.
 const { kafka: _sharedBroker, temporal, 'temporal-server': temporalServer, ...others } = STACK_SERVICES;
 const SHARED_SERVICES = { ...others, temporal: (c: string) => temporal(c) || temporalServer(c) };
 
+/** One round of one side; the figures of the round. */
 async function round(side: Side, seq: { n: number }): Promise<Record<string, number>> {
   // The bench's address form, so `npm run bench -- --clean` removes these accounts and mails too.
   // One token per round: one poller finds the round's codes (a poller per signup, ~100 of them
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
       const ports = { api: await freePort(), worker: await freePort(), dbp: await freePort() };
       const side: Side = {
         name, dir, ports, procs: [], cookies: [], accounts: [],
-        brokerCpuMs: name === rev ? () => groupCpuMs(kafka.proc.pid) : () => cpuMsMatching((c) => c.includes('kafka.Kafka') && !c.includes(tmp)),
+        brokerCpuMs: name === rev ? () => groupCpuMs(kafka.proc.pid) : () => cpuMsMatching((c) => STACK_SERVICES.kafka(c) && !c.includes(tmp)),
         env: { ...env, TEMPORAL_TASK_QUEUE: `bench-against-${stamp}-${name}`, API_PORT: String(ports.api), WORKER_HEALTH_PORT: String(ports.worker), DB_PROCESSOR_HEALTH_PORT: String(ports.dbp) },
       };
       sides.push(side);

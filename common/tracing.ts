@@ -110,7 +110,10 @@ export function samplingFromEnv(env: NodeJS.ProcessEnv): Sampling {
 
 /** The sampler of the worker and the DB processor (the API's is EntrySampler). */
 export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
-  const { followsParent, ratio } = samplingFromEnv(env);
+  return samplerOf(samplingFromEnv(env));
+}
+
+function samplerOf({ followsParent, ratio }: Sampling): Sampler {
   const root = ratio >= 1 ? new AlwaysOnSampler() : ratio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio);
   return followsParent ? new ParentBasedSampler({ root }) : root;
 }
@@ -200,7 +203,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   if (!endpoint) return undefined;
   const sampling = samplingFromEnv(env);
-  const sampler = opts.entry ? new EntrySampler() : samplerFromEnv(env);
+  const sampler = opts.entry ? new EntrySampler() : samplerOf(sampling);
   const textMapPropagator = opts.entry && incomingContextFromEnv(env) === 'ignore' ? new InjectOnlyPropagator() : new W3CTraceContextPropagator();
   const resource = new Resource({ [ATTR_SERVICE_NAME]: service });
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }));

@@ -35,10 +35,10 @@ const ExportTraceServiceRequest = (require('@opentelemetry/otlp-transformer/buil
 }).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 
 /** A protobuf export request as OTLP's JSON encoding writes it (ids in hex), so one reader serves both. */
+const ID_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 function protobufAsJson(body: Buffer): string {
-  const ids = new Set(['traceId', 'spanId', 'parentSpanId']);
   const obj = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, enums: Number, bytes: String });
-  return JSON.stringify(obj, (key, value) => (ids.has(key) && typeof value === 'string' ? Buffer.from(value, 'base64').toString('hex') : value));
+  return JSON.stringify(obj, (key, value) => (ID_FIELDS.has(key) && typeof value === 'string' ? Buffer.from(value, 'base64').toString('hex') : value));
 }
 
 /**
