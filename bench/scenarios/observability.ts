@@ -34,14 +34,20 @@ import type { Sut } from '../systems';
  * an effect ten times the noise. `estimatedAtRatio` scales it to the default ratio, which holds
  * because an unkept request costs nothing measurable (bench/README.md). For that the "all" runs must
  * pay in full: the "on" twin's batch queue is large enough that no span is dropped (at 5 % it never
- * fills, so that run is as configured), and every /me run is measured until the batch processor's
- * scheduled export after it (`BSP_DELAY_S`), so a run's spans are exported inside its own window.
+ * fills, so that run is as configured), and every run is measured until its side is quiet and the
+ * batch processor's scheduled export after that is over (`settled`), so a run's spans are exported
+ * inside its own window: the export of a fully traced /me run's 60,000 spans outlasts the run by
+ * seconds, and spilled into the next (a bench run before this read the sampled signup at 1.65 × off).
  */
 type Mode = 'off' | 'sampled' | 'all';
 const MODES: Mode[] = ['off', 'sampled', 'all', 'all', 'sampled', 'off'];
 export const OBSERVABILITY_RUNS = MODES.length;
 /** The batch span processor's default schedule (OTEL_BSP_SCHEDULE_DELAY, 5 s), and a margin. */
-export const BSP_DELAY_S = 5.5;
+const BSP_DELAY_S = 5.5;
+/** Quiet: each process used under 5 % of a core over the last half second. */
+const QUIET_POLL_MS = 500;
+const QUIET_CPU_SHARE = 0.05;
+const QUIET_MAX_S = 60;
 
 /**
  * on ÷ off at `ratio` of requests kept, from on ÷ off with every request kept: each kept request
@@ -115,7 +121,7 @@ export async function startObserved(ctx: Bench, baseEnv: NodeJS.ProcessEnv): Pro
   const jaegerUp = process.env.JAEGER_SKIP !== '1' && (await fetch(jaegerUi, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false));
   const sink = jaegerUp ? undefined : await OtlpSink.start();
   const endpoint = sink ? sink.url : jaeger;
-  const on = await startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_QUEUE_SIZE: '65536', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
+  const on = await startTwin(ctx, 'obs', { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_QUEUE_SIZE: '200000', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(DEFAULT_TRACE_RATIO), TRACE_INCOMING_CONTEXT: 'follow', TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs`, API_METRICS_PORT: String(ctx.ports.obsMetrics) }, obsPorts(ctx));
   const off = await startTwin(ctx, 'obs-off', { ...baseEnv, TEMPORAL_TASK_QUEUE: `${ctx.queue}-obs-off` }, offPorts(ctx));
   return { on: on.procs, off: off.procs, procs: [...on.procs, ...off.procs], exporter: sink ? `in-process OTLP sink ${endpoint}` : `Jaeger ${endpoint}`, sink };
 }
@@ -149,16 +155,32 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   /** What each run adds to its ScenarioResult for poolRuns. */
   const measures = new Map<ScenarioResult, Pick<PooledRun, 'latencies' | 'cpuMs'>>();
   /**
+   * Until `ps` are quiet (bounded at QUIET_MAX_S), then the batch processor's scheduled delay, so
+   * the spans left below a full batch are exported too.
+   */
+  const settled = async (ps: SupervisedProcess[]) => {
+    const until = Date.now() + QUIET_MAX_S * 1000;
+    let last = cpuOf(ps);
+    while (last !== null && Date.now() < until) {
+      await sleep(QUIET_POLL_MS);
+      const now = cpuOf(ps);
+      if (now === null || now - last < QUIET_POLL_MS * QUIET_CPU_SHARE * ps.length) break;
+      last = now;
+    }
+    await sleep(BSP_DELAY_S * 1000);
+  };
+  /**
    * Runs a load and keeps its latencies and the CPU `ps` used over it and, with `settle`, until
-   * what the load started in the background is over (poolRuns divides that by the requests): a
-   * signup's mail is sent after its answer, and would otherwise be counted in (and slow down)
-   * whichever run came next.
+   * what the load started in the background is over, then until `ps` are settled (poolRuns divides
+   * that by the requests): a signup's mail is sent after its answer, the spans of a run are exported
+   * after it, and either would otherwise be counted in (and slow down) whichever run came next.
    */
   const measured = async (ps: SupervisedProcess[], load: (sink: number[]) => Promise<ScenarioResult>, settle?: (r: ScenarioResult) => Promise<void>) => {
     const start = cpuOf(ps);
     const sink: number[] = [];
     const r = await load(sink);
     if (settle) await settle(r);
+    await settled(ps);
     const end = cpuOf(ps);
     measures.set(r, { latencies: sink, cpuMs: start !== null && end !== null ? end - start : null });
     return r;
@@ -203,7 +225,7 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
           system: 'ours', name: `me_${mode}`, url, method: 'GET', path: ours.me.path,
           concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
           build: (i) => ({ headers: { cookie: sessions[i % sessions.length], ...headers() } }),
-        }), () => sleep(BSP_DELAY_S * 1000)));
+        })));
       }
     }
   } finally {
@@ -258,7 +280,7 @@ export function observabilityMarkdown(o: ObservabilityOverhead | undefined): str
     '',
     '### Observability overhead (tracing and metrics on ÷ off, same run)',
     '',
-    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; each figure pools the two runs of its mode (p50 over all their signups; req/s and CPU per request as totals over totals); a /me run's CPU is read until the batch export after it (${BSP_DELAY_S} s). "Estimated from every request traced" is 1 + ${DEFAULT_TRACE_RATIO} × (every request traced ÷ off − 1) (for req/s, of its inverse): the twins' processes differ by more than 5 % from run to run, a fully traced request's cost by ten times that. Goal: ${o.goal}.`,
+    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; each figure pools the two runs of its mode (p50 over all their signups; req/s and CPU per request as totals over totals); a run's CPU is read until its side is quiet and the batch export after that is over. "Estimated from every request traced" is 1 + ${DEFAULT_TRACE_RATIO} × (every request traced ÷ off − 1) (for req/s, of its inverse): the twins' processes differ by more than 5 % from run to run, a fully traced request's cost by ten times that. Goal: ${o.goal}.`,
     '',
     '| measure | off | on | on ÷ off | overhead |',
     '|---|---:|---:|---:|---:|',

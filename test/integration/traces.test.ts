@@ -143,6 +143,8 @@ describe('traces: one trace id from the HTTP request through Temporal and Kafka 
     // The request id a client or a log line gives leads to the trace (a Jaeger tag search).
     const verifyRoot = serverSpan('/api/v1/auth/verify')!;
     expect(verifyRoot.attributes['cfd.request_id']).toBe(verified.headers.get('x-request-id'));
+    // The request as this server received it: plain HTTP on its port, the path without the query.
+    expect(verifyRoot.attributes).toMatchObject({ 'http.method': 'POST', 'http.scheme': 'http', 'http.target': '/api/v1/auth/verify', 'http.status_code': 201 });
 
     // Nothing exported (span attributes, resources) holds the email, its local part, the name, the
     // code, the password or the session token.
