@@ -34,10 +34,13 @@ import type { Sut } from '../systems';
  * an effect ten times the noise. `estimatedAtRatio` scales it to the default ratio, which holds
  * because an unkept request costs nothing measurable (bench/README.md). For that the "all" runs must
  * pay in full: the "on" twin's batch queue is large enough that no span is dropped (at 5 % it never
- * fills, so that run is as configured), and every run is measured until its side is quiet and the
- * batch processor's scheduled export after that is over (`settled`), so a run's spans are exported
+ * fills, so that run is as configured), and every /me run is measured until its API is quiet and the
+ * batch processor's scheduled export after that is over (`settled`), so its spans are exported
  * inside its own window: the export of a fully traced /me run's 60,000 spans outlasts the run by
  * seconds, and spilled into the next (a bench run before this read the sampled signup at 1.65 × off).
+ * Not the signup runs: a few dozen signups at one connection make a few hundred spans, and the
+ * seconds of waiting (the "on" side's scrapes, everyone's polling) would be charged to those few
+ * signups.
  */
 type Mode = 'off' | 'sampled' | 'all';
 const MODES: Mode[] = ['off', 'sampled', 'all', 'all', 'sampled', 'off'];
@@ -171,16 +174,15 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
   };
   /**
    * Runs a load and keeps its latencies and the CPU `ps` used over it and, with `settle`, until
-   * what the load started in the background is over, then until `ps` are settled (poolRuns divides
-   * that by the requests): a signup's mail is sent after its answer, the spans of a run are exported
-   * after it, and either would otherwise be counted in (and slow down) whichever run came next.
+   * what the load started in the background is over (poolRuns divides that by the requests): a
+   * signup's mail is sent after its answer, a /me run's spans are exported after it, and either
+   * would otherwise be counted in (and slow down) whichever run came next.
    */
   const measured = async (ps: SupervisedProcess[], load: (sink: number[]) => Promise<ScenarioResult>, settle?: (r: ScenarioResult) => Promise<void>) => {
     const start = cpuOf(ps);
     const sink: number[] = [];
     const r = await load(sink);
     if (settle) await settle(r);
-    await settled(ps);
     const end = cpuOf(ps);
     measures.set(r, { latencies: sink, cpuMs: start !== null && end !== null ? end - start : null });
     return r;
@@ -225,7 +227,7 @@ export async function scenarioObservability(ctx: Bench, ours: Sut, exporter: str
           system: 'ours', name: `me_${mode}`, url, method: 'GET', path: ours.me.path,
           concurrency: 50, durationS: ctx.plan.cNS, expect: ours.me.expect,
           build: (i) => ({ headers: { cookie: sessions[i % sessions.length], ...headers() } }),
-        })));
+        }), () => settled(apiOf(side(mode)))));
       }
     }
   } finally {
@@ -280,7 +282,7 @@ export function observabilityMarkdown(o: ObservabilityOverhead | undefined): str
     '',
     '### Observability overhead (tracing and metrics on ÷ off, same run)',
     '',
-    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; each figure pools the two runs of its mode (p50 over all their signups; req/s and CPU per request as totals over totals); a run's CPU is read until its side is quiet and the batch export after that is over. "Estimated from every request traced" is 1 + ${DEFAULT_TRACE_RATIO} × (every request traced ÷ off − 1) (for req/s, of its inverse): the twins' processes differ by more than 5 % from run to run, a fully traced request's cost by ten times that. Goal: ${o.goal}.`,
+    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; each figure pools the two runs of its mode (p50 over all their signups; req/s and CPU per request as totals over totals); a /me run's CPU is read until its API is quiet and the batch export after that is over. "Estimated from every request traced" is 1 + ${DEFAULT_TRACE_RATIO} × (every request traced ÷ off − 1) (for req/s, of its inverse): the twins' processes differ by more than 5 % from run to run, a fully traced request's cost by ten times that. Goal: ${o.goal}.`,
     '',
     '| measure | off | on | on ÷ off | overhead |',
     '|---|---:|---:|---:|---:|',
