@@ -1,11 +1,11 @@
 import { Connection } from '@temporalio/client';
-import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
 import { createKafka, withAdmin } from '../common/kafka/client';
 import { createLogger } from '../common/logger';
 import { runToEnd } from '../testkit/supervisor';
 import type { Bench } from './context';
+import { startBatchTermination } from './infra';
 import { TWIN_TOPIC_PREFIX } from './lib/twin';
 
 /**
@@ -34,11 +34,7 @@ export async function cleanBench(ctx: Bench): Promise<string[]> {
     try {
       const query = `TaskQueue STARTS_WITH 'bench-' AND ExecutionStatus = 'Running'`;
       const { count } = await connection.workflowService.countWorkflowExecutions({ namespace: ctx.config.TEMPORAL_NAMESPACE, query });
-      if (Number(count) > 0) {
-        await connection.workflowService.startBatchOperation({
-          namespace: ctx.config.TEMPORAL_NAMESPACE, jobId: `bench-clean-${randomUUID()}`, reason: 'npm run bench -- --clean', visibilityQuery: query, terminationOperation: {},
-        });
-      }
+      if (Number(count) > 0) await startBatchTermination(connection, ctx.config.TEMPORAL_NAMESPACE, 'bench-clean', 'npm run bench -- --clean', query);
       return `workflows: ${count} running on bench-* task queues, batch termination ${Number(count) > 0 ? 'started' : 'not needed'}`;
     } finally {
       await connection.close();

@@ -1,8 +1,9 @@
-import { Connection } from '@temporalio/client';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { portFree, runToEnd, TSX } from '../testkit/supervisor';
+import { sleep } from '../testkit/wait';
 import type { Bench } from './context';
 import { startStallingSmtp } from './lib/stall-smtp';
 import { startObserved, waitObserved } from './scenarios/observability';
@@ -111,16 +112,33 @@ export async function terminateBenchWorkflows(
 ): Promise<string> {
   const connection = await Connection.connect({ address });
   try {
-    await connection.workflowService.startBatchOperation({
-      namespace: ctx.config.TEMPORAL_NAMESPACE,
-      jobId: `bench-cleanup-${ctx.run}-${randomUUID()}`,
-      reason: 'benchmark run finished',
-      visibilityQuery: `(${queues.map((q) => `TaskQueue = '${q}'`).join(' OR ')}) AND ExecutionStatus = 'Running'`,
-      terminationOperation: {},
-    });
+    const query = `(${queues.map((q) => `TaskQueue = '${q}'`).join(' OR ')}) AND ExecutionStatus = 'Running'`;
+    await startBatchTermination(connection, ctx.config.TEMPORAL_NAMESPACE, `bench-cleanup-${ctx.run}`, 'benchmark run finished', query);
     return `batch termination of open workflows on ${queues.join(', ')} started`;
   } finally {
     await connection.close();
+  }
+}
+
+/** gRPC status RESOURCE_EXHAUSTED. */
+const RESOURCE_EXHAUSTED = 8;
+
+/**
+ * Starts a batch termination of the workflows `query` finds. The server runs one batch operation
+ * per namespace at a time (its default) and refuses another with RESOURCE_EXHAUSTED while one runs,
+ * as the stalled scenario's or a run's own cleanup does for minutes after thousands of signups: this
+ * waits for it, up to `waitMs`.
+ */
+export async function startBatchTermination(connection: Connection, namespace: string, jobPrefix: string, reason: string, query: string, waitMs = 180_000): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await connection.workflowService.startBatchOperation({ namespace, jobId: `${jobPrefix}-${randomUUID()}`, reason, visibilityQuery: query, terminationOperation: {} });
+      return;
+    } catch (err) {
+      if (!isGrpcServiceError(err) || err.code !== RESOURCE_EXHAUSTED || Date.now() > until) throw err;
+      await sleep(1000);
+    }
   }
 }
 
