@@ -28,19 +28,19 @@ import type { Sut } from '../systems';
  * Temporal server that leaves one run with a handful of signups weighs by those signups, instead of
  * being half of a mean of two p50s.
  *
- * The twins' processes differ from run to run by more than 5 % (two identical APIs side by side read
- * 0.87–1.09 of each other in CPU per /me over a minute: bench/README.md), so the default sampling's
- * own reading cannot resolve its goal. The "all" runs can: every request pays what a kept one pays,
- * an effect ten times the noise. `estimatedAtRatio` scales it to the default ratio, which holds
- * because an unkept request costs nothing measurable (bench/README.md). For that the "all" runs must
- * pay in full: the "on" twin's batch queue is large enough that no span is dropped (at 5 % it never
- * fills, so that run is as configured), and every /me run is measured until its API is quiet and the
- * batch processor's scheduled export after that is over (`settled`), so its spans are exported
- * inside its own window: the export of a fully traced /me run's 60,000 spans outlasts the run by
- * seconds, and spilled into the next (a bench run before this read the sampled signup at 1.65 × off).
- * Not the signup runs: a few dozen signups at one connection make a few hundred spans, and the
- * seconds of waiting (the "on" side's scrapes, everyone's polling) would be charged to those few
- * signups.
+ * The twins' processes differ from run to run by about 5 % (two APIs of the same code side by side
+ * read 0.96–1.09 of each other in CPU per /me in five runs: bench/README.md), so the default
+ * sampling's own reading cannot resolve its goal. The "all" runs can: every request pays what a
+ * kept one pays, an effect several times the noise (+37 to +47 % in the runs so far).
+ * `estimatedAtRatio` scales it to the default ratio, which holds because an unkept request costs
+ * nothing measurable (bench/README.md). For that the "all" runs must pay in full: the "on" twin's
+ * batch queue is large enough that no span is dropped (at 5 % it never fills, so that run is as
+ * configured), and every /me run is measured until its API is quiet and the batch processor's
+ * scheduled export after that is over (`settled`), so its spans are exported inside its own window:
+ * the export of a fully traced /me run's 60,000 spans outlasts the run by seconds, and spilled into
+ * the next (a bench run before this read the sampled signup at 1.65 × off). Not the signup runs: a
+ * few dozen signups at one connection make a few hundred spans, and the seconds of waiting (the
+ * "on" side's scrapes, everyone's polling) would be charged to those few signups.
  */
 type Mode = 'off' | 'sampled' | 'all';
 const MODES: Mode[] = ['off', 'sampled', 'all', 'all', 'sampled', 'off'];
@@ -282,7 +282,7 @@ export function observabilityMarkdown(o: ObservabilityOverhead | undefined): str
     '',
     '### Observability overhead (tracing and metrics on ÷ off, same run)',
     '',
-    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; each figure pools the two runs of its mode (p50 over all their signups; req/s and CPU per request as totals over totals); a /me run's CPU is read until its API is quiet and the batch export after that is over. "Estimated from every request traced" is 1 + ${DEFAULT_TRACE_RATIO} × (every request traced ÷ off − 1) (for req/s, of its inverse): the twins' processes differ by more than 5 % from run to run, a fully traced request's cost by ten times that. Goal: ${o.goal}.`,
+    `On: tracing on, spans exported (${o.exporter}), the three /metrics endpoints scraped every ${o.scrape_interval_s} s; "default sampling" keeps ${o.sampling}, "every request traced" sends a sampled traceparent with each request. Off: its twin, started and warmed up alike, with no tracing and nobody scraping. Runs alternated off, sampled, all, all, sampled, off; each figure pools the two runs of its mode (p50 over all their signups; req/s and CPU per request as totals over totals); a /me run's CPU is read until its API is quiet and the batch export after that is over. "Estimated from every request traced" is 1 + ${DEFAULT_TRACE_RATIO} × (every request traced ÷ off − 1) (for req/s, of its inverse): the twins' processes differ by about 5 % from run to run, a fully traced request's cost is several times that. Goal: ${o.goal}.`,
     '',
     '| measure | off | on | on ÷ off | overhead |',
     '|---|---:|---:|---:|---:|',
