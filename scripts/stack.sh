@@ -716,7 +716,7 @@ go_install_cached() {
   [[ -x "$bin" ]] && return 0
   go="$(temporal_go)" || exit 1
   say temporal "building $label ($module) with go install, ~3 min on 2 cores, once..."
-  mkdir -p "$gobin"
+  mkdir -p "$gobin" "$LOGS"
   GOBIN="$gobin" "$go" install "$module" >>"$log" 2>&1 </dev/null || fail temporal "go install $module failed" "$log"
   [[ -x "$bin" ]] || fail temporal "go install $module finished but $bin is missing" "$log"
   say temporal "built $label in $((SECONDS - t0))s"
