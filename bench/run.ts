@@ -101,6 +101,7 @@ async function main(ctx: Bench): Promise<void> {
   if (ctx.soak) return soakMain(ctx);
   // Building the server topology (minutes, once per machine) is not part of the run's time bound.
   if (!ctx.noTopology) await buildServerTopology(ctx);
+  ctx.restartClock();
   const hardStop = armHardStop(ctx);
 
   ctx.log(`run ${ctx.run} (${ctx.quick ? 'quick' : 'default'}, bound ${ctx.plan.hardS} s), bcrypt cost ${ctx.cost}, logs in ${path.relative(REPO_ROOT, ctx.tmp)}`);
