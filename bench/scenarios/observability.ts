@@ -35,7 +35,7 @@ import type { Sut } from '../systems';
  * `estimatedAtRatio` scales it to the default ratio, which holds for /me because an unkept /me
  * costs nothing measurable (an API with tracing on and nothing kept read 0.96–1.09 of one with
  * tracing off: bench/README.md). Not for a signup: its CPU at the default sampling reads about as
- * high as with every signup traced (median 1.21 against 1.36 × off over the runs in bench/results),
+ * high as with every signup traced (median 1.22 against 1.38 × off over the runs in bench/results),
  * so what it pays is mostly not the kept spans, and an estimate from them would hide it; the signup
  * rows are direct readings only. For the estimate the "all" /me runs must pay in full: the "on"
  * twin's batch queue is large enough that no span is dropped (at 5 % it never fills, so that run is
