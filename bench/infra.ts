@@ -104,16 +104,20 @@ export async function stopAll(ctx: Bench): Promise<void> {
   await ctx.stall?.close();
 }
 
-/** Ends the signups this run left open (they wait 24 h for a code) on the given task queues. */
+/**
+ * Ends the signups this run left open (they wait 24 h for a code) on the given task queues;
+ * `waitMs`: how long to wait for a batch operation already running (startBatchTermination).
+ */
 export async function terminateBenchWorkflows(
   ctx: { run: string; config: Pick<Bench['config'], 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> },
   queues: string[],
   address = ctx.config.TEMPORAL_ADDRESS,
+  waitMs?: number,
 ): Promise<string> {
   const connection = await Connection.connect({ address });
   try {
     const query = `(${queues.map((q) => `TaskQueue = '${q}'`).join(' OR ')}) AND ExecutionStatus = 'Running'`;
-    await startBatchTermination(connection, ctx.config.TEMPORAL_NAMESPACE, `bench-cleanup-${ctx.run}`, 'benchmark run finished', query);
+    await startBatchTermination(connection, ctx.config.TEMPORAL_NAMESPACE, `bench-cleanup-${ctx.run}`, 'benchmark run finished', query, waitMs);
     return `batch termination of open workflows on ${queues.join(', ')} started`;
   } finally {
     await connection.close();
@@ -169,7 +173,8 @@ export async function openWorkflows(ctx: Bench): Promise<number | null> {
 export async function endStalled(ctx: Bench): Promise<void> {
   await Promise.all(ctx.stalledProcs.map((p) => p.stop(1000)));
   try {
-    await terminateBenchWorkflows(ctx, [ctx.queueStalled]);
+    // In the middle of the run: a short wait, not the minutes an earlier run's cleanup can take.
+    await terminateBenchWorkflows(ctx, [ctx.queueStalled], undefined, 20_000);
   } catch (err) {
     ctx.log(`could not terminate the stalled workflows: ${(err as Error).message}`);
   }
