@@ -34,7 +34,7 @@ const peerDb = `cfd_auth_cleantest_${run}`;
 const dbUrl = (name: string) => config.DATABASE_URL.replace(/\/[^/?]+(\?|$)/, `/${name}$1`);
 
 describe('npm run bench -- --clean', () => {
-  const mail = new MailDev(process.env.MAILDEV_URL ?? 'http://127.0.0.1:1080');
+  const mail = new MailDev();
   const redis = new Redis(config.REDIS_URL);
   const pg = new PgClient({ connectionString: config.DATABASE_URL });
   const kafka = createKafka(config, quietLogger(), 'admin');
