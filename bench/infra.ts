@@ -151,9 +151,9 @@ export async function startBatchTermination(connection: Connection, namespace: s
  * earlier runs and tests open for its 24 h window, with their timers; one run (db9ec34) started
  * beside 4,000 left by an ad-hoc harness, so the results say how many there were.
  */
-export async function openWorkflows(ctx: Bench): Promise<number | null> {
+export async function openWorkflows(ctx: Bench, address = ctx.config.TEMPORAL_ADDRESS): Promise<number | null> {
   try {
-    const connection = await Connection.connect({ address: ctx.config.TEMPORAL_ADDRESS });
+    const connection = await Connection.connect({ address });
     try {
       const r = await connection.workflowService.countWorkflowExecutions({ namespace: ctx.config.TEMPORAL_NAMESPACE, query: `ExecutionStatus = 'Running'` });
       return Number(r.count ?? 0);

@@ -73,6 +73,8 @@ export interface LoadSpec {
   amount?: number;
   /** Stops the run after this many seconds whatever `amount` says (requests in flight are dropped). */
   maxS?: number;
+  /** Requests per second across all connections (autocannon's overallRate); unpaced when absent. */
+  rate?: number;
   timeoutS?: number;
   expect: number[];
   /** Builds each request's body and extra headers; `i` counts requests across all connections. */
@@ -129,6 +131,7 @@ export async function runLoad(spec: LoadSpec): Promise<ScenarioResult> {
         connections: spec.concurrency,
         pipelining: 1,
         timeout: timeoutS,
+        ...(spec.rate ? { overallRate: spec.rate } : {}),
         ...(spec.amount ? { amount: spec.amount } : { duration: spec.durationS ?? 5 }),
         requests: [request],
       },

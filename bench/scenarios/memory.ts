@@ -3,6 +3,7 @@ import { sleep } from '../../testkit/wait';
 import type { Bench } from '../context';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import { groupRssMb, slope } from '../lib/rss';
+import { scrape, total } from '../../testkit/metrics';
 import type { Sut } from '../systems';
 
 /** Our long-lived processes by the names infra.startAll gives them. */
@@ -16,38 +17,95 @@ export function rssOfOurs(ctx: Bench): RssByProcess {
   return Object.fromEntries(OURS.map((n) => [n, groupRssMb(byName(n)?.pid)])) as RssByProcess;
 }
 
+/** V8 heap in use (MB) of the processes that serve /metrics beside /health in the bench. */
+export type HeapByProcess = { worker: number | null; 'db-processor': number | null };
+
+export interface SoakSample extends RssByProcess {
+  t_s: number;
+  heap_mb: HeapByProcess;
+  /** Signups answered 202 so far, and their codes found in MailDev: the difference is the mail backlog. */
+  accepted: number;
+  delivered: number | null;
+}
+
+type Trend = { after_warmup_mb: number | null; end_mb: number | null; max_mb: number | null; slope_mb_per_min: number | null };
+
 export interface SoakReport {
   minutes: number;
   warmup_s: number;
   sample_every_s: number;
-  samples: ({ t_s: number } & RssByProcess)[];
+  /** Signups a second the load offers (autocannon's overall rate); null: as fast as 20 connections go. */
+  signup_rate: number | null;
+  samples: SoakSample[];
   /** Per process: RSS at the end of the warm-up, at the end, the maximum, and the least-squares slope after the warm-up (MB per minute). */
-  summary: Record<string, { after_warmup_mb: number | null; end_mb: number | null; max_mb: number | null; slope_mb_per_min: number | null }>;
+  summary: Record<string, Trend>;
+  /** The same for the V8 heap in use, which tells a growing JavaScript heap from memory outside V8. */
+  heap_summary: Record<string, Trend>;
+  /** Codes not yet delivered (accepted − delivered) after the warm-up and at the end of the load. */
+  backlog: { after_warmup: number | null; end: number | null };
   load: ScenarioResult[];
   worker_target_mb: number;
 }
 
+async function heapMb(port: number): Promise<number | null> {
+  try {
+    const used = total(await scrape(`http://127.0.0.1:${port}/metrics`), 'nodejs_heap_size_used_bytes');
+    return Math.round((used / 1024 / 1024) * 10) / 10;
+  } catch {
+    return null;
+  }
+}
+
+function trend(samples: readonly SoakSample[], warmupS: number, read: (s: SoakSample) => number | null): Trend {
+  const after = samples.filter((s) => s.t_s >= warmupS && read(s) !== null);
+  const ys = after.map((s) => read(s) as number);
+  const perS = slope(after.map((s) => ({ t: s.t_s, y: read(s) as number })));
+  return {
+    after_warmup_mb: ys[0] ?? null,
+    end_mb: ys[ys.length - 1] ?? null,
+    max_mb: ys.length ? Math.max(...ys) : null,
+    slope_mb_per_min: perS === null ? null : Math.round(perS * 60 * 100) / 100,
+  };
+}
+
 /**
- * `npm run bench -- --soak`: ours alone under steady load for `minutes` (signups at 20 connections,
- * which work the API, the worker, Temporal, Kafka and the DB processor, and /me at 10 connections on
- * sessions made before), the RSS of each of our processes sampled every 15 s. Growth is reported as
- * the slope after a two-minute warm-up (JIT, pools, caches filling), judged by a reader, never asserted.
+ * `npm run bench -- --soak`: ours alone under steady load for `minutes` (signups at `rate` a second
+ * over 20 connections, which work the API, the worker, Temporal, Kafka and the DB processor, and /me
+ * at 10 connections on sessions made before). Every 15 s: the RSS of each of our processes, the V8
+ * heap in use of the worker and the DB processor, and the signups accepted against the codes
+ * delivered. A load above what the machine mails end to end grows a backlog, and memory with it;
+ * paced below it, growth that remains is the processes' own. Growth is reported as the slope after
+ * a two-minute warm-up (JIT, pools, caches filling), judged by a reader, never asserted.
  */
-export async function soak(ctx: Bench, ours: Sut, minutes: number): Promise<SoakReport> {
+export async function soak(ctx: Bench, ours: Sut, minutes: number, rate: number | null): Promise<SoakReport> {
   const everyS = 15;
   const warmupS = Math.min(120, (minutes * 60) / 4);
-  const samples: SoakReport['samples'] = [];
+  const samples: SoakSample[] = [];
   const t0 = Date.now();
-  const sampler = setInterval(() => samples.push({ t_s: Math.round((Date.now() - t0) / 1000), ...rssOfOurs(ctx) }), everyS * 1000);
-  samples.push({ t_s: 0, ...rssOfOurs(ctx) });
+  let accepted = 0;
+  const needle = ctx.needle(ours, 'soak');
+  const sample = async (): Promise<void> => {
+    const t_s = Math.round((Date.now() - t0) / 1000);
+    const rss = rssOfOurs(ctx);
+    const [worker, dbp] = await Promise.all([heapMb(ctx.ports.worker), heapMb(ctx.ports.dbp)]);
+    const delivered = await ctx.mail.count(needle).catch(() => null);
+    samples.push({ t_s, ...rss, heap_mb: { worker, 'db-processor': dbp }, accepted, delivered });
+  };
+  let sampling = sample();
+  const sampler = setInterval(() => {
+    sampling = sampling.then(sample);
+  }, everyS * 1000);
   const sessions = [...ours.sessions];
   const durationS = minutes * 60;
   try {
     const load = await Promise.all([
       runLoad({
         system: 'ours', name: 'soak_signup', url: ours.url, method: 'POST', path: ours.signup.path,
-        concurrency: 20, durationS, timeoutS: 30, expect: ours.signup.expect,
+        concurrency: 20, durationS, timeoutS: 30, expect: ours.signup.expect, ...(rate ? { rate } : {}),
         build: (i) => ({ body: ours.signup.body(ctx.address(ours, 'soak', i)) }),
+        onResponse: () => {
+          accepted += 1;
+        },
       }),
       sessions.length
         ? runLoad({
@@ -57,20 +115,19 @@ export async function soak(ctx: Bench, ours: Sut, minutes: number): Promise<Soak
           })
         : sleep(durationS * 1000).then(() => undefined),
     ]);
-    samples.push({ t_s: Math.round((Date.now() - t0) / 1000), ...rssOfOurs(ctx) });
+    clearInterval(sampler);
+    await sampling;
+    await sample();
     const summary: SoakReport['summary'] = {};
-    for (const n of OURS) {
-      const after = samples.filter((s) => s.t_s >= warmupS && s[n] !== null);
-      const ys = after.map((s) => s[n] as number);
-      const perS = slope(after.map((s) => ({ t: s.t_s, y: s[n] as number })));
-      summary[n] = {
-        after_warmup_mb: ys[0] ?? null,
-        end_mb: ys[ys.length - 1] ?? null,
-        max_mb: ys.length ? Math.max(...ys) : null,
-        slope_mb_per_min: perS === null ? null : Math.round(perS * 60 * 100) / 100,
-      };
-    }
-    return { minutes, warmup_s: warmupS, sample_every_s: everyS, samples, summary, load: load.filter((r): r is ScenarioResult => !!r), worker_target_mb: WORKER_RSS_TARGET_MB };
+    for (const n of OURS) summary[n] = trend(samples, warmupS, (s) => s[n]);
+    const heap_summary: SoakReport['heap_summary'] = {};
+    for (const n of ['worker', 'db-processor'] as const) heap_summary[n] = trend(samples, warmupS, (s) => s.heap_mb[n]);
+    const backlogOf = (s: SoakSample | undefined) => (s && s.delivered !== null ? s.accepted - s.delivered : null);
+    const backlog = { after_warmup: backlogOf(samples.find((s) => s.t_s >= warmupS)), end: backlogOf(samples[samples.length - 1]) };
+    return {
+      minutes, warmup_s: warmupS, sample_every_s: everyS, signup_rate: rate, samples, summary, heap_summary, backlog,
+      load: load.filter((r): r is ScenarioResult => !!r), worker_target_mb: WORKER_RSS_TARGET_MB,
+    };
   } finally {
     clearInterval(sampler);
   }
@@ -80,11 +137,16 @@ export function soakMarkdown(r: SoakReport): string {
   return [
     `## Soak: ${r.minutes} min of steady load on ours`,
     '',
-    `Signups at 20 connections and /me at 10, RSS of each process every ${r.sample_every_s} s; slope by least squares after a ${r.warmup_s} s warm-up. Worker target: ≤ ${r.worker_target_mb} MB and no growth.`,
+    `Signups ${r.signup_rate ? `offered at ${r.signup_rate}/s over` : 'as fast as'} 20 connections and /me at 10; every ${r.sample_every_s} s the RSS of each process, the V8 heap in use of the worker and the DB processor, and the codes not yet delivered; slopes by least squares after a ${r.warmup_s} s warm-up. Worker target: ≤ ${r.worker_target_mb} MB and no growth.`,
     '',
-    '| process | RSS after warm-up (MB) | at the end | max | slope (MB/min) |',
-    '|---|---:|---:|---:|---:|',
-    ...Object.entries(r.summary).map(([n, s]) => `| ${n} | ${s.after_warmup_mb ?? '–'} | ${s.end_mb ?? '–'} | ${s.max_mb ?? '–'} | ${s.slope_mb_per_min ?? '–'} |`),
+    '| process | RSS after warm-up (MB) | at the end | max | slope (MB/min) | V8 heap after warm-up (MB) | at the end | slope (MB/min) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...Object.entries(r.summary).map(([n, s]) => {
+      const h = r.heap_summary[n];
+      return `| ${n} | ${s.after_warmup_mb ?? '–'} | ${s.end_mb ?? '–'} | ${s.max_mb ?? '–'} | ${s.slope_mb_per_min ?? '–'} | ${h?.after_warmup_mb ?? '–'} | ${h?.end_mb ?? '–'} | ${h?.slope_mb_per_min ?? '–'} |`;
+    }),
+    '',
+    `Codes not yet delivered: ${r.backlog.after_warmup ?? '–'} after the warm-up, ${r.backlog.end ?? '–'} at the end of the load.`,
     '',
     ...r.load.map((l) => `- ${l.name}: ${l.rps} req/s, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms, ${l.errors} errors`),
   ].join('\n');

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { runToEnd, type SupervisedProcess } from '../../testkit/supervisor';
 import type { Bench } from '../context';
 import { startTwin } from '../lib/twin';
-import { terminateBenchWorkflows } from '../infra';
+import { openWorkflows, terminateBenchWorkflows } from '../infra';
+import { drain } from '../lib/drain';
 import { runLoad, type ScenarioResult } from '../lib/load';
 import type { Sut } from '../systems';
 import { cpuLine, OURS_PROCS, pgids, scenarioThroughput, type Throughput } from './signup';
@@ -15,9 +16,13 @@ import { secondServerTopologyEnv } from '../../temporal-config/server';
  * temporal-up` 50 ports above the stack's Temporal, data in the run's folder, databases
  * <bench db>_temporal*. Signup at 1 and 50 connections alternated dev, server, server, dev (so a
  * drift of the shared machine falls on both), then a sustained run on each with every code waited for.
+ * Each run starts once the codes of the runs before it are mailed (bounded), so no run pays for the
+ * other topology's backlog.
  */
 export interface TopologyComparison {
   server: { shards: number; address: string; startup_s: number };
+  /** Open workflows on each server when the scenario began: the dev server still holds the run's earlier signups (they wait 24 h for a code). */
+  open_workflows_at_start: { dev: number | null; server: number | null };
   signup_c1: { dev_p50_ms: number | null; server_p50_ms: number | null };
   signup_c50: { dev_p50_ms: number | null; server_p50_ms: number | null; dev_rps: number; server_rps: number };
   throughput: { dev: Throughput; server: Throughput } | null;
@@ -98,12 +103,15 @@ export async function startServerTopology(ctx: Bench, baseEnv: NodeJS.ProcessEnv
 export async function scenarioTopology(ctx: Bench, ours: Sut, server: ServerTopology, sustainedS: number): Promise<void> {
   const srv: Sut = { ...ours, tag: 'os', url: server.url, users: [], sessions: [] };
   const runs: ScenarioResult[] = [];
+  const [openDev, openServer] = await Promise.all([openWorkflows(ctx), openWorkflows(ctx, server.address)]);
+  const settle = () => drain(ctx, [ours], ctx.plan.drainMaxS / 3);
   let n = 0;
   for (const onServer of [false, true, true, false]) {
     const sut = onServer ? srv : ours;
     const topology = onServer ? 'server' : 'dev';
     for (const c of [1, 50]) {
       const purpose = `tt${n++}`;
+      await settle();
       const r = await runLoad({
         system: 'ours', name: `signup_temporal_${topology}`, url: sut.url, method: 'POST', path: sut.signup.path,
         concurrency: c, durationS: c === 1 ? ctx.plan.c1S : ctx.plan.cNS, timeoutS: 30, expect: sut.signup.expect,
@@ -120,6 +128,7 @@ export async function scenarioTopology(ctx: Bench, ours: Sut, server: ServerTopo
     // scenarioThroughput records its load run with the others: moved here, under this scenario's names.
     // Each topology's own three processes (the server topology's are a twin, suffix -srv; all are in ctx.procs).
     const sustained = async (sut: Sut, topology: string, suffix: string) => {
+      await settle();
       const t = await scenarioThroughput(ctx, sut, sustainedS, ctx.plan.drainMaxS / 3, pgids(ctx.procs, OURS_PROCS, suffix));
       const r = ctx.results.pop()!;
       runs.push({ ...r, name: `signup_throughput_temporal_${topology}` });
@@ -130,6 +139,7 @@ export async function scenarioTopology(ctx: Bench, ours: Sut, server: ServerTopo
   }
   ctx.topology = {
     server: { shards: server.shards, address: server.address, startup_s: Math.round(server.startupS * 10) / 10 },
+    open_workflows_at_start: { dev: openDev, server: openServer },
     signup_c1: { dev_p50_ms: pick('dev', 1, (r) => r.p50_ms), server_p50_ms: pick('server', 1, (r) => r.p50_ms) },
     signup_c50: {
       dev_p50_ms: pick('dev', 50, (r) => r.p50_ms),
@@ -166,7 +176,7 @@ export function topologyMarkdown(t: TopologyComparison | undefined): string[] {
     '',
     '### Temporal topologies (ours on the dev server ÷ on the server topology, same run)',
     '',
-    `Dev: the stack's CLI dev server (1 shard, SQLite). Server: the Temporal server 1.29.1 on PostgreSQL with ${t.server.shards} history shards at ${t.server.address} (started by the bench in ${t.server.startup_s} s). Same API, worker and DB processor code, each topology its own three processes. Signup runs alternated dev, server, server, dev; medians.`,
+    `Dev: the stack's CLI dev server (1 shard, SQLite). Server: the Temporal server 1.29.1 on PostgreSQL with ${t.server.shards} history shards at ${t.server.address} (started by the bench in ${t.server.startup_s} s). Same API, worker and DB processor code, each topology its own three processes. Signup runs alternated dev, server, server, dev, each once the codes of the runs before it were mailed; medians. Open workflows when the scenario began: dev server ${t.open_workflows_at_start?.dev ?? 'n/a'} (this run's earlier signups wait there for their codes), server topology ${t.open_workflows_at_start?.server ?? 'n/a'}.`,
     '',
     '| measure | dev server | server topology | server ÷ dev |',
     '|---|---:|---:|---:|',
