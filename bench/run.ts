@@ -8,7 +8,7 @@
  *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only), --no-topology
  *            (ours on the stack's Temporal only, not also on the production topology)
  *            --soak (ours alone under steady load for SOAK_MINUTES (10), signups offered at
- *            SOAK_SIGNUP_RATE a second (20; 0: unpaced), RSS, V8 heap and mail backlog sampled:
+ *            SOAK_SIGNUP_RATE a second (12; 0: unpaced), RSS, V8 heap and mail backlog sampled:
  *            results/soak.{json,md}), --clean (removes what earlier runs left: accounts, sessions, peer
  *            tables, workflows, emails, the server topology's databases, run logs; then exits)
  *   env:     BENCH_PORT_BASE (3100), BCRYPT_COST (12, as in common/config.ts; --quick: 10), MAILDEV_URL, SOAK_MINUTES,
@@ -73,9 +73,9 @@ async function cleanMain(ctx: Bench): Promise<void> {
 
 async function soakMain(ctx: Bench): Promise<void> {
   const minutes = Number(process.env.SOAK_MINUTES || 10);
-  // Below the ~25 codes a second this machine mails end to end (bench/README), so a backlog does not
-  // grow; 0 offers signups as fast as 20 connections go.
-  const rate = Number(process.env.SOAK_SIGNUP_RATE ?? 20) || null;
+  // Below what this machine mails end to end while /me runs beside (about 15 codes a second; 25 with
+  // signups alone, bench/README), so a backlog does not grow; 0 offers signups as fast as 20 connections go.
+  const rate = Number(process.env.SOAK_SIGNUP_RATE ?? 12) || null;
   ctx.plan.hardS = minutes * 60 + 360;
   const hardStop = armHardStop(ctx);
   await ensureStack(ctx);

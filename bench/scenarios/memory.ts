@@ -28,7 +28,19 @@ export interface SoakSample extends RssByProcess {
   delivered: number | null;
 }
 
-type Trend = { after_warmup_mb: number | null; end_mb: number | null; max_mb: number | null; slope_mb_per_min: number | null };
+/**
+ * After the warm-up: the first and last reading, the maximum, the least-squares slope, and the maximum
+ * of each half. Node's memory is a sawtooth (a major GC, malloc returning pages), so a slope drawn
+ * from a trough to a peak reads as growth; a second half whose peak is no higher than the first's does not grow.
+ */
+type Trend = {
+  after_warmup_mb: number | null;
+  end_mb: number | null;
+  max_mb: number | null;
+  slope_mb_per_min: number | null;
+  max_first_half_mb: number | null;
+  max_second_half_mb: number | null;
+};
 
 export interface SoakReport {
   minutes: number;
@@ -41,8 +53,8 @@ export interface SoakReport {
   summary: Record<string, Trend>;
   /** The same for the V8 heap in use, which tells a growing JavaScript heap from memory outside V8. */
   heap_summary: Record<string, Trend>;
-  /** Codes not yet delivered (accepted − delivered) after the warm-up and at the end of the load. */
-  backlog: { after_warmup: number | null; end: number | null };
+  /** Signups accepted and codes found in MailDev after the warm-up and at the end of the load: a growing difference is a backlog. */
+  backlog: { after_warmup: Pick<SoakSample, 'accepted' | 'delivered'> | null; end: Pick<SoakSample, 'accepted' | 'delivered'> | null };
   load: ScenarioResult[];
   worker_target_mb: number;
 }
@@ -56,16 +68,30 @@ async function heapMb(port: number): Promise<number | null> {
   }
 }
 
-function trend(samples: readonly SoakSample[], warmupS: number, read: (s: SoakSample) => number | null): Trend {
+export function trend(samples: readonly SoakSample[], warmupS: number, read: (s: SoakSample) => number | null): Trend {
   const after = samples.filter((s) => s.t_s >= warmupS && read(s) !== null);
   const ys = after.map((s) => read(s) as number);
   const perS = slope(after.map((s) => ({ t: s.t_s, y: read(s) as number })));
+  const mid = after.length ? (after[0].t_s + after[after.length - 1].t_s) / 2 : 0;
+  const maxOf = (xs: SoakSample[]) => (xs.length ? Math.max(...xs.map((s) => read(s) as number)) : null);
   return {
     after_warmup_mb: ys[0] ?? null,
     end_mb: ys[ys.length - 1] ?? null,
     max_mb: ys.length ? Math.max(...ys) : null,
     slope_mb_per_min: perS === null ? null : Math.round(perS * 60 * 100) / 100,
+    max_first_half_mb: maxOf(after.filter((s) => s.t_s <= mid)),
+    max_second_half_mb: maxOf(after.filter((s) => s.t_s > mid)),
   };
+}
+
+/** The summaries of a soak's samples (also used to re-read a committed soak.json). */
+export function summariseSoak(samples: readonly SoakSample[], warmupS: number): Pick<SoakReport, 'summary' | 'heap_summary' | 'backlog'> {
+  const summary: SoakReport['summary'] = {};
+  for (const n of OURS) summary[n] = trend(samples, warmupS, (s) => s[n]);
+  const heap_summary: SoakReport['heap_summary'] = {};
+  for (const n of ['worker', 'db-processor'] as const) heap_summary[n] = trend(samples, warmupS, (s) => s.heap_mb[n]);
+  const counts = (s: SoakSample | undefined) => (s ? { accepted: s.accepted, delivered: s.delivered } : null);
+  return { summary, heap_summary, backlog: { after_warmup: counts(samples.find((s) => s.t_s >= warmupS)), end: counts(samples[samples.length - 1]) } };
 }
 
 /**
@@ -118,14 +144,8 @@ export async function soak(ctx: Bench, ours: Sut, minutes: number, rate: number 
     clearInterval(sampler);
     await sampling;
     await sample();
-    const summary: SoakReport['summary'] = {};
-    for (const n of OURS) summary[n] = trend(samples, warmupS, (s) => s[n]);
-    const heap_summary: SoakReport['heap_summary'] = {};
-    for (const n of ['worker', 'db-processor'] as const) heap_summary[n] = trend(samples, warmupS, (s) => s.heap_mb[n]);
-    const backlogOf = (s: SoakSample | undefined) => (s && s.delivered !== null ? s.accepted - s.delivered : null);
-    const backlog = { after_warmup: backlogOf(samples.find((s) => s.t_s >= warmupS)), end: backlogOf(samples[samples.length - 1]) };
     return {
-      minutes, warmup_s: warmupS, sample_every_s: everyS, signup_rate: rate, samples, summary, heap_summary, backlog,
+      minutes, warmup_s: warmupS, sample_every_s: everyS, signup_rate: rate, samples, ...summariseSoak(samples, warmupS),
       load: load.filter((r): r is ScenarioResult => !!r), worker_target_mb: WORKER_RSS_TARGET_MB,
     };
   } finally {
@@ -133,20 +153,26 @@ export async function soak(ctx: Bench, ours: Sut, minutes: number, rate: number 
   }
 }
 
+const counted = (c: Pick<SoakSample, 'accepted' | 'delivered'> | null) => (c ? `${c.accepted} / ${c.delivered ?? '–'}` : '–');
+
 export function soakMarkdown(r: SoakReport): string {
   return [
     `## Soak: ${r.minutes} min of steady load on ours`,
     '',
     `Signups ${r.signup_rate ? `offered at ${r.signup_rate}/s over` : 'as fast as'} 20 connections and /me at 10; every ${r.sample_every_s} s the RSS of each process, the V8 heap in use of the worker and the DB processor, and the codes not yet delivered; slopes by least squares after a ${r.warmup_s} s warm-up. Worker target: ≤ ${r.worker_target_mb} MB and no growth.`,
     '',
-    '| process | RSS after warm-up (MB) | at the end | max | slope (MB/min) | V8 heap after warm-up (MB) | at the end | slope (MB/min) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    'Memory is a sawtooth (major GCs, pages returned), so a slope from a trough to a peak reads as growth: the maximum of each half after the warm-up is the steadier reading (a second half no higher than the first does not grow).',
+    '',
+    '| process | RSS after warm-up (MB) | at the end | max, 1st half / 2nd half | slope (MB/min) | V8 heap after warm-up (MB) | at the end | max, 1st half / 2nd half | slope (MB/min) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...Object.entries(r.summary).map(([n, s]) => {
       const h = r.heap_summary[n];
-      return `| ${n} | ${s.after_warmup_mb ?? '–'} | ${s.end_mb ?? '–'} | ${s.max_mb ?? '–'} | ${s.slope_mb_per_min ?? '–'} | ${h?.after_warmup_mb ?? '–'} | ${h?.end_mb ?? '–'} | ${h?.slope_mb_per_min ?? '–'} |`;
+      const halves = (t: Trend | undefined) => (t ? `${t.max_first_half_mb ?? '–'} / ${t.max_second_half_mb ?? '–'}` : '–');
+      return `| ${n} | ${s.after_warmup_mb ?? '–'} | ${s.end_mb ?? '–'} | ${halves(s)} | ${s.slope_mb_per_min ?? '–'} | ${h?.after_warmup_mb ?? '–'} | ${h?.end_mb ?? '–'} | ${halves(h)} | ${h?.slope_mb_per_min ?? '–'} |`;
     }),
     '',
-    `Codes not yet delivered: ${r.backlog.after_warmup ?? '–'} after the warm-up, ${r.backlog.end ?? '–'} at the end of the load.`,
+    `The V8 heap is the main thread's (prom-client's nodejs_heap_size_used_bytes); the worker's workflow thread has its own, inside RSS.`,
+    `Signups accepted and codes in MailDev: ${counted(r.backlog.after_warmup)} after the warm-up, ${counted(r.backlog.end)} at the end of the load (a code mailed again after an SMTP retry counts twice).`,
     '',
     ...r.load.map((l) => `- ${l.name}: ${l.rps} req/s, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms, ${l.errors} errors`),
   ].join('\n');
