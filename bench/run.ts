@@ -3,7 +3,7 @@
  * in one run, on this machine's local stack. See bench/README.md.
  *
  *   npm run bench                 default run (< 20 min): bench/results/latest.{json,md,svg}
- *   npm run bench -- --quick      short run (< 2.5 min):  bench/results/quick.{json,md,svg}
+ *   npm run bench -- --quick      short run (< 4 min):    bench/results/quick.{json,md,svg}
  *   options: --out NAME (results file name), --cpu-prof (profile our API; .cpuprofile files in
  *            bench/results/tmp/<run>/prof), --no-peers (ours and the floor only), --no-topology
  *            (ours on the stack's Temporal only, not also on the production topology)
