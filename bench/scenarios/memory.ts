@@ -68,7 +68,7 @@ async function heapMb(port: number): Promise<number | null> {
   }
 }
 
-export function trend(samples: readonly SoakSample[], warmupS: number, read: (s: SoakSample) => number | null): Trend {
+function trend(samples: readonly SoakSample[], warmupS: number, read: (s: SoakSample) => number | null): Trend {
   const after = samples.filter((s) => s.t_s >= warmupS && read(s) !== null);
   const ys = after.map((s) => read(s) as number);
   const perS = slope(after.map((s) => ({ t: s.t_s, y: read(s) as number })));
@@ -159,7 +159,7 @@ export function soakMarkdown(r: SoakReport): string {
   return [
     `## Soak: ${r.minutes} min of steady load on ours`,
     '',
-    `Signups ${r.signup_rate ? `offered at ${r.signup_rate}/s over` : 'as fast as'} 20 connections and /me at 10; every ${r.sample_every_s} s the RSS of each process, the V8 heap in use of the worker and the DB processor, and the codes not yet delivered; slopes by least squares after a ${r.warmup_s} s warm-up. Worker target: ≤ ${r.worker_target_mb} MB and no growth.`,
+    `Signups ${r.signup_rate ? `offered at ${r.signup_rate}/s over` : 'as fast as'} 20 connections and /me at 10; every ${r.sample_every_s} s the RSS of each process, the V8 heap in use of the worker and the DB processor, and the signups accepted against the codes in MailDev; slopes by least squares after a ${r.warmup_s} s warm-up. Worker target: ≤ ${r.worker_target_mb} MB and no growth.`,
     '',
     'Memory is a sawtooth (major GCs, pages returned), so a slope from a trough to a peak reads as growth: the maximum of each half after the warm-up is the steadier reading (a second half no higher than the first does not grow).',
     '',

@@ -6,7 +6,7 @@ const samples = (worker: number[], delivered: (i: number) => number | null = (i)
 
 describe('summariseSoak (bench --soak: growth read from the samples)', () => {
   it('reads a sawtooth whose peaks do not rise as no higher in its second half, though its slope from a trough is positive', () => {
-    // Warm-up until 30 s; then troughs at 30 and 120 s (a major GC), peaks of 700 in both halves.
+    // Warm-up until 30 s; then troughs at 30 and 90 s (a major GC), peaks of 700 in both halves (75 and 135 s).
     const s = summariseSoak(samples([400, 500, 550, 600, 650, 700, 600, 640, 680, 700, 620]), 30);
     expect(s.summary.worker.after_warmup_mb).toBe(550);
     expect(s.summary.worker.max_first_half_mb).toBe(700);
