@@ -75,7 +75,8 @@ async function soakMain(ctx: Bench): Promise<void> {
   const minutes = Number(process.env.SOAK_MINUTES || 10);
   // Below what this machine mails end to end while /me runs beside (about 15 codes a second; 25 with
   // signups alone, bench/README), so a backlog does not grow; 0 offers signups as fast as 20 connections go.
-  const rate = Number(process.env.SOAK_SIGNUP_RATE ?? 12) || null;
+  const rate = Number(process.env.SOAK_SIGNUP_RATE ?? 12);
+  if (!Number.isFinite(rate) || rate < 0) throw new Error(`SOAK_SIGNUP_RATE must be a number of signups a second, 0 for unpaced (got ${process.env.SOAK_SIGNUP_RATE})`);
   ctx.plan.hardS = minutes * 60 + 360;
   const hardStop = armHardStop(ctx);
   await ensureStack(ctx);
@@ -86,7 +87,7 @@ async function soakMain(ctx: Bench): Promise<void> {
   const pool = await preparePending(ctx, ours, 10, 'sp');
   await scenarioVerify(ctx, ours, 1, pool);
   ctx.log(`soak: ${minutes} min of signups (${rate ? `${rate}/s over ` : ''}20 connections) and /me (10) on ours, memory every 15 s`);
-  const report = await soak(ctx, ours, minutes, rate);
+  const report = await soak(ctx, ours, minutes, rate || null);
   const md = soakMarkdown(report);
   writeSoak(ctx, report, md);
   process.stdout.write(md + '\n');

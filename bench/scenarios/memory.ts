@@ -17,8 +17,10 @@ export function rssOfOurs(ctx: Bench): RssByProcess {
   return Object.fromEntries(OURS.map((n) => [n, groupRssMb(byName(n)?.pid)])) as RssByProcess;
 }
 
-/** V8 heap in use (MB) of the processes that serve /metrics beside /health in the bench. */
-export type HeapByProcess = { worker: number | null; 'db-processor': number | null };
+/** The processes that serve /metrics beside /health in the bench (the API's metrics port is off there). */
+const WITH_METRICS = ['worker', 'db-processor'] as const;
+/** V8 heap in use (MB) of each of them. */
+export type HeapByProcess = Pick<RssByProcess, (typeof WITH_METRICS)[number]>;
 
 export interface SoakSample extends RssByProcess {
   t_s: number;
@@ -89,7 +91,7 @@ export function summariseSoak(samples: readonly SoakSample[], warmupS: number): 
   const summary: SoakReport['summary'] = {};
   for (const n of OURS) summary[n] = trend(samples, warmupS, (s) => s[n]);
   const heap_summary: SoakReport['heap_summary'] = {};
-  for (const n of ['worker', 'db-processor'] as const) heap_summary[n] = trend(samples, warmupS, (s) => s.heap_mb[n]);
+  for (const n of WITH_METRICS) heap_summary[n] = trend(samples, warmupS, (s) => s.heap_mb[n]);
   const counts = (s: SoakSample | undefined) => (s ? { accepted: s.accepted, delivered: s.delivered } : null);
   return { summary, heap_summary, backlog: { after_warmup: counts(samples.find((s) => s.t_s >= warmupS)), end: counts(samples[samples.length - 1]) } };
 }
@@ -113,8 +115,7 @@ export async function soak(ctx: Bench, ours: Sut, minutes: number, rate: number 
   const sample = async (): Promise<void> => {
     const t_s = Math.round((Date.now() - t0) / 1000);
     const rss = rssOfOurs(ctx);
-    const [worker, dbp] = await Promise.all([heapMb(ctx.ports.worker), heapMb(ctx.ports.dbp)]);
-    const delivered = await ctx.mail.count(needle).catch(() => null);
+    const [worker, dbp, delivered] = await Promise.all([heapMb(ctx.ports.worker), heapMb(ctx.ports.dbp), ctx.mail.count(needle).catch(() => null)]);
     samples.push({ t_s, ...rss, heap_mb: { worker, 'db-processor': dbp }, accepted, delivered });
   };
   let sampling = sample();
